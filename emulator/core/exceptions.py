@@ -1,0 +1,163 @@
+"""ARMv6-M exception entry, return, escalation and lockup on top of Unicorn.
+
+Unicorn has no NVIC and never vectors through the guest's table (UNICORN.md), so
+this module does what the core does (ARM DDI 0419E B1.5.6-B1.5.8):
+- entry: push the 8-word frame on the active stack with 8-byte alignment (xPSR bit 9
+  records the padding), leave thread-mode PSP for MSP, set IPSR and LR = EXC_RETURN,
+  fetch the vector from VTOR + 4·N;
+- return: Unicorn reports a branch to 0xFFFF_FFFx in handler mode as interrupt 8 and
+  does not unstack; we pop the frame, restore IPSR/SPSEL/SP and write PC last;
+- a fault escalates to HardFault, and a fault while HardFault or NMI is active is a
+  lockup (B1.5.15), which ends the run with a report.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Callable
+
+from unicorn import UcError
+
+from peripherals import c071
+from peripherals.nvic import ExceptionBook
+
+from .cpu import Cpu, EPSR_T
+
+EXC_RETURN_HANDLER = 0xFFFF_FFF1
+EXC_RETURN_THREAD_MSP = 0xFFFF_FFF9
+EXC_RETURN_THREAD_PSP = 0xFFFF_FFFD
+NON_EXECUTABLE_BASE = 0xE000_0000     # PPB and vendor system region are execute-never (B3.1)
+FRAME_ALIGN_BIT = 1 << 9
+
+
+class Lockup(Exception):
+    def __init__(self, pc: int, reason: str) -> None:
+        super().__init__(f"core locked up at PC 0x{pc:08X} because {reason}")
+        self.pc = pc
+        self.reason = reason
+
+
+@dataclass
+class ExceptionRecord:
+    kind: str                 # "entry" | "return" | "fault"
+    number: int
+    cycle: int
+    pc: int                   # entry: handler address; return: return address; fault: faulting PC
+    detail: str
+
+
+class ExceptionEngine:
+    def __init__(self, cpu: Cpu, book: ExceptionBook, vtor: Callable[[], int],
+                 now: Callable[[], int], record: Callable[[ExceptionRecord], None]) -> None:
+        self.cpu = cpu
+        self.book = book
+        self.vtor = vtor
+        self.now = now
+        self.record = record
+        self.event_register = False
+
+    # -- entry -----------------------------------------------------------------
+    def enter(self, number: int, return_address: int | None = None) -> None:
+        cpu = self.cpu
+        r0, r1, r2, r3, r12, lr, pc, xpsr = cpu.frame_regs.read()
+        msp, psp, control, _primask, ipsr, _sp = cpu.mode_regs.read()
+        if return_address is None:
+            return_address = pc
+        on_psp = ipsr & 0x3F == 0 and control & 2
+        frame_sp = psp if on_psp else msp
+        padded = frame_sp & 4
+        new_sp = (frame_sp - 0x20) & ~4 & 0xFFFFFFFF
+        stacked_xpsr = (xpsr & ~FRAME_ALIGN_BIT) | (FRAME_ALIGN_BIT if padded else 0)
+        frame = struct.pack("<8I", r0, r1, r2, r3, r12, lr, return_address & ~1, stacked_xpsr)
+        try:
+            cpu.uc.mem_write(new_sp, frame)
+            if not self._is_ram(new_sp):
+                raise UcError(0)
+        except UcError:
+            self.fault(f"stacking the {c071.exception_name(number)} frame at SP 0x{new_sp:08X} failed",
+                       return_address, during_entry_of=number)
+            return
+        if ipsr & 0x3F:
+            exc_return = EXC_RETURN_HANDLER
+        elif on_psp:
+            exc_return = EXC_RETURN_THREAD_PSP
+        else:
+            exc_return = EXC_RETURN_THREAD_MSP
+        if on_psp:
+            cpu.write("psp", new_sp)
+            cpu.set_control(control & ~2)          # SPSEL first, then IPSR (UNICORN.md)
+        else:
+            cpu.write("msp", new_sp)
+        cpu.set_ipsr(number)
+        cpu.write("lr", exc_return)
+        self.book.activate(number)
+        self.event_register = True
+        table = self.vtor() & 0xFFFF_FF80
+        vector_address = table + 4 * number
+        try:
+            vector = cpu.read32(vector_address)
+        except UcError:
+            self._record("entry", number, 0, f"vector fetch from 0x{vector_address:08X} failed")
+            self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
+                       return_address)
+            return
+        detail = f"vectored through 0x{vector_address:08X} (VTOR 0x{table:08X}) -> 0x{vector:08X}"
+        self._record("entry", number, vector & ~1, detail)
+        cpu.write("pc", vector & ~1)
+        cpu.write("xpsr", (cpu.read("xpsr") & ~0x3F) | number | EPSR_T)
+        if vector & 1 == 0:
+            self.fault(f"the {c071.exception_name(number)} vector 0x{vector:08X} has bit 0 clear "
+                       "(Thumb state required)", vector & ~1)
+        elif vector & ~1 >= NON_EXECUTABLE_BASE:
+            self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} reads 0x{vector:08X}: "
+                       "instruction fetch from a non-executable address", vector & ~1)
+
+    @staticmethod
+    def _is_ram(address: int) -> bool:
+        return c071.SRAM_BASE <= address < c071.SRAM_BASE + c071.SRAM_SIZE or \
+            address < c071.SRAM_SIZE   # SRAM aliased at 0x0 (MEM_MODE = 11)
+
+    # -- faults ------------------------------------------------------------------
+    def fault(self, reason: str, pc: int, during_entry_of: int | None = None) -> None:
+        """A synchronous fault at ``pc``: HardFault, or lockup if HardFault/NMI is active (B1.5.15)."""
+        primask = self.cpu.primask()
+        in_fault_handler = self.book.execution_priority(primask) <= -1 or during_entry_of in (c071.HARDFAULT, c071.NMI)
+        self._record("fault", c071.HARDFAULT, pc, reason)
+        if in_fault_handler:
+            self.cpu.write("pc", 0xFFFF_FFFE)
+            raise Lockup(pc, reason)
+        self.enter(c071.HARDFAULT, return_address=pc)
+
+    # -- return ------------------------------------------------------------------
+    def exception_return(self, exc_return: int) -> None:
+        cpu = self.cpu
+        if exc_return not in (EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP) \
+                or not self.book.active_stack:
+            self.fault(f"exception return with invalid EXC_RETURN 0x{exc_return:08X}", exc_return)
+            return
+        number = self.book.deactivate()
+        to_thread = exc_return != EXC_RETURN_HANDLER
+        if to_thread and self.book.active_stack or not to_thread and not self.book.active_stack:
+            self.fault(f"EXC_RETURN 0x{exc_return:08X} does not match the active exceptions", exc_return)
+            return
+        use_psp = exc_return == EXC_RETURN_THREAD_PSP
+        frame_sp = cpu.read("psp" if use_psp else "msp")
+        try:
+            r0, r1, r2, r3, r12, lr, pc, xpsr = struct.unpack("<8I", cpu.uc.mem_read(frame_sp, 32))
+        except UcError:
+            self.fault(f"unstacking from SP 0x{frame_sp:08X} failed", exc_return)
+            return
+        new_sp = (frame_sp + 0x20 + (4 if xpsr & FRAME_ALIGN_BIT else 0)) & 0xFFFFFFFF
+        cpu.write("psp" if use_psp else "msp", new_sp)
+        target_ipsr = self.book.current() if not to_thread else 0
+        cpu.set_ipsr(target_ipsr)
+        if to_thread:
+            cpu.set_control((cpu.control() & ~2) | (2 if use_psp else 0))
+        cpu.frame_regs.write([r0, r1, r2, r3, r12, lr, pc | 1, (xpsr & ~(0x3F | FRAME_ALIGN_BIT)) | target_ipsr])
+        cpu.set_ipsr(target_ipsr)
+        cpu.write("pc", pc & ~1)
+        self.event_register = True
+        self._record("return", number, pc & ~1, f"EXC_RETURN 0x{exc_return:08X}")
+
+    def _record(self, kind: str, number: int, pc: int, detail: str) -> None:
+        self.record(ExceptionRecord(kind, number, self.now(), pc, detail))

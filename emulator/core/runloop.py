@@ -1,0 +1,370 @@
+"""The run loop: Unicorn in instruction-count slices sized to the next event.
+
+Between slices the loop fires due events, performs a requested reset, and lets the
+exception engine take the highest-priority pending exception, so interrupts are
+taken at exact instruction counts and a run is deterministic.  Nothing Python runs
+per instruction: MMIO arrives through ``mmio_map`` callbacks, and code hooks are
+bounded to the few instructions that can unmask a pending interrupt (``cpsie i``,
+``msr primask``) or set the event register (``sev``), found by scanning code.
+"""
+from __future__ import annotations
+
+import enum
+import signal
+import struct
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from unicorn import UcError, UC_HOOK_INTR, UC_HOOK_INSN_INVALID, UC_HOOK_MEM_UNMAPPED, UC_HOOK_CODE, \
+    UC_HOOK_MEM_FETCH_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT
+
+from peripherals import c071
+from peripherals.nvic import ExceptionBook
+
+from .clock import Scheduler, SimClock
+from .cpu import Cpu
+from .exceptions import ExceptionEngine, ExceptionRecord, Lockup
+from .polling import PollDetector
+
+MAX_SLICE = 1_000_000
+UNTIL_SENTINEL = 0xE00F_FFF0          # never a legitimate fetch address (XN region)
+INTR_SVC, INTR_BKPT, INTR_UNALIGNED, INTR_EXCEPTION_EXIT = 2, 7, 4, 8
+WFE, YIELD, WFI = 0xBF20, 0xBF10, 0xBF30
+UNMASK_SITES = {0xB662: 2}            # cpsie i
+SEV = 0xBF40
+
+
+class EndReason(enum.Enum):
+    EXIT = "exit"
+    LOCKUP = "lockup"
+    TIME_LIMIT = "time-limit"
+    INTERRUPTED = "interrupted"
+    STRICT = "strict"
+    STOP_AT = "stop-at"
+
+
+@dataclass
+class RunEnd:
+    reason: EndReason
+    detail: str = ""
+    exit_status: int = 0
+    pc: int = 0
+
+
+@dataclass
+class SliceEnd:
+    kind: str = "count"          # count | fault | wfi | stop
+    fault: str = ""
+    fault_pc: int = 0
+
+
+class RunLoop:
+    def __init__(self, cpu: Cpu, clock: SimClock, scheduler: Scheduler, book: ExceptionBook,
+                 vtor: Callable[[], int], on_exception: Callable[[ExceptionRecord], None]) -> None:
+        self.cpu = cpu
+        self.clock = clock
+        self.scheduler = scheduler
+        self.book = book
+        self.engine = ExceptionEngine(cpu, book, vtor, self.instruction_cycle, on_exception)
+        self.polls = PollDetector(cpu.all_regs.read, self.instruction_cycle)
+        self.end: Optional[RunEnd] = None
+        self.sleeping = False
+        self.reset_request: Optional[str] = None
+        self.semihosting: Callable[[], Optional[int]] = lambda: None
+        self.perform_reset: Callable[[str], None] = lambda cause: None
+        self.clock_source: Callable[[], int] = lambda: clock.hz
+        self.sleep_on_exit: Callable[[], bool] = lambda: False
+        self.instructions = 0
+        self.instructions_skipped = 0
+        self.slices = 0
+        self._deadline: Optional[int] = None
+        self._slice_start = 0
+        self._in_slice = False
+        self._slice = SliceEnd()
+        self._stop_hooks: dict[int, int] = {}
+        self._pending_unmask_sites: set[int] = set()
+        book.on_change = self.end_slice
+        uc = cpu.uc
+        uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid_instruction)
+        uc.hook_add(UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+
+    # -- time as seen from inside a slice --------------------------------------
+    def instruction_cycle(self) -> int:
+        """Cycle of the instruction executing now (or the next one, between slices)."""
+        if self._in_slice:
+            return self._slice_start + max(self.cpu.counter() - 1, 0)
+        return self.clock.cycles
+
+    def end_slice(self) -> None:
+        """Make the current instruction the last of the slice (effects then apply at the boundary)."""
+        if self._in_slice:
+            self.cpu.end_slice_at_next_boundary()
+
+    # -- code scanning for the bounded hooks -------------------------------------
+    def watch_code(self, base: int, code: bytes) -> None:
+        """Hook the instructions in ``code`` that unmask interrupts or signal an event."""
+        uc = self.cpu.uc
+        halfwords = struct.unpack(f"<{len(code) // 2}H", code[: len(code) // 2 * 2])
+        for i, hw in enumerate(halfwords):
+            address = base + 2 * i
+            if hw in UNMASK_SITES or (hw & 0xFFF0) == 0xF380 and i + 1 < len(halfwords) \
+                    and halfwords[i + 1] == 0x8810:
+                uc.hook_add(UC_HOOK_CODE, self._on_unmask_site, None, address, address)
+            elif hw == SEV:
+                uc.hook_add(UC_HOOK_CODE, self._on_sev, None, address, address)
+        uc.ctl_remove_cache(base, base + len(code))
+
+    def _on_unmask_site(self, uc, address, size, user_data) -> None:
+        # Before `cpsie i`/`msr primask`: if anything would preempt once unmasked, end the
+        # slice right after this instruction so the exception is taken at that boundary.
+        if self.book.next_to_take(primask=0) is not None:
+            self.cpu.end_slice_at_next_boundary()
+
+    def _on_sev(self, uc, address, size, user_data) -> None:
+        self.engine.event_register = True
+
+    def stop_at(self, address: int) -> None:
+        """Stop the run before the instruction at ``address`` executes (tests, ``--at``)."""
+        if address in self._stop_hooks:
+            return
+        uc = self.cpu.uc
+        self._stop_hooks[address] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, address, address)
+        uc.ctl_remove_cache(address, address + 2)
+
+    def clear_stops(self) -> None:
+        for h in self._stop_hooks.values():
+            self.cpu.uc.hook_del(h)
+        self._stop_hooks.clear()
+
+    def _on_stop_hook(self, uc, address, size, user_data) -> None:
+        self._slice = SliceEnd("stop")
+        uc.emu_stop()
+
+    # -- hooks ---------------------------------------------------------------------
+    def _on_interrupt(self, uc, intno, user_data) -> None:
+        pc = self.cpu.pc()
+        if intno == INTR_EXCEPTION_EXIT:
+            self.engine.exception_return(pc | 1)
+            if not self.book.active_stack and self.sleep_on_exit():
+                self._slice = SliceEnd("wfi")
+                self.cpu.end_slice_at_next_boundary()
+            elif self.book.next_to_take(self.cpu.primask()) is not None:
+                self.cpu.end_slice_at_next_boundary()
+            return
+        if intno == INTR_SVC:
+            self._slice = SliceEnd("svc", fault_pc=pc)
+        elif intno == INTR_BKPT:
+            if self.cpu.uc.mem_read(pc, 2) == b"\xab\xbe":
+                status = self.semihosting()
+                self.cpu.write("pc", pc + 2)
+                if status is not None:
+                    self._slice = SliceEnd("exit", fault_pc=status)
+                    self.cpu.end_slice_at_next_boundary()
+                return
+            self._slice = SliceEnd("fault", f"BKPT 0x{self.cpu.uc.mem_read(pc, 1)[0]:02X} with no debugger attached", pc)
+            uc.emu_stop()          # PC is on the instruction: stop before it restarts
+            return
+        elif intno == INTR_UNALIGNED:
+            self._slice = SliceEnd("fault", "unaligned access (ARMv6-M supports aligned accesses only)", pc)
+            uc.emu_stop()
+            return
+        else:
+            self._slice = SliceEnd("fault", f"CPU exception {intno}", pc)
+            uc.emu_stop()
+            return
+        self.cpu.end_slice_at_next_boundary()
+
+    def _on_invalid_instruction(self, uc, user_data) -> bool:
+        pc = self.cpu.pc()
+        previous = struct.unpack("<H", uc.mem_read(pc - 2, 2))[0] if pc & ~3 else 0
+        if previous in (WFE, YIELD):
+            # Unicorn reports these hints as invalid with PC after them (UNICORN.md)
+            if previous == WFE:
+                if self.engine.event_register:
+                    self.engine.event_register = False
+                else:
+                    self._slice = SliceEnd("wfe")
+                    self.cpu.end_slice_at_next_boundary()
+            return True
+        hw = struct.unpack("<H", uc.mem_read(pc, 2))[0]
+        self._slice = SliceEnd("fault", f"undefined instruction 0x{hw:04X}", pc)
+        return False
+
+    def _on_bad_access(self, uc, access, address, size, value, user_data) -> bool:
+        pc = self.cpu.pc()
+        what = {UC_MEM_READ_UNMAPPED: "read from", UC_MEM_WRITE_UNMAPPED: "write to",
+                UC_MEM_FETCH_UNMAPPED: "instruction fetch from", UC_MEM_FETCH_PROT: "instruction fetch from"
+                }.get(access, "access to")
+        region = "a non-executable region" if access == UC_MEM_FETCH_PROT else "an unmapped or reserved address"
+        self._slice = SliceEnd("fault", f"bus fault: {what} 0x{address:08X} ({region})",
+                               address if access in (UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT) else pc)
+        return False
+
+    # -- the loop ------------------------------------------------------------------
+    def run(self, deadline_ps: Optional[int]) -> RunEnd:
+        self.end = None
+        interrupted = []
+        previous = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, lambda *a: interrupted.append(1))
+        except ValueError:          # not the main thread
+            previous = None
+        try:
+            while self.end is None:
+                if interrupted:
+                    self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
+                    break
+                self._step(deadline_ps)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return self.end
+
+    def _deadline_cycle(self, deadline_ps: Optional[int]) -> Optional[int]:
+        return None if deadline_ps is None else self.clock.cycle_at(deadline_ps)
+
+    def _step(self, deadline_ps: Optional[int]) -> None:
+        self._fire_due_events()
+        if self.reset_request:
+            cause, self.reset_request = self.reset_request, None
+            self.sleeping = False
+            self.perform_reset(cause)
+            return
+        if self.end:
+            return
+        deadline = self._deadline = self._deadline_cycle(deadline_ps)
+        if self.sleeping:
+            if self.book.has_wakeup():
+                self.sleeping = False
+            else:
+                self._advance_to_next_event(deadline, "core asleep (WFI/WFE) with no wake-up source")
+                return
+        try:
+            self._take_exception()
+        except Lockup as lockup:
+            self.end = RunEnd(EndReason.LOCKUP, str(lockup), pc=lockup.pc)
+            return
+        if self.sleeping:
+            return
+        budget = MAX_SLICE
+        nxt = self.scheduler.next_cycle()
+        if nxt is not None:
+            budget = min(budget, nxt - self.clock.cycles)
+        if deadline is not None:
+            if deadline <= self.clock.cycles:
+                self.end = RunEnd(EndReason.TIME_LIMIT, "time limit reached", pc=self.cpu.pc())
+                return
+            budget = min(budget, deadline - self.clock.cycles)
+        self._run_slice(max(budget, 1))
+
+    def _fire_due_events(self) -> None:
+        while True:
+            ev = self.scheduler.pop_due(self.clock.cycles)
+            if ev is None:
+                return
+            ev.action()
+
+    def _advance_to_next_event(self, deadline: Optional[int], why: str) -> None:
+        nxt = self.scheduler.next_cycle()
+        target = nxt if deadline is None else (deadline if nxt is None else min(nxt, deadline))
+        if target is None:
+            self.end = RunEnd(EndReason.TIME_LIMIT, f"{why}; no time limit set", pc=self.cpu.pc())
+            return
+        if deadline is not None and target >= deadline and (nxt is None or nxt > deadline):
+            self.clock.cycles = max(self.clock.cycles, deadline)
+            self.end = RunEnd(EndReason.TIME_LIMIT, f"time limit reached ({why})", pc=self.cpu.pc())
+            return
+        self.clock.cycles = max(self.clock.cycles, target)
+
+    def _take_exception(self) -> None:
+        number = self.book.next_to_take(self.cpu.primask())
+        if number is not None:
+            self.sleeping = False
+            self.engine.enter(number)
+
+    def _run_slice(self, budget: int) -> None:
+        cpu = self.cpu
+        pc = cpu.pc()
+        self._slice = SliceEnd()
+        self._slice_start = self.clock.cycles
+        self._in_slice = True
+        error = None
+        try:
+            cpu.uc.emu_start(pc | 1, UNTIL_SENTINEL, count=budget)
+        except UcError as exc:
+            error = exc
+        finally:
+            self._in_slice = False
+        counter, limit = cpu.counter(), cpu.slice_limit()
+        end = self._slice
+        if error is not None or end.kind in ("fault", "stop"):
+            executed = counter - 1
+        elif counter > limit:
+            executed = counter - 1
+        else:
+            executed = counter
+        self.instructions += executed
+        self.slices += 1
+        self.clock.cycles += executed
+        self._sync_clock_frequency()
+        if error is not None and end.kind != "fault":
+            end = SliceEnd("fault", f"{error}", cpu.pc())
+        if end.kind == "count" and error is None and counter <= limit:
+            last = struct.unpack("<H", cpu.uc.mem_read(cpu.pc() - 2, 2))[0]
+            if cpu.pc() == UNTIL_SENTINEL:
+                end = SliceEnd("fault", f"bus fault: instruction fetch from 0x{UNTIL_SENTINEL:08X}", UNTIL_SENTINEL)
+            elif last == WFI:
+                end = SliceEnd("wfi")
+        self._finish_slice(end)
+
+    def _finish_slice(self, end: SliceEnd) -> None:
+        skip = self.polls.take_skip()
+        if skip:
+            self._skip_poll_iterations(skip)
+        if end.kind == "count":
+            return
+        if end.kind == "exit":
+            self.end = RunEnd(EndReason.EXIT, "guest exited via semihosting", exit_status=end.fault_pc,
+                              pc=self.cpu.pc())
+        elif end.kind == "stop":
+            self.end = RunEnd(EndReason.STOP_AT, f"stopped at 0x{self.cpu.pc():08X}", pc=self.cpu.pc())
+        elif end.kind in ("wfi", "wfe"):
+            self.sleeping = not self.book.has_wakeup()
+            self.polls.forget()
+        elif end.kind == "svc":
+            self._svc(end.fault_pc)
+        elif end.kind == "fault":
+            try:
+                self.engine.fault(end.fault, end.fault_pc)
+            except Lockup as lockup:
+                self.end = RunEnd(EndReason.LOCKUP, str(lockup), pc=lockup.pc)
+
+    def _svc(self, return_address: int) -> None:
+        # SVC is synchronous: if it cannot be taken now it escalates to HardFault (B1.5.6)
+        prio = self.book.priority(c071.SVCALL)
+        if prio >= self.book.execution_priority(self.cpu.primask()):
+            try:
+                self.engine.fault("SVC executed while its priority is masked or not higher than the current one",
+                                  return_address - 2)
+            except Lockup as lockup:
+                self.end = RunEnd(EndReason.LOCKUP, str(lockup), pc=lockup.pc)
+            return
+        self.book.pend(c071.SVCALL)
+
+    def _skip_poll_iterations(self, iteration: int) -> None:
+        nxt = self.scheduler.next_cycle()
+        if nxt is None or self._deadline is not None and self._deadline < nxt:
+            nxt = self._deadline
+        if nxt is None:
+            return
+        count = (nxt - self.clock.cycles) // iteration
+        if count > 0:
+            self.clock.cycles += count * iteration
+            self.instructions_skipped += count * iteration
+
+    def _sync_clock_frequency(self) -> None:
+        hz = self.clock_source()
+        if hz != self.clock.hz and hz > 0:
+            self.clock.set_frequency(hz, self.clock.cycles)
+            self.scheduler.frequency_changed()

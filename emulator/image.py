@@ -1,0 +1,147 @@
+"""Firmware images: ELF files and raw binaries, checked before anything is loaded.
+
+A bad image is refused with one line saying what is wrong and where (STYLE.md),
+before any memory is touched, so a failed load never leaves a half-loaded machine.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from peripherals import c071
+
+EM_ARM = 40
+LOADABLE_REGIONS = (
+    ("main flash", c071.FLASH_BASE, c071.FLASH_SIZE),
+    ("system memory", c071.SYSMEM_BASE, c071.SYSMEM_SIZE),
+    ("OTP", c071.OTP_BASE, c071.OTP_SIZE),
+    ("SRAM", c071.SRAM_BASE, c071.SRAM_SIZE),
+)
+
+
+class ImageError(Exception):
+    """An image that cannot be loaded; the message names the file and the problem."""
+
+
+@dataclass
+class Segment:
+    address: int
+    data: bytes
+
+
+@dataclass
+class Image:
+    path: Path
+    segments: list[Segment]
+    symbols: dict[str, int] = field(default_factory=dict)
+    entry: Optional[int] = None
+    _sorted: list[tuple[int, str, int]] = field(default_factory=list, repr=False)
+
+    def symbol_for(self, address: int) -> Optional[str]:
+        """``name+offset`` of the function or object containing ``address``."""
+        addr = address & ~1
+        i = bisect.bisect_right(self._sorted, (addr, "\uffff", 0)) - 1
+        if i < 0:
+            return None
+        start, name, size = self._sorted[i]
+        if addr - start < max(size, 1) or size == 0 and addr - start < 0x100:
+            return name if addr == start else f"{name}+0x{addr - start:X}"
+        return None
+
+    def address_of(self, name: str) -> int:
+        try:
+            return self.symbols[name] & ~1
+        except KeyError:
+            raise ImageError(f"{self.path}: no symbol named {name!r}") from None
+
+    def regions(self) -> set[str]:
+        return {region_of(s.address) for s in self.segments}
+
+
+def region_of(address: int) -> str:
+    for name, base, size in LOADABLE_REGIONS:
+        if base <= address < base + size:
+            return name
+    return "outside memory"
+
+
+def _check_segment(path: Path, address: int, length: int) -> None:
+    for name, base, size in LOADABLE_REGIONS:
+        if base <= address < base + size:
+            if address + length > base + size:
+                raise ImageError(f"{path}: segment at 0x{address:08X} ({length} bytes) runs past the end of "
+                                 f"the {size // 1024} KiB {name}")
+            return
+    raise ImageError(f"{path}: segment at 0x{address:08X} lies outside flash, system memory, OTP and SRAM")
+
+
+def load_elf(path: str | Path) -> Image:
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    with path.open("rb") as fh:
+        if fh.read(4) != b"\x7fELF":
+            raise ImageError(f"{path}: not an ELF file")
+        fh.seek(0)
+        try:
+            elf = ELFFile(fh)
+            if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
+                raise ImageError(f"{path}: ELF for {elf['e_machine']} ({elf.elfclass}-bit), "
+                                 "not 32-bit little-endian ARM; is this an image for another chip?")
+            segments = []
+            for seg in elf.iter_segments():
+                if seg["p_type"] != "PT_LOAD" or seg["p_filesz"] == 0:
+                    continue
+                address = seg["p_paddr"]        # load address (LMA): .data is stored in flash
+                data = seg.data()[: seg["p_filesz"]]
+                _check_segment(path, address, len(data))
+                segments.append(Segment(address, data))
+            symbols = {}
+            table = elf.get_section_by_name(".symtab")
+            entries = []
+            if table is not None:
+                for sym in table.iter_symbols():
+                    kind = sym["st_info"]["type"]
+                    if sym.name and kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") \
+                            and sym["st_shndx"] != "SHN_UNDEF" and not sym.name.startswith("$"):
+                        symbols[sym.name] = sym["st_value"]
+                        entries.append((sym["st_value"] & ~1, sym.name, sym["st_size"]))
+            entry = elf["e_entry"]
+        except ELFError as exc:
+            raise ImageError(f"{path}: malformed ELF file ({exc})") from None
+    if not segments:
+        raise ImageError(f"{path}: no loadable segments")
+    _check_overlaps(path, segments)
+    return Image(path, segments, symbols, entry, sorted(entries))
+
+
+def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    data = path.read_bytes()
+    if not data:
+        raise ImageError(f"{path}: empty file")
+    if len(data) > limit:
+        raise ImageError(f"{path}: {len(data)} bytes do not fit the {limit // 1024} KiB {what}")
+    return Image(path, [Segment(base, data)])
+
+
+def load_image(path: str | Path, raw_base: int | None = None, raw_limit: int = 0, what: str = "") -> Image:
+    """An ELF file, or (when ``raw_base`` is given) a raw binary placed at that address."""
+    p = Path(path)
+    if raw_base is not None and p.is_file() and p.read_bytes()[:4] != b"\x7fELF":
+        return load_binary(p, raw_base, raw_limit, what)
+    return load_elf(p)
+
+
+def _check_overlaps(path: Path, segments: list[Segment]) -> None:
+    spans = sorted((s.address, s.address + len(s.data)) for s in segments)
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        if b0 < a1:
+            raise ImageError(f"{path}: segments at 0x{a0:08X} and 0x{b0:08X} overlap")

@@ -1,0 +1,451 @@
+"""The STM32C071 assembled: memories, the 0x0 alias, peripherals at their bases.
+
+This is the one file that reads as the memory map (RM0490 Table 4 and Table 7).
+Every block the silicon has is either a model or a named ``UnmodelledBlock`` that
+reports each access; reserved holes stay unmapped, so an access there is a bus
+fault in the guest.  Boot selection follows RM0490 §3.1 Table 9.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_WRITE_PROT
+
+from peripherals import c071
+from peripherals.dbg import DebugSupport
+from peripherals.flash import FlashInterface, write_factory_option_bytes
+from peripherals.gpio import make_port
+from peripherals.iwdg import IndependentWatchdog
+from peripherals.nvic import ExceptionBook, Nvic
+from peripherals.pwr import PowerControl
+from peripherals.rcc import ResetClockControl
+from peripherals.regs import Peripheral, Register
+from peripherals.scb import SystemControlBlock
+from peripherals.syscfg import SystemConfig
+from peripherals.systick import SysTick
+from peripherals.unmodelled import UnmodelledBlock
+
+from .core.clock import PS_PER_S, Scheduler, SimClock
+from .core.cpu import Cpu, EPSR_T
+from .core.exceptions import ExceptionRecord
+from .core.memory import Memory
+from .core.runloop import EndReason, RunEnd, RunLoop
+from .image import Image
+from .semihosting import Semihosting
+from .trace import Trace, TraceEvent, UnmodelledAccess
+
+BOOT0_PIN = 14      # PA14 (RM0490 §3.1)
+
+
+class BootMode(enum.Enum):
+    MAIN_FLASH = 0b00
+    SYSTEM_MEMORY = 0b01
+    SRAM = 0b11
+
+
+@dataclass
+class MachineConfig:
+    boot_pin: int = 0
+    option_bytes: dict[str, int] = field(default_factory=dict)
+    hse_hz: Optional[int] = None
+    strict: bool = False
+    echo_events: bool = False
+
+
+def select_boot(optr: int, secr: int, empty: bool, boot0_pin: int) -> BootMode:
+    """RM0490 §3.1 Table 9 (FACTS §2.1)."""
+    if secr >> 16 & 1:                                  # BOOT_LOCK: main flash, EMPTY ignored
+        return BootMode.MAIN_FLASH
+    n_boot_sel, n_boot1, n_boot0 = optr >> 24 & 1, optr >> 25 & 1, optr >> 26 & 1
+    boot0 = boot0_pin if n_boot_sel == 0 else (0 if n_boot0 else 1)
+    if boot0:
+        return BootMode.SYSTEM_MEMORY if n_boot1 else BootMode.SRAM
+    return BootMode.SYSTEM_MEMORY if empty else BootMode.MAIN_FLASH
+
+
+class PrivatePeripheralBus(Peripheral):
+    """0xE000_E000-0xE000_EFFF: SysTick, NVIC, SCB routed by address (ARMv6-M B3)."""
+    name = "PPB"
+    size = 0x1000
+
+    def __init__(self, parts: list[Peripheral], services) -> None:
+        super().__init__(c071.PPB_SCS, services)
+        self.parts = parts
+
+    def _route(self, offset: int):
+        address = self.base + offset
+        for p in self.parts:
+            if p.base <= address < p.base + p.size:
+                return p, address - p.base
+        return None, offset
+
+    def read(self, offset: int, size: int) -> int:
+        part, rel = self._route(offset)
+        if part is None:
+            self.services.unmodelled(self, offset, size, is_write=False, value=None, reg=None)
+            return 0
+        return part.read(rel, size)
+
+    def write(self, offset: int, size: int, data: int) -> None:
+        part, rel = self._route(offset)
+        if part is None:
+            self.services.unmodelled(self, offset, size, is_write=True, value=data, reg=None)
+            return
+        part.write(rel, size, data)
+
+
+class Machine:
+    def __init__(self, config: MachineConfig | None = None) -> None:
+        self.config = config or MachineConfig()
+        self.cpu = Cpu()
+        self.clock = SimClock(c071.RESET_SYSCLK_HZ)
+        self.scheduler = Scheduler(self.clock)
+        self.book = ExceptionBook()
+        self.trace = Trace()
+        self.output: list[str] = []
+        self.images: list[Image] = []
+        self.boot_mode = BootMode.MAIN_FLASH
+        self._alias: Optional[Memory] = None
+        services = _MachineServices(self)
+        self.services = services
+
+        # -- memories (RM0490 Table 4) ----------------------------------------------
+        self.flash = Memory("main flash", c071.FLASH_BASE, c071.FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC, 0xFF)
+        self.sysmem = Memory("system memory", c071.SYSMEM_BASE, c071.SYSMEM_SIZE, UC_PROT_READ | UC_PROT_EXEC, 0xFF)
+        self.otp = Memory("OTP", c071.OTP_BASE, c071.OTP_SIZE, UC_PROT_READ, 0xFF)
+        self.engineering = Memory("engineering bytes", c071.ENGINEERING_BASE, c071.ENGINEERING_SIZE, UC_PROT_READ, 0xFF)
+        self.option_area = Memory("option bytes", c071.OPTION_BYTES_BASE, c071.OPTION_BYTES_SIZE, UC_PROT_READ, 0xFF)
+        self.sram = Memory("SRAM", c071.SRAM_BASE, c071.SRAM_SIZE, UC_PROT_ALL, 0x00)
+        self.memories = [self.flash, self.sysmem, self.otp, self.engineering, self.option_area, self.sram]
+        self._write_engineering_bytes()
+        write_factory_option_bytes(self.option_area.buffer, self.config.option_bytes)
+
+        # -- core peripherals (ARMv6-M B3) ---------------------------------------------
+        self.nvic = Nvic(services=services, book=self.book)
+        self.scb = SystemControlBlock(services=services, book=self.book)
+        self.systick = SysTick(services=services, book=self.book)
+
+        # -- STM32C071 peripherals (RM0490 Table 7) ------------------------------------
+        self.rcc = ResetClockControl(c071.RCC, services, hse_hz=self.config.hse_hz)
+        self.flash_interface = FlashInterface(c071.FLASH_REGS, services, option_area=self.option_area.buffer)
+        self.syscfg = SystemConfig(c071.SYSCFG, services, boot_mem_mode=lambda: self.boot_mode.value,
+                                   remap=self._remap, irq_line_status=self._irq_line_status)
+        self.pwr = PowerControl(c071.PWR, services)
+        self.dbg = DebugSupport(c071.DBG, services)
+        self.iwdg = IndependentWatchdog(c071.IWDG, services,
+                                        hardware_mode=lambda: not self.flash_interface.optr >> 16 & 1)
+        self.gpio = {name: make_port(name, services) for name in ("GPIOA", "GPIOB", "GPIOC", "GPIOD", "GPIOF")}
+        self.gpio["GPIOA"].drive(BOOT0_PIN, self.config.boot_pin)
+        self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
+        self.peripherals: list[Peripheral] = [
+            self.nvic, self.scb, self.systick, self.rcc, self.flash_interface, self.syscfg, self.pwr,
+            self.dbg, self.iwdg, *self.gpio.values()]
+        self._wire_clocks_and_resets()
+
+        # -- the run loop ----------------------------------------------------------------
+        self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
+                            on_exception=self._on_exception)
+        self.loop.semihosting = Semihosting(self.cpu, self._guest_output, lambda t: self.event("semihosting", t))
+        self.loop.perform_reset = self.reset
+        self.loop.clock_source = self.rcc.hclk_hz
+        self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
+        self._map_everything()
+
+    # -- assembly -------------------------------------------------------------------------
+    def _wire_clocks_and_resets(self) -> None:
+        rcc = self.rcc
+        for letter, bit in zip("ABCDF", ("GPIOAEN", "GPIOBEN", "GPIOCEN", "GPIODEN", "GPIOFEN")):
+            rcc.gate("IOPENR", bit, self.gpio[f"GPIO{letter}"])
+            rcc.resets("IOPRSTR", bit.replace("EN", "RST"), self.gpio[f"GPIO{letter}"])
+        rcc.gate("AHBENR", "FLASHEN", self.flash_interface)
+        rcc.gate("APBENR2", "SYSCFGEN", self.syscfg)
+        rcc.resets("APBRSTR2", "SYSCFGRST", self.syscfg)
+        rcc.gate("APBENR1", "PWREN", self.pwr)
+        rcc.resets("APBRSTR1", "PWRRST", self.pwr)
+        rcc.gate("APBENR1", "DBGEN", self.dbg)
+        rcc.resets("APBRSTR1", "DBGRST", self.dbg)
+
+    def _map_everything(self) -> None:
+        uc = self.cpu.uc
+        for m in self.memories:
+            m.map(uc)
+        ppb = PrivatePeripheralBus([self.systick, self.nvic, self.scb], self.services)
+        self._mmio(ppb)
+        for p in [self.rcc, self.flash_interface, self.syscfg, self.pwr, self.dbg, self.iwdg,
+                  *self.gpio.values(), *self.unmodelled_blocks]:
+            self._mmio(p)
+        uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
+
+    def _mmio(self, p: Peripheral) -> None:
+        size = max(0x400, (p.size + 0x3FF) & ~0x3FF)
+        self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
+                             lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
+
+    def _write_engineering_bytes(self) -> None:
+        e = self.engineering
+        e.store(None, c071.FLASH_SIZE_ADDR, (c071.FLASH_SIZE // 1024).to_bytes(2, "little"))
+        # A fixed, recognisable UID keeps runs deterministic (the real one is per die).
+        e.store(None, c071.UID_ADDR, bytes.fromhex("c071e0000000000000000001"))
+        e.store(None, c071.PACKAGE_ADDR, (0x0000).to_bytes(2, "little"))
+
+    def _on_write_to_read_only(self, uc, access, address, size, value, user_data) -> bool:
+        memory = next((m for m in self.memories if m.contains(address)), None)
+        name = memory.name if memory else f"0x{address:08X}"
+        self.services.report_unmodelled(f"write to {name} at 0x{address:08X} (flash programming is not modelled yet)",
+                                        True, value)
+        return True            # the store is dropped and execution continues
+
+    # -- images ---------------------------------------------------------------------------
+    def load(self, image: Image) -> None:
+        for seg in image.segments:
+            memory = next(m for m in self.memories if m.contains(seg.address, len(seg.data)))
+            memory.store(self.cpu.uc, seg.address, seg.data)
+        self.images.append(image)
+        self._watch_code()
+
+    def _watch_code(self) -> None:
+        for m in (self.flash, self.sysmem, self.sram):
+            self.loop.watch_code(m.base, m.array.tobytes())
+        if self._alias is not None:
+            self.loop.watch_code(0, self._alias.array.tobytes())
+
+    def describe(self, address: int) -> Optional[str]:
+        """``symbol+offset`` from whichever loaded image owns the address."""
+        candidates = [address]
+        if address < c071.ALIAS_WINDOW and self._alias is not None:
+            candidates.append(self._alias.base + address)
+        for a in candidates:
+            for image in self.images:
+                name = image.symbol_for(a)
+                if name:
+                    return f"{name} [{image.path.name}]" if len(self.images) > 1 else name
+        return None
+
+    # -- reset and boot -------------------------------------------------------------------
+    def reset(self, cause: str = "power") -> None:
+        """Power-on or system reset: peripherals, boot selection, alias, core (RM0490 §6.1)."""
+        self.scheduler.clear()
+        if cause == "power":
+            self.flash_interface.power_on_reset()
+            self.flash_interface.evaluate_empty(int.from_bytes(self.flash.load(c071.FLASH_BASE, 8), "little"))
+        else:
+            self.flash_interface.reset()
+        self.boot_mode = select_boot(self.flash_interface.optr, self.flash_interface.secr,
+                                     self.flash_interface.empty, self.gpio["GPIOA"].pin_level(BOOT0_PIN))
+        self._map_alias(self.boot_mode.value)
+        for p in self.peripherals:
+            if p is not self.flash_interface:
+                p.power_on_reset() if cause == "power" else p.reset()
+            p.held_in_reset = False
+        self.rcc.record_reset(cause)
+        self.clock.set_frequency(self.rcc.hclk_hz(), self.clock.cycles)
+        self.event("reset", f"{cause} reset; boot from {self.boot_mode.name.lower().replace('_', ' ')}")
+        self._reset_core()
+
+    def _reset_core(self) -> None:
+        cpu = self.cpu
+        cpu.set_ipsr(0)
+        cpu.set_control(0)
+        cpu.write("primask", 0)
+        cpu.write("psp", 0)
+        for r in ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12"):
+            cpu.write(r, 0)
+        cpu.write("lr", 0xFFFF_FFFF)
+        cpu.write("xpsr", EPSR_T)
+        self.loop.sleeping = False
+        self.loop.polls.forget()
+        self.loop.engine.event_register = False
+        alias = self._alias
+        sp = alias.word(alias.base) if alias else 0xFFFF_FFFF
+        pc = alias.word(alias.base + 4) if alias else 0xFFFF_FFFF
+        cpu.write("msp", sp & ~3)
+        cpu.write("pc", pc & ~1)
+        self.loop.end = None
+        if pc in (0xFFFF_FFFF, 0) or pc & ~1 >= 0xE000_0000 or not pc & 1:
+            self.loop.end = RunEnd(EndReason.LOCKUP,
+                                   f"core locked up at PC 0x{pc & ~1:08X} because the reset vector at 0x00000004 "
+                                   f"({self.boot_mode.name.lower().replace('_', ' ')}) reads 0x{pc:08X}",
+                                   pc=pc & ~1)
+
+    def _map_alias(self, mem_mode: int) -> None:
+        """Point 0x0000_0000 at the memory MEM_MODE selects (RM0490 §9.1.1: x0 flash, 01 system, 11 SRAM)."""
+        target = {0: self.flash, 2: self.flash, 1: self.sysmem, 3: self.sram}[mem_mode & 3]
+        if target is self._alias:
+            return
+        uc = self.cpu.uc
+        if self._alias is not None:
+            self._alias.unmap(uc, 0)
+        target.map(uc, 0)
+        uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
+        self._alias = target
+        self.loop.watch_code(0, target.array.tobytes()) if hasattr(self, "loop") else None
+
+    def _remap(self, mem_mode: int) -> None:
+        self.event("syscfg.remap", f"MEM_MODE={mem_mode:02b}: 0x00000000 now shows "
+                   f"{ {0: 'main flash', 2: 'main flash', 1: 'system memory', 3: 'SRAM'}[mem_mode & 3]}")
+        self._map_alias(mem_mode)
+        self.loop.end_slice()
+
+    def _irq_line_status(self, line: int) -> int:
+        return self.book.line_level >> line & 1
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, max_seconds: Optional[float] = None, stop_at: Optional[int] = None) -> RunEnd:
+        if self.loop.end is not None and self.loop.end.reason is EndReason.LOCKUP:
+            return self.loop.end
+        if stop_at is not None:
+            self.loop.stop_at(stop_at)
+        deadline = None if max_seconds is None else self.clock.time_ps() + int(max_seconds * PS_PER_S)
+        try:
+            return self.loop.run(deadline)
+        finally:
+            if stop_at is not None:
+                self.loop.clear_stops()
+
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
+    # -- observation ------------------------------------------------------------------------
+    def event(self, kind: str, text: str, pc: Optional[int] = None) -> None:
+        self.trace.add(TraceEvent(self.loop.instruction_cycle() if hasattr(self, "loop") else 0,
+                                  self.clock.seconds(), kind, text, pc, self.describe(pc) if pc is not None else None))
+
+    def _on_exception(self, record: ExceptionRecord) -> None:
+        from peripherals.c071 import exception_name
+        self.event(f"exception.{record.kind}", f"{exception_name(record.number)}: {record.detail}", record.pc)
+
+    def _guest_output(self, text: str) -> None:
+        self.output.append(text)
+
+    @property
+    def guest_output(self) -> str:
+        return "".join(self.output)
+
+    def read32(self, address: int) -> int:
+        return self.cpu.read32(address)
+
+    def symbol(self, name: str) -> int:
+        for image in self.images:
+            if name in image.symbols:
+                return image.symbols[name] & ~1
+        raise KeyError(name)
+
+    # -- bus access without firmware (peripheral tests) -------------------------------------
+    def peripheral_at(self, address: int) -> Optional[Peripheral]:
+        for p in [*self.peripherals, *self.unmodelled_blocks]:
+            if p.base <= address < p.base + max(p.size, 0x400 if p.base < 0xE000_0000 else p.size):
+                return p
+        return None
+
+    def bus_read(self, address: int, size: int = 4) -> int:
+        p = self.peripheral_at(address)
+        if p is None:
+            raise ValueError(f"0x{address:08X} is not a peripheral register")
+        return p.read(address - p.base, size)
+
+    def bus_write(self, address: int, value: int, size: int = 4) -> None:
+        p = self.peripheral_at(address)
+        if p is None:
+            raise ValueError(f"0x{address:08X} is not a peripheral register")
+        p.write(address - p.base, size, value)
+
+
+class _MachineServices:
+    """ChipServices for the models of one machine."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+
+    def now_cycles(self) -> int:
+        return self.m.loop.instruction_cycle() if hasattr(self.m, "loop") else self.m.clock.cycles
+
+    def now_seconds(self) -> float:
+        return self.m.clock.seconds(self.now_cycles())
+
+    def hclk_hz(self) -> int:
+        return self.m.clock.hz
+
+    def after_cycles(self, cycles: int, action: Callable[[], None], name: str):
+        ev = self.m.scheduler.at_cycle(self.now_cycles() + max(int(cycles), 1), action, name)
+        self.request_slice_end()
+        return ev
+
+    def after_seconds(self, seconds: float, action: Callable[[], None], name: str):
+        m = self.m
+        ev = m.scheduler.at_time_ps(m.clock.time_ps(self.now_cycles()) + max(int(seconds * PS_PER_S), 1), action, name)
+        self.request_slice_end()
+        return ev
+
+    def clock_tree_changed(self) -> None:
+        self.request_slice_end()
+
+    def set_irq_line(self, irq: int, level: bool) -> None:
+        self.m.book.set_line(irq, level)
+
+    def pend_exception(self, number: int) -> None:
+        self.m.book.pend(number)
+
+    def request_slice_end(self) -> None:
+        if hasattr(self.m, "loop"):
+            self.m.loop.end_slice()
+
+    def request_reset(self, cause: str) -> None:
+        self.m.loop.reset_request = cause
+        self.m.loop.end_slice()
+
+    def bus_error(self, reason: str) -> None:
+        self.event("bus_error", reason)
+
+    def provenance(self):
+        loop = getattr(self.m, "loop", None)
+        if loop is None or not loop._in_slice:
+            return None
+        return (self.m.cpu.pc(), loop.instruction_cycle())
+
+    def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
+        loop = self.m.loop
+        if loop._in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
+            loop.end_slice()
+        if self.m.trace.mmio_out:
+            self._log_mmio("R", peripheral, reg, value)
+
+    def mmio_write(self, peripheral: Peripheral, reg: Register, old: int, data: int) -> None:
+        self.m.loop.polls.forget()
+        if self.m.trace.mmio_out:
+            self._log_mmio("W", peripheral, reg, data)
+
+    def _log_mmio(self, rw: str, peripheral: Peripheral, reg: Register, value: int) -> None:
+        pc = self.m.cpu.pc() if self.m.loop._in_slice else None
+        where = self.m.describe(pc) if pc is not None else ""
+        fields = " ".join(f"{k}={v:X}" for k, v in reg.decode(value).items() if v)
+        self.m.trace.mmio_out.write(
+            f"{self.now_cycles():>12} {rw} {peripheral.name}.{reg.name:<10} 0x{value:08X} {fields}"
+            f"  pc=0x{pc or 0:08X} {where or ''}\n")
+
+    def unmodelled(self, peripheral: Peripheral, offset: int, size: int, is_write: bool,
+                   value: Optional[int], reg: Optional[Register]) -> None:
+        what = f"{peripheral.name}.{reg.name}" if reg else f"{peripheral.name}+0x{offset:03X}"
+        if reg is not None and reg.unimplemented_mask:
+            todo = [f.name for f in reg.fields if not f.implemented]
+            what += f" ({', '.join(todo)} not modelled)"
+        self.report_unmodelled(what, is_write, value)
+
+    def report_unmodelled(self, what: str, is_write: bool, value: Optional[int]) -> None:
+        m = self.m
+        pc = m.cpu.pc() if m.loop._in_slice else None
+        access = UnmodelledAccess(what, is_write, value, pc, m.describe(pc) if pc is not None else None)
+        if m.trace.add_unmodelled(access):
+            m.event("unmodelled", access.line())
+        if m.config.strict and m.loop._in_slice:
+            m.loop.end = RunEnd(EndReason.STRICT, f"strict mode: {access.line()}", pc=pc or 0)
+            m.loop.end_slice()
+
+    def trace_gated(self, peripheral: Peripheral, offset: int, is_write: bool, value: int = 0) -> None:
+        if self.m.trace.mmio_out:
+            self.m.trace.mmio_out.write(f"{self.now_cycles():>12} {'W' if is_write else 'R'} {peripheral.name}+0x{offset:03X} "
+                                        f"ignored: peripheral clock off or held in reset\n")
+
+    def event(self, kind: str, text: str, **data) -> None:
+        self.m.event(kind, text)

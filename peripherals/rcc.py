@@ -1,0 +1,246 @@
+"""Reset and clock control at 0x4002_1000 (RM0490 §6; FACTS §4).
+
+Clock tree: SYSCLK = source / SYSDIV where the source is chosen by SWS (HSISYS =
+HSI48 >> HSIDIV, HSE, HSIUSB48, LSI, LSE); HCLK = SYSCLK / HPRE; PCLK = HCLK / PPRE.
+SYSDIV is linear (field + 1) and HSIDIV a power of two, as in the C0 HAL's
+HAL_RCC_GetSysClockFreq.  Oscillator ready bits rise after a start-up time
+(DS14693 was not retrieved: the figures below are labelled assumptions of the
+same order as the C031 datasheet), SWS follows SW once the source is ready.
+
+Enable registers gate peripheral clocks: a gated peripheral ignores writes and
+reads as 0 (RM0490 §6.2.15 says only "not effective"; FACTS §10 q.8).  Reset
+registers hold the peripheral in reset while the bit is 1 (registers at reset
+values), so a set-then-clear pulse restores reset values.  CSR2 reset flags
+survive a system reset and are cleared by RMVF or a power-on reset (§6.4.27).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from . import c071
+from .regs import Peripheral, Register, reg, ro, rw, todo, wo, BusKind
+
+HSI48_STARTUP_S = 4e-6        # assumption (DS14693 not retrieved)
+HSIUSB48_STARTUP_S = 4e-6     # assumption
+LSI_STARTUP_S = 130e-6        # assumption
+HSE_STARTUP_S = 2e-3          # typical crystal start-up in ST datasheets (tSU(HSE) 2 ms)
+SWITCH_CYCLES = 4             # SW -> SWS latency in HCLK cycles (assumption)
+
+RESET_FLAGS = {"obl": 25, "pin": 26, "power": 27, "software": 28, "iwdg": 29, "wwdg": 30, "lowpower": 31}
+_HPRE = {8: 2, 9: 4, 10: 8, 11: 16, 12: 64, 13: 128, 14: 256, 15: 512}
+
+
+def _bits(*pairs: tuple[str, int]):
+    return [rw(name, bit) for name, bit in pairs]
+
+
+class ResetClockControl(Peripheral):
+    name = "RCC"
+    bus = BusKind.AHB
+    manual = "RM0490 §6"
+
+    def __init__(self, base: int = c071.RCC, services=None, hse_hz: Optional[int] = None) -> None:
+        self.hse_hz = hse_hz
+        self._gated: dict[tuple[str, int], list[Peripheral]] = {}
+        self._resettable: dict[tuple[str, int], list[Peripheral]] = {}
+        registers = [
+            reg("CR", 0x00, 0x0000_1540,
+                rw("SYSDIV", 2, 3), rw("HSIKERDIV", 5, 3), rw("HSION", 8), rw("HSIKERON", 9), ro("HSIRDY", 10),
+                rw("HSIDIV", 11, 3), rw("HSEON", 16), ro("HSERDY", 17), rw("HSEBYP", 18), todo("CSSON", 19),
+                rw("HSIUSB48ON", 22), ro("HSIUSB48RDY", 23), on_write=self._cr_write),
+            reg("ICSCR", 0x04, 0x0000_4000, ro("HSICAL", 0, 8), rw("HSITRIM", 8, 7)),
+            reg("CFGR", 0x08, 0, rw("SW", 0, 3), ro("SWS", 3, 3), rw("HPRE", 8, 4), rw("PPRE", 12, 3),
+                todo("MCO2SEL", 16, 4), todo("MCO2PRE", 20, 4), todo("MCOSEL", 24, 4), todo("MCOPRE", 28, 4),
+                on_write=self._cfgr_write),
+            reg("CRRCR", 0x14, 0, ro("HSIUSB48CAL", 0, 9)),
+            reg("CIER", 0x18, 0, rw("LSIRDYIE", 0), rw("LSERDYIE", 1), rw("HSIUSB48RDYIE", 2),
+                rw("HSIRDYIE", 3), rw("HSERDYIE", 4), on_write=lambda o, n: self._update_irq()),
+            reg("CIFR", 0x1C, 0, ro("LSIRDYF", 0), ro("LSERDYF", 1), ro("HSIUSB48RDYF", 2), ro("HSIRDYF", 3),
+                ro("HSERDYF", 4), ro("CSSF", 8), ro("LSECSSF", 9)),
+            reg("CICR", 0x20, 0, *(wo(n, b) for n, b in (("LSIRDYC", 0), ("LSERDYC", 1), ("HSIUSB48RDYC", 2),
+                ("HSIRDYC", 3), ("HSERDYC", 4), ("CSSC", 8), ("LSECSSC", 9))), on_write=self._cicr_write),
+            reg("IOPRSTR", 0x24, 0, *_bits(("GPIOARST", 0), ("GPIOBRST", 1), ("GPIOCRST", 2), ("GPIODRST", 3),
+                ("GPIOFRST", 5)), on_write=lambda o, n: self._apply_resets("IOPRSTR")),
+            reg("AHBRSTR", 0x28, 0, *_bits(("DMA1RST", 0), ("FLASHRST", 8), ("CRCRST", 12)),
+                on_write=lambda o, n: self._apply_resets("AHBRSTR")),
+            reg("APBRSTR1", 0x2C, 0, *_bits(("TIM2RST", 0), ("TIM3RST", 1), ("USBRST", 13), ("SPI2RST", 14),
+                ("CRSRST", 16), ("USART2RST", 17), ("I2C1RST", 21), ("I2C2RST", 22), ("DBGRST", 27),
+                ("PWRRST", 28)), on_write=lambda o, n: self._apply_resets("APBRSTR1")),
+            reg("APBRSTR2", 0x30, 0, *_bits(("SYSCFGRST", 0), ("TIM1RST", 11), ("SPI1RST", 12),
+                ("USART1RST", 14), ("TIM14RST", 15), ("TIM16RST", 17), ("TIM17RST", 18), ("ADCRST", 20)),
+                on_write=lambda o, n: self._apply_resets("APBRSTR2")),
+            reg("IOPENR", 0x34, 0, *_bits(("GPIOAEN", 0), ("GPIOBEN", 1), ("GPIOCEN", 2), ("GPIODEN", 3),
+                ("GPIOFEN", 5))),
+            reg("AHBENR", 0x38, 0x0000_0100, *_bits(("DMA1EN", 0), ("FLASHEN", 8), ("CRCEN", 12))),
+            reg("APBENR1", 0x3C, 0, *_bits(("TIM2EN", 0), ("TIM3EN", 1), ("RTCAPBEN", 10), ("WWDGEN", 11),
+                ("USBEN", 13), ("SPI2EN", 14), ("CRSEN", 16), ("USART2EN", 17), ("I2C1EN", 21), ("I2C2EN", 22),
+                ("DBGEN", 27), ("PWREN", 28))),
+            reg("APBENR2", 0x40, 0, *_bits(("SYSCFGEN", 0), ("TIM1EN", 11), ("SPI1EN", 12), ("USART1EN", 14),
+                ("TIM14EN", 15), ("TIM16EN", 17), ("TIM17EN", 18), ("ADCEN", 20))),
+            reg("IOPSMENR", 0x44, 0x0000_002F, *_bits(("GPIOASMEN", 0), ("GPIOBSMEN", 1), ("GPIOCSMEN", 2),
+                ("GPIODSMEN", 3), ("GPIOFSMEN", 5))),
+            reg("AHBSMENR", 0x48, 0x0000_1301, *_bits(("DMA1SMEN", 0), ("FLASHSMEN", 8), ("SRAMSMEN", 9),
+                ("CRCSMEN", 12))),
+            reg("APBSMENR1", 0x4C, 0x1863_6C03, *_bits(("TIM2SMEN", 0), ("TIM3SMEN", 1), ("RTCAPBSMEN", 10),
+                ("WWDGSMEN", 11), ("USBSMEN", 13), ("SPI2SMEN", 14), ("CRSSMEN", 16), ("USART2SMEN", 17),
+                ("I2C1SMEN", 21), ("I2C2SMEN", 22), ("DBGSMEN", 27), ("PWRSMEN", 28))),
+            reg("APBSMENR2", 0x50, 0x0016_D801, *_bits(("SYSCFGSMEN", 0), ("TIM1SMEN", 11), ("SPI1SMEN", 12),
+                ("USART1SMEN", 14), ("TIM14SMEN", 15), ("TIM16SMEN", 17), ("TIM17SMEN", 18), ("ADCSMEN", 20))),
+            reg("CCIPR", 0x54, 0, rw("USART1SEL", 0, 2), rw("I2C1SEL", 12, 2), rw("I2S1SEL", 14, 2),
+                rw("ADCSEL", 30, 2)),
+            reg("CCIPR2", 0x58, 0, rw("USBSEL", 12)),
+            reg("CSR1", 0x5C, 0, todo("LSEON", 0), ro("LSERDY", 1), todo("LSEBYP", 2), todo("LSEDRV", 3, 2),
+                todo("LSECSSON", 5), ro("LSECSSD", 6), todo("RTCSEL", 8, 2), todo("RTCEN", 15), todo("RTCRST", 16),
+                todo("LSCOEN", 24), todo("LSCOSEL", 25)),
+            reg("CSR2", 0x60, 0, rw("LSION", 0), ro("LSIRDY", 1), wo("RMVF", 23), ro("OBLRSTF", 25),
+                ro("PINRSTF", 26), ro("PWRRSTF", 27), ro("SFTRSTF", 28), ro("IWDGRSTF", 29), ro("WWDGRSTF", 30),
+                ro("LPWRRSTF", 31), on_write=self._csr2_write),
+        ]
+        self._reset_flags = 0
+        super().__init__(base, services, registers)
+
+    # -- wiring (done once by the machine) -------------------------------------
+    def gate(self, register: str, bit_name: str, peripheral: Peripheral) -> None:
+        r = self.reg[register]
+        bit = r.by_name[bit_name].lsb
+        peripheral.clock_enabled = lambda r=r, bit=bit: bool(r.value >> bit & 1)
+
+    def resets(self, register: str, bit_name: str, peripheral: Peripheral) -> None:
+        bit = self.reg[register].by_name[bit_name].lsb
+        self._resettable.setdefault((register, bit), []).append(peripheral)
+
+    # -- resets ---------------------------------------------------------------
+    def on_reset(self) -> None:
+        self._events: dict[str, object] = {}
+        self.reg["CR"].set("HSIRDY", 1)         # the core runs from HSISYS out of reset
+        self.reg["CSR2"].value = self._reset_flags
+        self.services.clock_tree_changed()
+
+    def power_on_reset(self) -> None:
+        self._reset_flags = 0
+        self.reset()
+
+    def record_reset(self, cause: str) -> None:
+        """Set the CSR2 flag of a reset cause; kept across system resets until RMVF (RM0490 §6.4.27)."""
+        self._reset_flags |= 1 << RESET_FLAGS[cause]
+        if cause != "power":
+            self._reset_flags |= 1 << RESET_FLAGS["pin"]   # any system reset also drives NRST low (§6.1.2)
+        self.reg["CSR2"].value = (self.reg["CSR2"].value & 0xFFFFFF) | self._reset_flags
+
+    def force_lsi(self) -> None:
+        """The IWDG forces LSI on while it runs (RM0490 §6.2.5)."""
+        cr2 = self.reg["CSR2"]
+        if not cr2.get("LSIRDY"):
+            self._start("LSIRDY", LSI_STARTUP_S, lambda: cr2.set("LSIRDY", 1))
+
+    def _apply_resets(self, register: str) -> None:
+        value = self.reg[register].value
+        for (name, bit), peripherals in self._resettable.items():
+            if name != register:
+                continue
+            held = bool(value >> bit & 1)
+            for p in peripherals:
+                if held and not p.held_in_reset:
+                    p.reset()
+                p.held_in_reset = held
+
+    # -- oscillators -----------------------------------------------------------
+    def _start(self, key: str, seconds: float, done: Callable[[], None]) -> None:
+        if key in self._events:
+            return
+        def finish() -> None:
+            self._events.pop(key, None)
+            done()
+            self._ready_interrupt(key)
+            self._try_switch()
+        self._events[key] = self.services.after_seconds(seconds, finish, f"RCC {key}")
+
+    def _stop(self, key: str) -> None:
+        ev = self._events.pop(key, None)
+        if ev:
+            ev.cancel()
+
+    def _cr_write(self, old: int, new: int) -> None:
+        cr = self.reg["CR"]
+        sws = self.reg["CFGR"].get("SWS")
+        if not cr.get("HSION") and sws == 0:
+            cr.set("HSION", 1)                    # hardware keeps the system clock's oscillator on
+        if cr.get("HSION") and not cr.get("HSIRDY"):
+            self._start("HSIRDY", HSI48_STARTUP_S, lambda: cr.set("HSIRDY", 1))
+        elif not cr.get("HSION"):
+            self._stop("HSIRDY"); cr.set("HSIRDY", 0)
+        if cr.get("HSEON") and not cr.get("HSERDY"):
+            if self.hse_hz:
+                self._start("HSERDY", HSE_STARTUP_S, lambda: cr.set("HSERDY", 1))
+            else:
+                self.services.event("rcc.no_hse", "HSEON set but no HSE crystal is fitted (--hse): HSERDY stays 0")
+        elif not cr.get("HSEON") and sws != 1:
+            self._stop("HSERDY"); cr.set("HSERDY", 0)
+        if cr.get("HSIUSB48ON") and not cr.get("HSIUSB48RDY"):
+            self._start("HSIUSB48RDY", HSIUSB48_STARTUP_S, lambda: cr.set("HSIUSB48RDY", 1))
+        elif not cr.get("HSIUSB48ON") and sws != 2:
+            self._stop("HSIUSB48RDY"); cr.set("HSIUSB48RDY", 0)
+        if (old ^ new) & (0b111 << 11 | 0b111 << 2):
+            self.services.clock_tree_changed()
+
+    def _cfgr_write(self, old: int, new: int) -> None:
+        if (old ^ new) & 0xF00:
+            self.services.clock_tree_changed()
+        self._try_switch()
+
+    def _source_ready(self, sw: int) -> bool:
+        cr = self.reg["CR"]
+        return {0: cr.get("HSIRDY"), 1: cr.get("HSERDY"), 2: cr.get("HSIUSB48RDY"),
+                3: self.reg["CSR2"].get("LSIRDY"), 4: self.reg["CSR1"].get("LSERDY")}.get(sw, 0) == 1
+
+    def _try_switch(self) -> None:
+        cfgr = self.reg["CFGR"]
+        sw = cfgr.get("SW")
+        if sw == cfgr.get("SWS") or not self._source_ready(sw) or "switch" in self._events:
+            return
+        def switch() -> None:
+            self._events.pop("switch", None)
+            if self._source_ready(cfgr.get("SW")):
+                cfgr.set("SWS", cfgr.get("SW"))
+                self.services.event("rcc.sysclk", f"SYSCLK switched: SWS={cfgr.get('SWS')}, HCLK {self.hclk_hz()} Hz")
+                self.services.clock_tree_changed()
+        self._events["switch"] = self.services.after_cycles(SWITCH_CYCLES, switch, "RCC SW->SWS")
+
+    def _csr2_write(self, old: int, new: int) -> None:
+        csr2 = self.reg["CSR2"]
+        if csr2.last_written >> 23 & 1:
+            self._reset_flags = 0
+            csr2.value &= 0xFFFFFF
+        if csr2.get("LSION") and not csr2.get("LSIRDY"):
+            self._start("LSIRDY", LSI_STARTUP_S, lambda: csr2.set("LSIRDY", 1))
+
+    # -- ready interrupts (RCC_CRS IRQ 4) -------------------------------------
+    _READY_FLAG = {"LSIRDY": 0, "HSIUSB48RDY": 2, "HSIRDY": 3, "HSERDY": 4}
+
+    def _ready_interrupt(self, key: str) -> None:
+        bit = self._READY_FLAG.get(key)
+        if bit is not None and self.reg["CIER"].value >> bit & 1:
+            self.reg["CIFR"].value |= 1 << bit
+            self._update_irq()
+
+    def _cicr_write(self, old: int, new: int) -> None:
+        self.reg["CIFR"].value &= ~self.reg["CICR"].last_written
+        self.reg["CICR"].value = 0
+        self._update_irq()
+
+    def _update_irq(self) -> None:
+        self.services.set_irq_line(c071.IRQ_RCC_CRS, bool(self.reg["CIFR"].value & self.reg["CIER"].value))
+
+    # -- frequencies ------------------------------------------------------------
+    def sysclk_hz(self) -> int:
+        cr = self.reg["CR"]
+        source = {0: c071.HSI48_HZ >> cr.get("HSIDIV"), 1: self.hse_hz or 0, 2: c071.HSIUSB48_HZ,
+                  3: c071.LSI_HZ, 4: 32_768}.get(self.reg["CFGR"].get("SWS"), 0)
+        return source // (cr.get("SYSDIV") + 1)
+
+    def hclk_hz(self) -> int:
+        return self.sysclk_hz() // _HPRE.get(self.reg["CFGR"].get("HPRE"), 1)
+
+    def pclk_hz(self) -> int:
+        ppre = self.reg["CFGR"].get("PPRE")
+        return self.hclk_hz() >> (ppre - 3 if ppre >= 4 else 0)

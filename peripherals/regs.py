@@ -1,0 +1,284 @@
+"""Declarative register layer: a peripheral is its register table plus a few verbs.
+
+Each register is declared once with its offset, reset value and fields; each field
+has an access mode taken from the reference manual's notation (RM0490 §1.2:
+rw, r, w, rc_w1, rc_w0, rc_r, rs, t).  Storage, reset, lane merging of narrow
+writes and the write-1-to-clear / toggle arithmetic come from here, so a model
+file reads like the manual's register table followed by the side effects.
+
+Bits that no field covers are reserved: writes to them are dropped and they read
+back their reset value.  Fields declared with ``implemented=False`` are *named*
+gaps: the register stores them, but any access that touches them is reported as
+an unmodelled access, so a missing behaviour is never silent.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field as dc_field
+from typing import Callable, Iterable, Optional, Sequence
+
+from .services import ChipServices, NullServices
+
+
+class Access(enum.Enum):
+    RW = "rw"        # read/write
+    RO = "r"         # read-only: writes ignored
+    WO = "w"         # write-only: reads as 0, the written value reaches the callback
+    W1C = "rc_w1"    # read, write 1 clears
+    W0C = "rc_w0"    # read, write 0 clears
+    RC = "rc_r"      # cleared by a read
+    RS = "rs"        # set-only: write 1 sets, cleared by hardware
+    TOGGLE = "t"     # write 1 toggles
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    lsb: int
+    width: int = 1
+    access: Access = Access.RW
+    implemented: bool = True
+    doc: str = ""
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+    def extract(self, value: int) -> int:
+        return (value & self.mask) >> self.lsb
+
+
+WriteHook = Callable[[int, int], None]      # (old, new) after storage is updated
+ReadHook = Callable[[int], int]             # stored value -> value the bus sees
+
+
+@dataclass
+class Register:
+    """One register: layout plus optional side-effect verbs.
+
+    ``on_write(old, new)`` runs after the access-mode arithmetic has updated the
+    stored value; ``new`` is the stored value, ``self.last_written`` the raw bus
+    value (for write-only key registers).  ``on_read(stored)`` computes a value
+    that depends on time or other state (a down-counter, a ready bit).
+    """
+    name: str
+    offset: int
+    reset: int = 0
+    fields: Sequence[Field] = ()
+    on_write: Optional[WriteHook] = None
+    on_read: Optional[ReadHook] = None
+    doc: str = ""
+    value: int = 0
+    last_written: int = 0
+    last_writer: Optional[tuple[int, int]] = None   # (pc, cycle) of the last bus write
+
+    def __post_init__(self) -> None:
+        masks = {a: 0 for a in Access}
+        self.unimplemented_mask = 0
+        for f in self.fields:
+            masks[f.access] |= f.mask
+            if not f.implemented:
+                self.unimplemented_mask |= f.mask
+        self.rw_mask = masks[Access.RW]
+        self.w1c_mask = masks[Access.W1C]
+        self.w0c_mask = masks[Access.W0C]
+        self.rs_mask = masks[Access.RS]
+        self.toggle_mask = masks[Access.TOGGLE]
+        self.rc_mask = masks[Access.RC]
+        self.wo_mask = masks[Access.WO]
+        self.by_name = {f.name: f for f in self.fields}
+        self.value = self.reset
+
+    # -- field helpers used by models -------------------------------------------
+    def get(self, name: str) -> int:
+        return self.by_name[name].extract(self.value)
+
+    def set(self, name: str, field_value: int) -> None:
+        """Hardware-side update of one field (no access-mode rules, no callbacks)."""
+        f = self.by_name[name]
+        self.value = (self.value & ~f.mask) | ((field_value << f.lsb) & f.mask)
+
+    def decode(self, value: Optional[int] = None) -> dict[str, int]:
+        v = self.value if value is None else value
+        return {f.name: f.extract(v) for f in self.fields}
+
+    # -- bus semantics -----------------------------------------------------------
+    def apply_write(self, data: int, lanes: int) -> int:
+        """Return the new stored value for a bus write of ``data`` on byte ``lanes``."""
+        old = self.value
+        new = old & ~lanes
+        kept = old & lanes
+        new |= (data & self.rw_mask & lanes)
+        new |= (data & self.wo_mask & lanes)
+        new |= kept & self.w1c_mask & ~data
+        new |= kept & self.w0c_mask & data
+        new |= (kept | data) & self.rs_mask & lanes
+        new |= (kept ^ data) & self.toggle_mask & lanes
+        new |= kept & ~(self.rw_mask | self.wo_mask | self.w1c_mask | self.w0c_mask
+                        | self.rs_mask | self.toggle_mask)
+        return new & 0xFFFFFFFF
+
+    def bus_value(self) -> int:
+        v = self.on_read(self.value) if self.on_read else self.value
+        return v & ~self.wo_mask & 0xFFFFFFFF
+
+
+class BusKind(enum.Enum):
+    """How a bus treats accesses narrower than 32 bits (RM0490 §2.1)."""
+    APB = "apb"          # 8/16-bit writes are widened to 32 bits, data replicated on every lane
+    AHB = "ahb"          # narrow writes touch only their byte lanes
+    PPB_WORD = "ppb"     # ARMv6-M system registers: word access only
+
+
+_LANE = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF}
+
+
+class Peripheral:
+    """A memory-mapped block: a register table at a base address.
+
+    Subclasses build ``self.registers`` in ``__init__`` (call ``super().__init__``
+    last or call ``self._index()``).  The machine maps the block with
+    ``mmio_map`` and routes bus accesses to ``read``/``write``.
+    """
+
+    name = "peripheral"
+    bus = BusKind.APB
+    size = 0x400
+    manual = ""            # manual section for reports, e.g. "RM0490 §9"
+
+    def __init__(self, base: int, services: ChipServices | None = None,
+                 registers: Iterable[Register] = ()) -> None:
+        self.base = base
+        self.services: ChipServices = services or NullServices()
+        self.registers: list[Register] = list(registers)
+        self.clock_enabled: Callable[[], bool] = lambda: True
+        self.held_in_reset = False
+        self._index()
+
+    def _index(self) -> None:
+        self._by_offset = {r.offset: r for r in self.registers}
+        self.reg = {r.name: r for r in self.registers}
+
+    # -- reset -------------------------------------------------------------------
+    def reset(self) -> None:
+        """Peripheral reset: every register back to its reset value."""
+        for r in self.registers:
+            r.value = r.reset
+            r.last_written = 0
+            r.last_writer = None
+        self.on_reset()
+
+    def on_reset(self) -> None:
+        """Model-private state to restore on reset (timers, latches)."""
+
+    def power_on_reset(self) -> None:
+        """Power-on reset.  Differs from ``reset`` only for POR-domain registers (DBG, RCC_CSR2)."""
+        self.reset()
+
+    # -- bus ---------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        word_offset = offset & ~3
+        shift = (offset & 3) * 8
+        if not self.clock_enabled() or self.held_in_reset:
+            self.services.trace_gated(self, word_offset, is_write=False)
+            return 0
+        reg = self._by_offset.get(word_offset)
+        if reg is None or self.bus is BusKind.PPB_WORD and size != 4:
+            self.services.unmodelled(self, offset, size, is_write=False, value=None, reg=reg)
+            return 0
+        value = reg.bus_value()
+        if reg.unimplemented_mask & (_LANE[size] << shift):
+            self.services.unmodelled(self, offset, size, is_write=False, value=value, reg=reg)
+        if reg.rc_mask & value:
+            reg.value &= ~(reg.rc_mask & (_LANE[size] << shift))
+        self.services.mmio_read(self, reg, value)
+        return (value >> shift) & _LANE[size]
+
+    def write(self, offset: int, size: int, data: int) -> None:
+        word_offset = offset & ~3
+        if not self.clock_enabled() or self.held_in_reset:
+            self.services.trace_gated(self, word_offset, is_write=True, value=data)
+            return
+        reg = self._by_offset.get(word_offset)
+        if reg is None or self.bus is BusKind.PPB_WORD and size != 4:
+            self.services.unmodelled(self, offset, size, is_write=True, value=data, reg=reg)
+            return
+        if size == 4:
+            lanes, data32 = 0xFFFFFFFF, data
+        elif self.bus is BusKind.APB:
+            data32 = data * (0x01010101 if size == 1 else 0x00010001)
+            lanes = 0xFFFFFFFF
+        else:
+            shift = (offset & 3) * 8
+            data32 = (data << shift) & 0xFFFFFFFF
+            lanes = _LANE[size] << shift
+        self.write_register(reg, data32, lanes)
+
+    def write_register(self, reg: Register, data: int, lanes: int = 0xFFFFFFFF) -> None:
+        """A bus write to ``reg`` (also the entry point for bus-level tests)."""
+        old = reg.value
+        new = reg.apply_write(data, lanes)
+        todo_lanes = reg.unimplemented_mask & lanes
+        if todo_lanes and ((new ^ old) | reg.wo_mask) & todo_lanes:
+            # the write would act on a field this model does not implement
+            self.services.unmodelled(self, reg.offset, 4, is_write=True, value=data, reg=reg)
+        reg.value = new
+        reg.last_written = data
+        reg.last_writer = self.services.provenance()
+        self.services.mmio_write(self, reg, old, data)
+        if reg.on_write:
+            reg.on_write(old, reg.value)
+        reg.value &= ~reg.wo_mask        # write-only bits are an action, not state
+
+    # -- introspection -----------------------------------------------------------
+    def register_at(self, offset: int) -> Optional[Register]:
+        return self._by_offset.get(offset & ~3)
+
+    def snapshot(self) -> dict[str, int]:
+        return {r.name: r.value for r in self.registers}
+
+    def restore(self, values: dict[str, int]) -> None:
+        for name, v in values.items():
+            self.reg[name].value = v
+
+
+def reg(name: str, offset: int, reset: int = 0, *fields: Field, **kw) -> Register:
+    """Shorthand used by the register tables: ``reg("CR", 0x14, 0xC0000000, Field(...), ...)``."""
+    return Register(name=name, offset=offset, reset=reset, fields=fields, **kw)
+
+
+def rw(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.RW, **kw)
+
+
+def ro(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.RO, **kw)
+
+
+def wo(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.WO, **kw)
+
+
+def w1c(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.W1C, **kw)
+
+
+def w0c(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.W0C, **kw)
+
+
+def rc(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.RC, **kw)
+
+
+def rs(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.RS, **kw)
+
+
+def toggle(name: str, lsb: int, width: int = 1, **kw) -> Field:
+    return Field(name, lsb, width, Access.TOGGLE, **kw)
+
+
+def todo(name: str, lsb: int, width: int = 1, access: Access = Access.RW, **kw) -> Field:
+    """A field the silicon has and this model does not implement (accesses are reported)."""
+    return Field(name, lsb, width, access, implemented=False, **kw)

@@ -1,0 +1,233 @@
+"""Register maps of the peripheral models checked against ST's SVD (STM32C071.svd).
+
+The SVD is an oracle only (it is not part of the repository): for every model in
+``peripherals/`` that has a counterpart in the SVD, each register's address and
+power-on reset value must match the SVD register of the same name, the model's
+base must equal ``c071.py``'s, and SVD registers the model lacks must be listed
+in ``NOT_MODELLED``.  Where RM0490 and the SVD disagree, RM0490 wins and the
+register is listed in ``EXCEPTIONS`` with the reason; an exception that no longer
+differs fails, so the table cannot go stale.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from peripherals import c071
+from peripherals.regs import Peripheral
+from peripherals.services import NullServices
+
+SVD_PATH = Path(__file__).resolve().parents[2] / "shared" / "svd" / "STM32C071.svd"
+if not SVD_PATH.exists():
+    pytest.skip(f"{SVD_PATH} not present; SVD oracle tests skipped", allow_module_level=True)
+
+MODEL_MODULES = ("gpio", "iwdg", "pwr", "dbg", "syscfg", "flash", "rcc", "nvic", "scb", "systick")
+
+# SVD peripheral name -> c071 constant name, where they differ
+C071_BASE_NAMES = {"FLASH": "FLASH_REGS"}
+
+# (SVD peripheral, model register name) -> SVD register name without the peripheral prefix
+ALIASES = {
+    ("RCC", "CCIPR"): "CCIPR1",
+}
+
+# (peripheral, register) -> why the model's reset value differs from the SVD
+EXCEPTIONS = {
+    ("GPIOA", "MODER"): "RM0490 §7.4.1: port A resets to 0xEBFF_FFFF (PA13/PA14 in AF mode for SWD); "
+                        "SVD says 0xFFFF_FFFF. RM wins (FACTS §10 item 12).",
+    ("GPIOA", "OSPEEDR"): "RM0490 §7.4.3: port A resets to 0x0C00_0000 (PA13 SWDIO very high speed); "
+                          "SVD says 0.",
+    ("GPIOA", "PUPDR"): "RM0490 §7.4.4: port A resets to 0x2400_0000 (PA13 pull-up, PA14 pull-down); "
+                        "SVD says 0.",
+}
+# Notes (no exception needed):
+# - DBG.IDCODE (model 0x1000_6493, RM0490 §30.10.1) and FLASH.OPTR (factory
+#   0x3FEF_FEAA until the option bytes load) have resetMask 0 in the SVD: unknown,
+#   so nothing is compared.  FLASH.PCROP1xSR/WRP1xR (factory 0xFF / 0x3F, "no
+#   protection" STRT > END) differ from the SVD's 0 only in bits its resetMask
+#   marks unknown.
+# - FLASH.ACR matches the SVD's 0x40600 because EMPTY is 0 until evaluate_empty runs.
+# - SYSCFG.CFGR1 matches because the default boot_mem_mode() is 0 (main flash);
+#   after a system-memory boot MEM_MODE resets to 01 (RM0490 §9.1.1).
+
+# (peripheral, model register) with no SVD register of that name
+NOT_IN_SVD: dict[tuple[str, str], str] = {}
+
+# (peripheral, SVD register) the model does not declare
+NOT_MODELLED: dict[tuple[str, str], str] = {}
+
+
+# -- SVD parsing ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SvdRegister:
+    name: str
+    offset: int
+    reset: int
+    mask: int
+
+
+@dataclass(frozen=True)
+class SvdPeripheral:
+    name: str
+    base: int
+    registers: dict[str, SvdRegister]
+
+
+def _int(text: str) -> int:
+    return int(text.strip(), 0)
+
+
+def _props(node: ET.Element, inherited: dict[str, int]) -> dict[str, int]:
+    props = dict(inherited)
+    for key in ("resetValue", "resetMask", "size"):
+        text = node.findtext(key)
+        if text is not None:
+            props[key] = _int(text)
+    return props
+
+
+def _strip_prefix(register: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        if prefix and register.startswith(prefix + "_"):
+            return register[len(prefix) + 1:]
+    return register
+
+
+def parse_svd(path: Path) -> dict[str, SvdPeripheral]:
+    root = ET.parse(path).getroot()
+    device = _props(root, {"resetValue": 0, "resetMask": 0xFFFF_FFFF, "size": 32})
+    nodes = {p.findtext("name"): p for p in root.iter("peripheral")}
+
+    def registers_of(node: ET.Element, names: tuple[str, ...]) -> dict[str, SvdRegister]:
+        props = _props(node, device)
+        block = node.find("registers")
+        if block is None:
+            parent = node.get("derivedFrom")
+            return registers_of(nodes[parent], names + (parent,)) if parent else {}
+        out = {}
+        for r in block.iter("register"):
+            rp = _props(r, props)
+            name = _strip_prefix(r.findtext("name"), names)
+            out[name] = SvdRegister(name, _int(r.findtext("addressOffset")),
+                                    rp["resetValue"], rp["resetMask"])
+        return out
+
+    peripherals = {}
+    for name, node in nodes.items():
+        related = (name,) + ((node.get("derivedFrom"),) if node.get("derivedFrom") else ())
+        prefixes = related + tuple(n.rstrip("0123456789") for n in related)   # "I2C_CR1" in I2C2
+        peripherals[name] = SvdPeripheral(name, _int(node.findtext("baseAddress")),
+                                          registers_of(node, prefixes))
+    return peripherals
+
+
+SVD = parse_svd(SVD_PATH)
+
+
+# -- model discovery ----------------------------------------------------------------------
+def _model_classes():
+    for module_name in MODEL_MODULES:
+        try:
+            module = importlib.import_module(f"peripherals.{module_name}")
+        except ImportError:
+            continue
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Peripheral) and cls is not Peripheral and cls.__module__ == module.__name__:
+                yield module, cls
+
+
+def _build_models():
+    """(svd name, instance or exception) for every model that has an SVD counterpart."""
+    built = []
+    for module, cls in _model_classes():
+        if cls.__name__ == "GpioPort":
+            for port in module.PORT_BASES:
+                built.append((port, _try(lambda p=port: module.make_port(p, NullServices()))))
+            continue
+        svd_name = cls.name
+        if svd_name not in SVD:
+            continue                                     # core peripherals: not in ST's SVD
+        base = getattr(c071, C071_BASE_NAMES.get(svd_name, svd_name))
+        built.append((svd_name, _try(lambda c=cls, b=base: c(b, NullServices()))))
+    return built
+
+
+def _try(build):
+    try:
+        model = build()
+        model.power_on_reset()
+        return model
+    except Exception as error:                          # reported by test_model_builds
+        return error
+
+
+MODELS = _build_models()
+INSTANCES = {name: m for name, m in MODELS if isinstance(m, Peripheral)}
+
+
+def _register_cases():
+    for name, model in INSTANCES.items():
+        for r in model.registers:
+            yield pytest.param(name, r.name, id=f"{name}.{r.name}")
+
+
+def _svd_register(periph: str, register: str):
+    return SVD[periph].registers.get(ALIASES.get((periph, register), register))
+
+
+# -- tests --------------------------------------------------------------------------------
+def test_models_found():
+    names = {name for name, _ in MODELS}
+    assert {"GPIOA", "GPIOF", "IWDG", "PWR", "DBG", "SYSCFG", "FLASH"} <= names
+
+
+@pytest.mark.parametrize("periph,model", MODELS, ids=[n for n, _ in MODELS])
+def test_model_builds_with_null_services(periph, model):
+    assert isinstance(model, Peripheral), f"{periph}: building with NullServices failed: {model!r}"
+
+
+@pytest.mark.parametrize("periph", sorted(INSTANCES))
+def test_peripheral_base_matches_svd_and_c071(periph):
+    model = INSTANCES[periph]
+    c071_base = getattr(c071, C071_BASE_NAMES.get(periph, periph))
+    assert model.base == c071_base == SVD[periph].base, (
+        f"{periph}: model base {model.base:#x}, c071 {c071_base:#x}, SVD {SVD[periph].base:#x}")
+
+
+@pytest.mark.parametrize("periph,register", list(_register_cases()))
+def test_register_offset_and_reset_match_svd(periph, register):
+    model_reg = INSTANCES[periph].reg[register]
+    svd_reg = _svd_register(periph, register)
+    if svd_reg is None:
+        assert (periph, register) in NOT_IN_SVD, f"{periph}.{register}: no SVD register of that name"
+        return
+    assert model_reg.offset == svd_reg.offset, (
+        f"{periph}.{register}: offset {model_reg.offset:#x}, SVD {svd_reg.offset:#x}")
+    model_reset = model_reg.value & svd_reg.mask
+    svd_reset = svd_reg.reset & svd_reg.mask
+    if (periph, register) in EXCEPTIONS:
+        assert model_reset != svd_reset, (
+            f"{periph}.{register} now matches the SVD; remove it from EXCEPTIONS")
+        return
+    assert model_reset == svd_reset, (
+        f"{periph}.{register}: reset {model_reg.value:#010x}, SVD {svd_reg.reset:#010x} "
+        f"(mask {svd_reg.mask:#010x})")
+
+
+@pytest.mark.parametrize("periph", sorted(INSTANCES))
+def test_every_svd_register_is_modelled(periph):
+    model = INSTANCES[periph]
+    modelled = {ALIASES.get((periph, r.name), r.name) for r in model.registers}
+    missing = [name for name in SVD[periph].registers
+               if name not in modelled and (periph, name) not in NOT_MODELLED]
+    assert not missing, f"{periph}: SVD registers not in the model: {', '.join(missing)}"
+
+
+def test_exceptions_name_real_registers():
+    for periph, register in EXCEPTIONS:
+        assert periph in INSTANCES and register in INSTANCES[periph].reg, (periph, register)
