@@ -1,0 +1,43 @@
+# Two entry points: `make demo` (install, run the bundled images) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install images images-check bench clean
+
+$(BIN)/c071emu: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/c071emu
+
+demo: install
+	@echo "== boot from main flash, interrupts by priority, PRIMASK and cpsie i"
+	$(BIN)/c071emu run images/elf/priority.elf
+	@echo "== BOOT0 pin high with nBOOT_SEL=0: boot from system memory"
+	$(BIN)/c071emu run images/elf/hello.elf --bootloader images/elf/boot_probe_sysmem.elf --boot-pin 1 --option-bytes nBOOT_SEL=0
+	@echo "== an erased vector: HardFault, then a fault inside HardFault: lockup (exit status 3 expected)"
+	-$(BIN)/c071emu run images/elf/double_fault.elf
+	@echo "== the independent watchdog resets the chip"
+	$(BIN)/c071emu run images/elf/iwdg.elf
+	@echo "== speed"
+	$(BIN)/c071emu bench
+
+test: install
+	$(BIN)/python -m pytest -q
+
+images:
+	$(MAKE) -C images
+
+# Rebuild the firmware into a scratch directory and compare with the committed ELF files
+images-check: install
+	rm -rf build/images-check && $(MAKE) -C images OUT=$(CURDIR)/build/images-check
+	$(BIN)/python -m emulator.elfcompare images/elf build/images-check
+
+bench: install
+	$(BIN)/c071emu bench
+
+clean:
+	rm -rf $(VENV) build

@@ -1,0 +1,167 @@
+"""Command line: ``c071emu run`` and ``c071emu bench``.
+
+Exit status of ``run``: the guest's semihosting exit status; 2 bad input; 3 core
+lockup; 4 time limit reached; 5 strict-mode violation (an unmodelled access);
+130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from peripherals import c071
+from peripherals.flash import parse_option_bytes_spec
+
+from .core.runloop import EndReason, RunEnd
+from .image import ImageError, load_elf, load_image
+from .machine import Machine, MachineConfig
+
+EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
+
+
+class BadInput(Exception):
+    pass
+
+
+def _exit_status(end: RunEnd) -> int:
+    return {EndReason.EXIT: end.exit_status, EndReason.LOCKUP: EXIT_LOCKUP, EndReason.TIME_LIMIT: EXIT_TIME_LIMIT,
+            EndReason.STRICT: EXIT_STRICT, EndReason.INTERRUPTED: EXIT_INTERRUPTED,
+            EndReason.STOP_AT: 0}[end.reason]
+
+
+def build_machine(args: argparse.Namespace) -> Machine:
+    try:
+        option_bytes = parse_option_bytes_spec(args.option_bytes) if args.option_bytes else {}
+    except ValueError as exc:
+        raise BadInput(f"--option-bytes: {exc}") from None
+    if args.boot_pin not in (0, 1):
+        raise BadInput("--boot-pin takes 0 or 1")
+    try:
+        image = load_elf(args.image)
+        bootloader = load_image(args.bootloader, raw_base=c071.SYSMEM_BASE, raw_limit=c071.SYSMEM_SIZE,
+                                what="system memory") if args.bootloader else None
+    except ImageError as exc:
+        raise BadInput(str(exc)) from None
+    if bootloader and bootloader.regions() != {"system memory"}:
+        raise BadInput(f"{bootloader.path}: a bootloader must lie in system memory (0x1FFF0000, 28 KiB), "
+                       f"this one has segments in {', '.join(sorted(bootloader.regions()))}")
+    machine = Machine(MachineConfig(boot_pin=args.boot_pin, option_bytes=option_bytes, hse_hz=args.hse,
+                                    strict=args.strict))
+    for img in filter(None, (bootloader, image)):
+        machine.load(img)
+    return machine
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        machine = build_machine(args)
+    except BadInput as exc:
+        print(f"c071emu: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    trace_file = open(args.trace_file, "w") if args.trace_file else None
+    if trace_file and "mmio" in args.trace:
+        machine.trace.mmio_out = trace_file
+    if "events" in args.trace or "exc" in args.trace:
+        out = trace_file or sys.stderr
+        machine.trace.echo = lambda line: out.write(line + "\n") if ("exc" not in args.trace or "exception" in line
+                                                                     or "events" in args.trace) else None
+    if not args.json:
+        machine.trace.echo = machine.trace.echo or None
+    machine.reset("power")
+    started = time.perf_counter()
+    end = machine.run(max_seconds=args.max_time)
+    wall = time.perf_counter() - started
+    if trace_file:
+        trace_file.close()
+    status = _exit_status(end)
+    report = run_report(machine, end, wall, status)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(machine, report)
+    return status
+
+
+def run_report(machine: Machine, end: RunEnd, wall: float, status: int) -> dict:
+    regs = machine.cpu.registers()
+    return {
+        "schema": "c071emu.run/1",
+        "end": {"reason": end.reason.value, "detail": end.detail, "exit_status": status,
+                "pc": f"0x{end.pc:08X}", "where": machine.describe(end.pc)},
+        "boot_mode": machine.boot_mode.name.lower(),
+        "simulated_seconds": machine.seconds(),
+        "cycles": machine.clock.cycles,
+        "instructions_executed": machine.loop.instructions,
+        "instructions_skipped_by_poll_fast_forward": machine.loop.instructions_skipped,
+        "hclk_hz": machine.clock.hz,
+        "wall_seconds": round(wall, 6),
+        "registers": {k: f"0x{v:08X}" for k, v in regs.items()},
+        "guest_output": machine.guest_output,
+        "unmodelled_accesses": [a.line() for a in machine.trace.unmodelled.values()],
+        "events": [e.line() for e in machine.trace.events if e.kind in ("reset", "exception.fault", "unmodelled")],
+    }
+
+
+def print_report(machine: Machine, report: dict) -> None:
+    out = sys.stdout
+    if report["guest_output"]:
+        out.write(report["guest_output"] if report["guest_output"].endswith("\n") else report["guest_output"] + "\n")
+    end = report["end"]
+    where = f" in {end['where']}" if end["where"] else ""
+    print(f"-- run ended: {end['reason']} ({end['detail']}), exit status {end['exit_status']}, PC {end['pc']}{where}")
+    print(f"-- simulated {report['simulated_seconds'] * 1e3:.3f} ms, {report['cycles']} cycles at "
+          f"{report['hclk_hz'] / 1e6:g} MHz HCLK, {report['instructions_executed']} instructions executed "
+          f"({report['instructions_skipped_by_poll_fast_forward']} skipped by poll fast-forward), "
+          f"wall {report['wall_seconds']:.3f} s, booted from {report['boot_mode'].replace('_', ' ')}")
+    regs = report["registers"]
+    names = list(regs)
+    for i in range(0, len(names), 6):
+        print("   " + "  ".join(f"{n:>7}={regs[n]}" for n in names[i:i + 6]))
+    for line in report["unmodelled_accesses"]:
+        print(f"-- {line}")
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from .bench import run_benchmarks
+    result = run_benchmarks()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        from .bench import print_benchmarks
+        print_benchmarks(result)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="c071emu", description="Instruction-level emulator of the STM32C071 boot path")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run an application image until it exits, locks up or times out")
+    run.add_argument("image", help="application ELF file")
+    run.add_argument("--bootloader", metavar="FILE", help="system-memory image (ELF or raw binary at 0x1FFF0000)")
+    run.add_argument("--boot-pin", type=int, default=0, metavar="0|1", help="level of the BOOT0 pin (PA14)")
+    run.add_argument("--option-bytes", metavar="SPEC",
+                     help="option bytes over the factory values, e.g. nBOOT_SEL=0,nBOOT0=1 or OPTR=0x3EEFFEAA")
+    run.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
+    run.add_argument("--max-time", type=float, default=10.0, metavar="SECONDS", help="simulated time limit (10 s)")
+    run.add_argument("--strict", action="store_true", help="fail the run on the first unmodelled access")
+    run.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    run.add_argument("--trace", default="", help="comma-separated: events, exc, mmio")
+    run.add_argument("--trace-file", metavar="FILE", help="where traces go (mmio needs a file)")
+    run.set_defaults(func=run_command)
+    bench = sub.add_parser("bench", help="compare the full machine with bare Unicorn on the bundled compute image")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=bench_command)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
