@@ -69,12 +69,14 @@ def run_command(args: argparse.Namespace) -> int:
         out = trace_file or sys.stderr
         machine.trace.echo = lambda line: out.write(line + "\n") if ("exc" not in args.trace or "exception" in line
                                                                      or "events" in args.trace) else None
-    if not args.json:
-        machine.trace.echo = machine.trace.echo or None
     machine.reset("power")
     started = time.perf_counter()
+    if not args.json and sys.stderr.isatty():
+        machine.loop.progress = lambda: _show_progress(machine, args.max_time, started)
     end = machine.run(max_seconds=args.max_time)
     wall = time.perf_counter() - started
+    if machine.loop.progress:
+        sys.stderr.write("\r\033[K")
     if trace_file:
         trace_file.close()
     status = _exit_status(end)
@@ -84,6 +86,14 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         print_report(machine, report)
     return status
+
+
+def _show_progress(machine: Machine, max_time: float, started: float) -> None:
+    wall = time.perf_counter() - started
+    if wall > 1.0:
+        sys.stderr.write(f"\r  simulated {machine.seconds():.3f} s of {max_time:g} s limit, "
+                         f"{machine.loop.instructions / 1e6:.0f} M instructions, {wall:.1f} s wall")
+        sys.stderr.flush()
 
 
 def run_report(machine: Machine, end: RunEnd, wall: float, status: int) -> dict:

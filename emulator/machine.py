@@ -108,6 +108,8 @@ class Machine:
         self.images: list[Image] = []
         self.boot_mode = BootMode.MAIN_FLASH
         self._alias: Optional[Memory] = None
+        self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
+                            on_exception=self._on_exception)
         services = _MachineServices(self)
         self.services = services
 
@@ -144,9 +146,7 @@ class Machine:
             self.dbg, self.iwdg, *self.gpio.values()]
         self._wire_clocks_and_resets()
 
-        # -- the run loop ----------------------------------------------------------------
-        self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
-                            on_exception=self._on_exception)
+        # -- the run loop's view of the chip ------------------------------------------------
         self.loop.semihosting = Semihosting(self.cpu, self._guest_output, lambda t: self.event("semihosting", t))
         self.loop.perform_reset = self.reset
         self.loop.clock_source = self.rcc.hclk_hz
@@ -280,7 +280,7 @@ class Machine:
         target.map(uc, 0)
         uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
         self._alias = target
-        self.loop.watch_code(0, target.array.tobytes()) if hasattr(self, "loop") else None
+        self.loop.watch_code(0, target.array.tobytes())
 
     def _remap(self, mem_mode: int) -> None:
         self.event("syscfg.remap", f"MEM_MODE={mem_mode:02b}: 0x00000000 now shows "
@@ -309,8 +309,9 @@ class Machine:
 
     # -- observation ------------------------------------------------------------------------
     def event(self, kind: str, text: str, pc: Optional[int] = None) -> None:
-        self.trace.add(TraceEvent(self.loop.instruction_cycle() if hasattr(self, "loop") else 0,
-                                  self.clock.seconds(), kind, text, pc, self.describe(pc) if pc is not None else None))
+        cycle = self.loop.instruction_cycle()
+        self.trace.add(TraceEvent(cycle, self.clock.seconds(cycle), kind, text, pc,
+                                  self.describe(pc) if pc is not None else None))
 
     def _on_exception(self, record: ExceptionRecord) -> None:
         from peripherals.c071 import exception_name
@@ -359,7 +360,7 @@ class _MachineServices:
         self.m = machine
 
     def now_cycles(self) -> int:
-        return self.m.loop.instruction_cycle() if hasattr(self.m, "loop") else self.m.clock.cycles
+        return self.m.loop.instruction_cycle()
 
     def now_seconds(self) -> float:
         return self.m.clock.seconds(self.now_cycles())
@@ -388,8 +389,7 @@ class _MachineServices:
         self.m.book.pend(number)
 
     def request_slice_end(self) -> None:
-        if hasattr(self.m, "loop"):
-            self.m.loop.end_slice()
+        self.m.loop.end_slice()
 
     def request_reset(self, cause: str) -> None:
         self.m.loop.reset_request = cause
@@ -399,14 +399,14 @@ class _MachineServices:
         self.event("bus_error", reason)
 
     def provenance(self):
-        loop = getattr(self.m, "loop", None)
-        if loop is None or not loop._in_slice:
+        loop = self.m.loop
+        if not loop.in_slice:
             return None
         return (self.m.cpu.pc(), loop.instruction_cycle())
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self.m.loop
-        if loop._in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
+        if loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
             loop.end_slice()
         if self.m.trace.mmio_out:
             self._log_mmio("R", peripheral, reg, value)
@@ -417,7 +417,7 @@ class _MachineServices:
             self._log_mmio("W", peripheral, reg, data)
 
     def _log_mmio(self, rw: str, peripheral: Peripheral, reg: Register, value: int) -> None:
-        pc = self.m.cpu.pc() if self.m.loop._in_slice else None
+        pc = self.m.cpu.pc() if self.m.loop.in_slice else None
         where = self.m.describe(pc) if pc is not None else ""
         fields = " ".join(f"{k}={v:X}" for k, v in reg.decode(value).items() if v)
         self.m.trace.mmio_out.write(
@@ -434,11 +434,11 @@ class _MachineServices:
 
     def report_unmodelled(self, what: str, is_write: bool, value: Optional[int]) -> None:
         m = self.m
-        pc = m.cpu.pc() if m.loop._in_slice else None
+        pc = m.cpu.pc() if m.loop.in_slice else None
         access = UnmodelledAccess(what, is_write, value, pc, m.describe(pc) if pc is not None else None)
         if m.trace.add_unmodelled(access):
             m.event("unmodelled", access.line())
-        if m.config.strict and m.loop._in_slice:
+        if m.config.strict and m.loop.in_slice:
             m.loop.end = RunEnd(EndReason.STRICT, f"strict mode: {access.line()}", pc=pc or 0)
             m.loop.end_slice()
 

@@ -27,11 +27,11 @@ from .exceptions import ExceptionEngine, ExceptionRecord, Lockup
 from .polling import PollDetector
 
 MAX_SLICE = 1_000_000
+PROGRESS_SLICES = 64
 UNTIL_SENTINEL = 0xE00F_FFF0          # never a legitimate fetch address (XN region)
 INTR_SVC, INTR_BKPT, INTR_UNALIGNED, INTR_EXCEPTION_EXIT = 2, 7, 4, 8
 WFE, YIELD, WFI = 0xBF20, 0xBF10, 0xBF30
-UNMASK_SITES = {0xB662: 2}            # cpsie i
-SEV = 0xBF40
+CPSIE_I, MSR_PRIMASK_SECOND, SEV = 0xB662, 0x8810, 0xBF40   # `msr primask, rN` = 0xF38n 0x8810
 
 
 class EndReason(enum.Enum):
@@ -74,15 +74,16 @@ class RunLoop:
         self.perform_reset: Callable[[str], None] = lambda cause: None
         self.clock_source: Callable[[], int] = lambda: clock.hz
         self.sleep_on_exit: Callable[[], bool] = lambda: False
+        self.progress: Optional[Callable[[], None]] = None      # called every PROGRESS_SLICES slices
         self.instructions = 0
         self.instructions_skipped = 0
         self.slices = 0
         self._deadline: Optional[int] = None
         self._slice_start = 0
-        self._in_slice = False
+        self.in_slice = False
         self._slice = SliceEnd()
         self._stop_hooks: dict[int, int] = {}
-        self._pending_unmask_sites: set[int] = set()
+        self._hooked_sites: set[int] = set()
         book.on_change = self.end_slice
         uc = cpu.uc
         uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
@@ -92,28 +93,41 @@ class RunLoop:
     # -- time as seen from inside a slice --------------------------------------
     def instruction_cycle(self) -> int:
         """Cycle of the instruction executing now (or the next one, between slices)."""
-        if self._in_slice:
+        if self.in_slice:
             return self._slice_start + max(self.cpu.counter() - 1, 0)
         return self.clock.cycles
 
     def end_slice(self) -> None:
         """Make the current instruction the last of the slice (effects then apply at the boundary)."""
-        if self._in_slice:
+        if self.in_slice:
             self.cpu.end_slice_at_next_boundary()
 
     # -- code scanning for the bounded hooks -------------------------------------
     def watch_code(self, base: int, code: bytes) -> None:
-        """Hook the instructions in ``code`` that unmask interrupts or signal an event."""
+        """Hook the instructions in ``code`` that unmask interrupts or signal an event.
+
+        Data that happens to look like one of them only costs a harmless check when
+        executed, which data never is.  Code copied into SRAM at run time is not
+        scanned: an unmask there takes effect at the end of the slice instead.
+        """
         uc = self.cpu.uc
         halfwords = struct.unpack(f"<{len(code) // 2}H", code[: len(code) // 2 * 2])
+        added = False
         for i, hw in enumerate(halfwords):
             address = base + 2 * i
-            if hw in UNMASK_SITES or (hw & 0xFFF0) == 0xF380 and i + 1 < len(halfwords) \
-                    and halfwords[i + 1] == 0x8810:
+            if address in self._hooked_sites:
+                continue
+            if hw == CPSIE_I or (hw & 0xFFF0) == 0xF380 and i + 1 < len(halfwords) \
+                    and halfwords[i + 1] == MSR_PRIMASK_SECOND:
                 uc.hook_add(UC_HOOK_CODE, self._on_unmask_site, None, address, address)
             elif hw == SEV:
                 uc.hook_add(UC_HOOK_CODE, self._on_sev, None, address, address)
-        uc.ctl_remove_cache(base, base + len(code))
+            else:
+                continue
+            self._hooked_sites.add(address)
+            added = True
+        if added:
+            uc.ctl_remove_cache(base, base + len(code))
 
     def _on_unmask_site(self, uc, address, size, user_data) -> None:
         # Before `cpsie i`/`msr primask`: if anything would preempt once unmasked, end the
@@ -288,14 +302,14 @@ class RunLoop:
         pc = cpu.pc()
         self._slice = SliceEnd()
         self._slice_start = self.clock.cycles
-        self._in_slice = True
+        self.in_slice = True
         error = None
         try:
             cpu.uc.emu_start(pc | 1, UNTIL_SENTINEL, count=budget)
         except UcError as exc:
             error = exc
         finally:
-            self._in_slice = False
+            self.in_slice = False
         counter, limit = cpu.counter(), cpu.slice_limit()
         end = self._slice
         if error is not None or end.kind in ("fault", "stop"):
@@ -306,6 +320,8 @@ class RunLoop:
             executed = counter
         self.instructions += executed
         self.slices += 1
+        if self.progress and self.slices % PROGRESS_SLICES == 0:
+            self.progress()
         self.clock.cycles += executed
         self._sync_clock_frequency()
         if error is not None and end.kind != "fault":

@@ -1,0 +1,15 @@
+/*
+ * unmodelled_access - writes USART1_BRR (0x4001380C), a register of a block the
+ * emulator does not model yet.  Without --strict the access is reported and the
+ * image prints "after USART1 write\n" and exits 0; with --strict the run must stop
+ * at that store with exit status 5.
+ */
+#include "c071.h"
+#include "semihost.h"
+
+int main(void)
+{
+    REG32(0x4001380Cu) = 0x1A1u;
+    sh_write0("after USART1 write\n");
+    return 0;
+}

@@ -1,0 +1,101 @@
+"""The command line as a user drives it: exit statuses, reports, bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from emulator.cli import main
+
+ELF = Path(__file__).resolve().parents[1] / "images" / "elf"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    status = main(["run", *map(str, args)])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_guest_exit_status_becomes_the_process_status(capsys):
+    status, out, _ = run(capsys, ELF / "erased_vector.elf")
+    assert status == 42
+    assert "HardFault after erased vector" in out
+
+
+def test_report_names_end_time_instructions_and_registers(capsys):
+    status, out, _ = run(capsys, ELF / "hello.elf")
+    assert status == 0
+    assert "run ended: exit" in out and "instructions executed" in out and "msp=0x" in out
+
+
+def test_lockup_exits_3_with_the_reason(capsys):
+    status, out, _ = run(capsys, ELF / "double_fault.elf")
+    assert status == 3
+    assert "core locked up at PC" in out and "undefined instruction" in out
+
+
+def test_time_limit_exits_4(capsys):
+    status, out, _ = run(capsys, ELF / "wfi_sleep.elf", "--max-time", "0.01")
+    assert status == 4
+    assert "time limit" in out
+
+
+def test_json_report_is_machine_readable(capsys):
+    status, out, _ = run(capsys, ELF / "iwdg.elf", "--json")
+    report = json.loads(out)
+    assert status == 0 and report["end"]["reason"] == "exit"
+    assert report["guest_output"] == "watchdog started\nreset by IWDG\n"
+    assert report["schema"] == "c071emu.run/1" and report["registers"]["pc"].startswith("0x")
+
+
+def test_boot_pin_and_option_bytes_select_system_memory(capsys):
+    status, out, _ = run(capsys, ELF / "hello.elf", "--bootloader", ELF / "boot_probe_sysmem.elf",
+                         "--boot-pin", "1", "--option-bytes", "nBOOT_SEL=0")
+    assert status == 0 and "hello from system memory" in out
+
+
+def test_raw_binary_bootloader_is_placed_in_system_memory(capsys, tmp_path):
+    from emulator.image import load_elf
+    image = load_elf(ELF / "boot_probe_sysmem.elf")
+    raw = tmp_path / "rom.bin"
+    start = min(s.address for s in image.segments)
+    blob = bytearray(b"\xff" * (max(s.address + len(s.data) for s in image.segments) - start))
+    for s in image.segments:
+        blob[s.address - start:s.address - start + len(s.data)] = s.data
+    raw.write_bytes(bytes(blob))
+    status, out, _ = run(capsys, ELF / "hello.elf", "--bootloader", raw, "--boot-pin", "1",
+                         "--option-bytes", "nBOOT_SEL=0")
+    assert status == 0 and "hello from system memory" in out
+
+
+def test_unmodelled_access_is_reported_and_fails_in_strict_mode(capsys):
+    status, out, _ = run(capsys, ELF / "unmodelled_access.elf")
+    assert status == 0 and "unmodelled write USART1+0x00C" in out and "in main" in out
+    status, out, _ = run(capsys, ELF / "unmodelled_access.elf", "--strict")
+    assert status == 5 and "strict mode" in out
+    assert "after USART1 write" not in out
+
+
+@pytest.mark.parametrize("case", ["missing", "not_elf", "bad_options", "bad_pin", "bootloader_in_flash"])
+def test_bad_input_exits_2_with_one_clear_line(capsys, tmp_path, case):
+    args = {
+        "missing": [tmp_path / "nope.elf"],
+        "not_elf": [Path(__file__)],
+        "bad_options": [ELF / "hello.elf", "--option-bytes", "nBOOT_SELL=0"],
+        "bad_pin": [ELF / "hello.elf", "--boot-pin", "2"],
+        "bootloader_in_flash": [ELF / "hello.elf", "--bootloader", ELF / "hello.elf"],
+    }[case]
+    status, out, err = run(capsys, *args)
+    assert status == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("c071emu: ")
+
+
+def test_module_entry_point_runs_an_image_in_a_fresh_process():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "emulator", "run", str(ELF / "erased_vector.elf")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert done.returncode == 42
+    assert "HardFault after erased vector" in done.stdout
