@@ -151,6 +151,7 @@ class Machine:
         self.loop.perform_reset = self.reset
         self.loop.clock_source = self.rcc.hclk_hz
         self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
+        self.loop.engine.sram_aliased = lambda: self._alias is self.sram
         self._map_everything()
 
     # -- assembly -------------------------------------------------------------------------
@@ -314,8 +315,7 @@ class Machine:
                                   self.describe(pc) if pc is not None else None))
 
     def _on_exception(self, record: ExceptionRecord) -> None:
-        from peripherals.c071 import exception_name
-        self.event(f"exception.{record.kind}", f"{exception_name(record.number)}: {record.detail}", record.pc)
+        self.event(f"exception.{record.kind}", f"{c071.exception_name(record.number)}: {record.detail}", record.pc)
 
     def _guest_output(self, text: str) -> None:
         self.output.append(text)

@@ -18,8 +18,7 @@ class SystemControlBlock(Peripheral):
     size = 0x40
     manual = "ARMv6-M ARM B3.2"
 
-    def __init__(self, base: int = 0xE000_ED00, services=None, book: ExceptionBook | None = None,
-                 vector_pending=lambda: 0) -> None:
+    def __init__(self, base: int = 0xE000_ED00, services=None, book: ExceptionBook | None = None) -> None:
         self.book = book or ExceptionBook()
         registers = [
             reg("CPUID", 0x00, CPUID, ro("REVISION", 0, 4), ro("PARTNO", 4, 12), ro("ARCHITECTURE", 16, 4),

@@ -49,6 +49,7 @@ class ExceptionRecord:
 class ExceptionEngine:
     def __init__(self, cpu: Cpu, book: ExceptionBook, vtor: Callable[[], int],
                  now: Callable[[], int], record: Callable[[ExceptionRecord], None]) -> None:
+        self.sram_aliased: Callable[[], bool] = lambda: False
         self.cpu = cpu
         self.book = book
         self.vtor = vtor
@@ -69,14 +70,12 @@ class ExceptionEngine:
         new_sp = (frame_sp - 0x20) & ~4 & 0xFFFFFFFF
         stacked_xpsr = (xpsr & ~FRAME_ALIGN_BIT) | (FRAME_ALIGN_BIT if padded else 0)
         frame = struct.pack("<8I", r0, r1, r2, r3, r12, lr, return_address & ~1, stacked_xpsr)
-        try:
-            cpu.uc.mem_write(new_sp, frame)
-            if not self._is_ram(new_sp):
-                raise UcError(0)
-        except UcError:
-            self.fault(f"stacking the {c071.exception_name(number)} frame at SP 0x{new_sp:08X} failed",
+        if not self._is_ram(new_sp):
+            # Unicorn's mem_write ignores protections, so the stack's memory is checked here
+            self.fault(f"stacking the {c071.exception_name(number)} frame at SP 0x{new_sp:08X} failed: not RAM",
                        return_address, during_entry_of=number)
             return
+        cpu.uc.mem_write(new_sp, frame)
         if ipsr & 0x3F:
             exc_return = EXC_RETURN_HANDLER
         elif on_psp:
@@ -112,10 +111,10 @@ class ExceptionEngine:
             self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} reads 0x{vector:08X}: "
                        "instruction fetch from a non-executable address", vector & ~1)
 
-    @staticmethod
-    def _is_ram(address: int) -> bool:
-        return c071.SRAM_BASE <= address < c071.SRAM_BASE + c071.SRAM_SIZE or \
-            address < c071.SRAM_SIZE   # SRAM aliased at 0x0 (MEM_MODE = 11)
+    def _is_ram(self, address: int) -> bool:
+        top = address + 0x20
+        return c071.SRAM_BASE <= address and top <= c071.SRAM_BASE + c071.SRAM_SIZE or \
+            self.sram_aliased() and top <= c071.SRAM_SIZE
 
     # -- faults ------------------------------------------------------------------
     def fault(self, reason: str, pc: int, during_entry_of: int | None = None) -> None:

@@ -53,9 +53,10 @@ class RunEnd:
 
 @dataclass
 class SliceEnd:
-    kind: str = "count"          # count | fault | wfi | stop
+    kind: str = "count"          # count | fault | wfi | wfe | svc | exit | stop
     fault: str = ""
-    fault_pc: int = 0
+    fault_pc: int = 0            # fault: faulting PC; svc: return address
+    exit_status: int = 0
 
 
 class RunLoop:
@@ -173,7 +174,7 @@ class RunLoop:
                 status = self.semihosting()
                 self.cpu.write("pc", pc + 2)
                 if status is not None:
-                    self._slice = SliceEnd("exit", fault_pc=status)
+                    self._slice = SliceEnd("exit", exit_status=status)
                     self.cpu.end_slice_at_next_boundary()
                 return
             self._slice = SliceEnd("fault", f"BKPT 0x{self.cpu.uc.mem_read(pc, 1)[0]:02X} with no debugger attached", pc)
@@ -341,7 +342,7 @@ class RunLoop:
         if end.kind == "count":
             return
         if end.kind == "exit":
-            self.end = RunEnd(EndReason.EXIT, "guest exited via semihosting", exit_status=end.fault_pc,
+            self.end = RunEnd(EndReason.EXIT, "guest exited via semihosting", exit_status=end.exit_status,
                               pc=self.cpu.pc())
         elif end.kind == "stop":
             self.end = RunEnd(EndReason.STOP_AT, f"stopped at 0x{self.cpu.pc():08X}", pc=self.cpu.pc())
