@@ -270,9 +270,13 @@ class Machine:
                                    f"({self.boot_mode.name.lower().replace('_', ' ')}) reads 0x{pc:08X}",
                                    pc=pc & ~1)
 
+    def _alias_target(self, mem_mode: int) -> Memory:
+        """RM0490 §9.1.1: MEM_MODE x0 main flash, 01 system memory, 11 SRAM."""
+        return {0: self.flash, 2: self.flash, 1: self.sysmem, 3: self.sram}[mem_mode & 3]
+
     def _map_alias(self, mem_mode: int) -> None:
-        """Point 0x0000_0000 at the memory MEM_MODE selects (RM0490 §9.1.1: x0 flash, 01 system, 11 SRAM)."""
-        target = {0: self.flash, 2: self.flash, 1: self.sysmem, 3: self.sram}[mem_mode & 3]
+        """Point 0x0000_0000 at the memory MEM_MODE selects."""
+        target = self._alias_target(mem_mode)
         if target is self._alias:
             return
         uc = self.cpu.uc
@@ -284,8 +288,9 @@ class Machine:
         self.loop.watch_code(0, target.array.tobytes())
 
     def _remap(self, mem_mode: int) -> None:
-        self.event("syscfg.remap", f"MEM_MODE={mem_mode:02b}: 0x00000000 now shows "
-                   f"{ {0: 'main flash', 2: 'main flash', 1: 'system memory', 3: 'SRAM'}[mem_mode & 3]}")
+        if self._alias_target(mem_mode) is self._alias:
+            return
+        self.event("syscfg.remap", f"MEM_MODE={mem_mode:02b}: 0x00000000 now shows {self._alias_target(mem_mode).name}")
         self._map_alias(mem_mode)
         self.loop.end_slice()
 

@@ -85,6 +85,7 @@ class RunLoop:
         self._slice = SliceEnd()
         self._stop_hooks: dict[int, int] = {}
         self._hooked_sites: set[int] = set()
+        self._resuming_at, self._resumed_after = -1, -1
         book.on_change = self.end_slice
         uc = cpu.uc
         uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
@@ -153,6 +154,8 @@ class RunLoop:
         self._stop_hooks.clear()
 
     def _on_stop_hook(self, uc, address, size, user_data) -> None:
+        if self._resuming_at == address and self.instructions == self._resumed_after and self.cpu.counter() == 1:
+            return          # a resumed run steps past the stop it is sitting on, as a debugger does
         self._slice = SliceEnd("stop")
         uc.emu_stop()
 
@@ -219,6 +222,7 @@ class RunLoop:
     # -- the loop ------------------------------------------------------------------
     def run(self, deadline_ps: Optional[int]) -> RunEnd:
         self.end = None
+        self._resuming_at, self._resumed_after = self.cpu.pc(), self.instructions
         interrupted = []
         previous = signal.getsignal(signal.SIGINT)
         try:
