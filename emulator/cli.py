@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from peripherals import c071
-from peripherals.flash import parse_option_bytes_spec
+from peripherals.option_bytes import parse_option_bytes_spec
 
 from .core.runloop import EndReason, RunEnd
 from .image import ImageError, load_elf, load_image
@@ -53,6 +53,13 @@ def build_machine(args: argparse.Namespace) -> Machine:
                                     strict=args.strict))
     for img in filter(None, (bootloader, image)):
         machine.load(img)
+    if args.flash_file:
+        try:
+            if machine.load_persistent(args.flash_file):
+                machine.event("flash_file", f"flash and option bytes from {args.flash_file} "
+                              "(the image's flash segments are not loaded over them)")
+        except (ValueError, OSError) as exc:
+            raise BadInput(str(exc)) from None
     return machine
 
 
@@ -75,6 +82,8 @@ def run_command(args: argparse.Namespace) -> int:
         machine.loop.progress = lambda: _show_progress(machine, args.max_time, started)
     end = machine.run(max_seconds=args.max_time)
     wall = time.perf_counter() - started
+    if args.flash_file:
+        machine.save_persistent(args.flash_file)
     if machine.loop.progress:
         sys.stderr.write("\r\033[K")
     if trace_file:
@@ -157,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
                      help="option bytes over the factory values, e.g. nBOOT_SEL=0,nBOOT0=1 or OPTR=0x3EEFFEAA")
     run.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
     run.add_argument("--max-time", type=float, default=10.0, metavar="SECONDS", help="simulated time limit (10 s)")
+    run.add_argument("--flash-file", metavar="PATH",
+                     help="keep flash and option bytes in PATH across runs (created from the image on first use)")
     run.add_argument("--strict", action="store_true", help="fail the run on the first unmodelled access")
     run.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     run.add_argument("--trace", default="", help="comma-separated: events, exc, mmio")

@@ -15,7 +15,8 @@ from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_WRITE_P
 
 from peripherals import c071
 from peripherals.dbg import DebugSupport
-from peripherals.flash import FlashInterface, write_factory_option_bytes
+from peripherals.flash import FlashController
+from peripherals.option_bytes import write_factory_option_bytes
 from peripherals.gpio import make_port
 from peripherals.iwdg import IndependentWatchdog
 from peripherals.nvic import ExceptionBook, Nvic
@@ -108,6 +109,9 @@ class Machine:
         self.images: list[Image] = []
         self.boot_mode = BootMode.MAIN_FLASH
         self._alias: Optional[Memory] = None
+        self._flash_mapping = "memory"          # "memory" | "stall" | "none" (RDP-restricted)
+        self._flash_mapping_wanted: Optional[str] = None
+        self._undo_writes: list[tuple[Memory, int, bytes]] = []
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
         services = _MachineServices(self)
@@ -131,24 +135,27 @@ class Machine:
 
         # -- STM32C071 peripherals (RM0490 Table 7) ------------------------------------
         self.rcc = ResetClockControl(c071.RCC, services, hse_hz=self.config.hse_hz)
-        self.flash_interface = FlashInterface(c071.FLASH_REGS, services, option_area=self.option_area.buffer)
+        self.flash_controller = FlashController(
+            c071.FLASH_REGS, services, option_area=self.option_area.buffer, array=_FlashArray(self),
+            rdp_restricted=self._rdp_restricted, busy_changed=self._flash_busy_changed)
         self.syscfg = SystemConfig(c071.SYSCFG, services, boot_mem_mode=lambda: self.boot_mode.value,
                                    remap=self._remap, irq_line_status=self._irq_line_status)
         self.pwr = PowerControl(c071.PWR, services)
         self.dbg = DebugSupport(c071.DBG, services)
         self.iwdg = IndependentWatchdog(c071.IWDG, services,
-                                        hardware_mode=lambda: not self.flash_interface.optr >> 16 & 1)
+                                        hardware_mode=lambda: not self.flash_controller.optr >> 16 & 1)
         self.gpio = {name: make_port(name, services) for name in ("GPIOA", "GPIOB", "GPIOC", "GPIOD", "GPIOF")}
         self.gpio["GPIOA"].drive(BOOT0_PIN, self.config.boot_pin)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         self.peripherals: list[Peripheral] = [
-            self.nvic, self.scb, self.systick, self.rcc, self.flash_interface, self.syscfg, self.pwr,
+            self.nvic, self.scb, self.systick, self.rcc, self.flash_controller, self.syscfg, self.pwr,
             self.dbg, self.iwdg, *self.gpio.values()]
         self._wire_clocks_and_resets()
 
         # -- the run loop's view of the chip ------------------------------------------------
         self.loop.semihosting = Semihosting(self.cpu, self._guest_output, lambda t: self.event("semihosting", t))
         self.loop.perform_reset = self.reset
+        self.loop.housekeeping = self._between_slices
         self.loop.clock_source = self.rcc.hclk_hz
         self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
         self.loop.engine.sram_aliased = lambda: self._alias is self.sram
@@ -160,7 +167,7 @@ class Machine:
         for letter, bit in zip("ABCDF", ("GPIOAEN", "GPIOBEN", "GPIOCEN", "GPIODEN", "GPIOFEN")):
             rcc.gate("IOPENR", bit, self.gpio[f"GPIO{letter}"])
             rcc.resets("IOPRSTR", bit.replace("EN", "RST"), self.gpio[f"GPIO{letter}"])
-        rcc.gate("AHBENR", "FLASHEN", self.flash_interface)
+        rcc.gate("AHBENR", "FLASHEN", self.flash_controller)
         rcc.gate("APBENR2", "SYSCFGEN", self.syscfg)
         rcc.resets("APBRSTR2", "SYSCFGRST", self.syscfg)
         rcc.gate("APBENR1", "PWREN", self.pwr)
@@ -174,7 +181,7 @@ class Machine:
             m.map(uc)
         ppb = PrivatePeripheralBus([self.systick, self.nvic, self.scb], self.services)
         self._mmio(ppb)
-        for p in [self.rcc, self.flash_interface, self.syscfg, self.pwr, self.dbg, self.iwdg,
+        for p in [self.rcc, self.flash_controller, self.syscfg, self.pwr, self.dbg, self.iwdg,
                   *self.gpio.values(), *self.unmodelled_blocks]:
             self._mmio(p)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
@@ -192,11 +199,87 @@ class Machine:
         e.store(None, c071.PACKAGE_ADDR, (0x0000).to_bytes(2, "little"))
 
     def _on_write_to_read_only(self, uc, access, address, size, value, user_data) -> bool:
-        memory = next((m for m in self.memories if m.contains(address)), None)
-        name = memory.name if memory else f"0x{address:08X}"
-        self.services.report_unmodelled(f"write to {name} at 0x{address:08X} (flash programming is not modelled yet)",
-                                        True, value)
-        return True            # the store is dropped and execution continues
+        # Unicorn stores into a pointer-mapped read-only region once this hook returns
+        # True, so the original bytes are put back at the next instruction boundary.
+        native = self._native_address(address)
+        memory = next((m for m in self.memories if m.contains(native, size)), None)
+        if memory is not None:
+            self._undo_writes.append((memory, native, memory.load(native, size)))
+            self.loop.end_slice()
+        if self.flash.contains(native) or self.otp.contains(native):
+            self.flash_controller.memory_write(native, size, value)
+        else:
+            memory = next((m for m in self.memories if m.contains(native)), None)
+            name = memory.name if memory else f"0x{address:08X}"
+            self.services.report_unmodelled(f"write to read-only {name} at 0x{address:08X}", True, value)
+        return True            # the store never reaches the array directly; execution continues
+
+    def _native_address(self, address: int) -> int:
+        if address < c071.ALIAS_WINDOW and self._alias is not None:
+            return self._alias.base + address
+        return address
+
+    # -- flash stalls and protection --------------------------------------------------------
+    def _rdp_restricted(self) -> bool:
+        """RDP level 1 and a boot from system memory or SRAM: main flash is inaccessible (RM0490 §4.5.1)."""
+        return self.flash_controller.rdp_level() == 1 and self.boot_mode is not BootMode.MAIN_FLASH
+
+    def _flash_busy_changed(self, busy: bool) -> None:
+        # The mapping cannot change under the instruction that started the operation (its
+        # code may be in flash): the swap happens between slices.
+        self._flash_mapping_wanted = "stall" if busy else "memory"
+        self.loop.end_slice()
+
+    def _between_slices(self) -> None:
+        while self._undo_writes:
+            memory, address, original = self._undo_writes.pop()
+            memory.store(self.cpu.uc, address, original)
+        debt = self.flash_controller.take_stall_debt()
+        if debt:
+            self.clock.cycles += int(debt * self.clock.hz + 0.999999)
+        pc = self.cpu.pc()
+        if self.flash_controller.busy and (self._in_flash(pc) or self._vector_fetch_from_flash()):
+            start = self.clock.cycles
+            self.flash_controller.finish_for_stall(f"instruction or vector fetch at 0x{pc:08X}")
+            self.clock.cycles = max(self.clock.cycles, start) + int(
+                self.flash_controller.take_stall_debt() * self.clock.hz + 0.999999)
+        wanted = self._flash_mapping_wanted
+        if wanted and wanted != self._flash_mapping:
+            self._map_flash(wanted)
+
+    def _in_flash(self, address: int) -> bool:
+        return self.flash.contains(self._native_address(address))
+
+    def _vector_fetch_from_flash(self) -> bool:
+        return self.book.next_to_take(self.cpu.primask()) is not None and self._in_flash(self.scb.vtor)
+
+    def _map_flash(self, how: str) -> None:
+        """Swap main flash between plain memory and a stalling view (reads wait for the operation)."""
+        uc = self.cpu.uc
+        places = [c071.FLASH_BASE] + ([0] if self._alias is self.flash else [])
+        if how == self._flash_mapping:
+            return
+        for at in places:
+            if self._flash_mapping == "memory":
+                self.flash.unmap(uc, at)
+            elif self._flash_mapping == "stall":
+                uc.mem_unmap(at, self.flash.size)
+            if how == "memory":
+                self.flash.map(uc, at)
+            elif how == "stall":
+                uc.mmio_map(at, self.flash.size, self._stalled_flash_read, at, self._stalled_flash_write, at)
+            uc.ctl_remove_cache(at, at + self.flash.size)
+        self._flash_mapping = how
+
+    def _stalled_flash_read(self, uc, offset: int, size: int, base: int) -> int:
+        self.flash_controller.finish_for_stall(f"read of 0x{base + offset:08X}")
+        self._flash_mapping_wanted = "memory" if not self.flash_controller.busy else "stall"
+        self.loop.end_slice()
+        data = self.flash.load(c071.FLASH_BASE + offset, size)
+        return int.from_bytes(data, "little")
+
+    def _stalled_flash_write(self, uc, offset: int, size: int, value: int, base: int) -> None:
+        self.flash_controller.memory_write(c071.FLASH_BASE + offset, size, value)
 
     # -- images ---------------------------------------------------------------------------
     def load(self, image: Image) -> None:
@@ -205,6 +288,35 @@ class Machine:
             memory.store(self.cpu.uc, seg.address, seg.data)
         self.images.append(image)
         self._watch_code()
+
+    # -- persistence (--flash-file) ------------------------------------------------------------
+    PERSISTENT_SIZE = c071.FLASH_SIZE + c071.OPTION_BYTES_SIZE
+
+    def load_persistent(self, path) -> bool:
+        """Replace flash and option bytes by a saved state; False if the file does not exist yet.
+
+        The file is the 128 KiB flash array followed by the 2 KiB option-byte area, so a
+        run can program the device and a later run boots what was programmed.
+        """
+        from pathlib import Path
+        path = Path(path)
+        if not path.exists():
+            return False
+        blob = path.read_bytes()
+        if len(blob) != self.PERSISTENT_SIZE:
+            raise ValueError(f"{path}: {len(blob)} bytes; a flash file holds {self.PERSISTENT_SIZE} "
+                             "(128 KiB flash + 2 KiB option bytes)")
+        self.flash.store(self.cpu.uc, c071.FLASH_BASE, blob[:c071.FLASH_SIZE])
+        self.option_area.store(None, c071.OPTION_BYTES_BASE, blob[c071.FLASH_SIZE:])
+        self._watch_code()
+        return True
+
+    def save_persistent(self, path) -> None:
+        from pathlib import Path
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(self.flash.array.tobytes() + self.option_area.array.tobytes())
+        tmp.replace(path)
 
     def _watch_code(self) -> None:
         for m in (self.flash, self.sysmem, self.sram):
@@ -228,16 +340,22 @@ class Machine:
     def reset(self, cause: str = "power") -> None:
         """Power-on or system reset: peripherals, boot selection, alias, core (RM0490 §6.1)."""
         self.scheduler.clear()
-        if cause == "power":
-            self.flash_interface.power_on_reset()
-            self.flash_interface.evaluate_empty(int.from_bytes(self.flash.load(c071.FLASH_BASE, 8), "little"))
+        if cause in ("power", "obl"):      # option bytes load at power-on and OBL_LAUNCH (RM0490 §4.4.2)
+            self.flash_controller.power_on_reset()
+            self.flash_controller.evaluate_empty(int.from_bytes(self.flash.load(c071.FLASH_BASE, 8), "little"))
         else:
-            self.flash_interface.reset()
-        self.boot_mode = select_boot(self.flash_interface.optr, self.flash_interface.secr,
-                                     self.flash_interface.empty, self.gpio["GPIOA"].pin_level(BOOT0_PIN))
+            self.flash_controller.reset()
+        self.boot_mode = select_boot(self.flash_controller.optr, self.flash_controller.secr,
+                                     self.flash_controller.empty, self.gpio["GPIOA"].pin_level(BOOT0_PIN))
+        self._flash_mapping_wanted = None
+        self._map_flash("memory")
         self._map_alias(self.boot_mode.value)
+        if self._rdp_restricted():
+            self._map_flash("none")
+            self.event("flash.rdp", "RDP level 1 with a boot from "
+                       f"{self.boot_mode.name.lower().replace('_', ' ')}: main flash is not accessible")
         for p in self.peripherals:
-            if p is not self.flash_interface:
+            if p is not self.flash_controller:
                 p.power_on_reset() if cause == "power" else p.reset()
             p.held_in_reset = False
         self.rcc.record_reset(cause)
@@ -280,9 +398,12 @@ class Machine:
         if target is self._alias:
             return
         uc = self.cpu.uc
-        if self._alias is not None:
+        if self._alias is not None and 0 in self._alias.mapped_at:
             self._alias.unmap(uc, 0)
-        target.map(uc, 0)
+        elif self._alias is self.flash and self._flash_mapping == "stall":
+            uc.mem_unmap(0, self.flash.size)
+        if not (target is self.flash and self._flash_mapping == "none"):
+            target.map(uc, 0)
         uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
         self._alias = target
         self.loop.watch_code(0, target.array.tobytes())
@@ -358,6 +479,22 @@ class Machine:
         p.write(address - p.base, size, value)
 
 
+class _FlashArray:
+    """Main flash and OTP as the FLASH controller reads and changes them."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+
+    def _memory(self, address: int) -> Memory:
+        return self.m.flash if self.m.flash.contains(address) else self.m.otp
+
+    def read(self, address: int, length: int) -> bytes:
+        return self._memory(address).load(address, length)
+
+    def write(self, address: int, data: bytes) -> None:
+        self._memory(address).store(self.m.cpu.uc, address, data)   # also drops stale translations
+
+
 class _MachineServices:
     """ChipServices for the models of one machine."""
 
@@ -401,7 +538,7 @@ class _MachineServices:
         self.m.loop.end_slice()
 
     def bus_error(self, reason: str) -> None:
-        self.event("bus_error", reason)
+        self.m.loop.bus_error(reason)
 
     def provenance(self):
         loop = self.m.loop

@@ -1,157 +1,183 @@
-"""Flash interface registers (FLASH) - RM0490 §4, register map §4.7.
+"""FLASH controller at 0x4002_2000: keys, status, erase, programming, option bytes (RM0490 §4).
 
-Only what the machine needs to boot is implemented: the access control register,
-the option registers loaded from the option-byte area, the EMPTY check and
-OPTVERR.  Unlock keys, erase and programming are a later issue: KEYR, OPTKEYR,
-CR and the SR flags are declared ``todo`` so that firmware touching them is
-reported, never silently accepted.
+What the seed question turns on lives here, so every rule is the manual's:
+- Keys (§4.3.4, §4.4.2): KEY1 then KEY2 in KEYR clears CR.LOCK; OPTKEY1 then
+  OPTKEY2 in OPTKEYR clears OPTLOCK once LOCK is clear.  A wrong key is a bus error
+  and latches the lock until the next system reset.  RM0490 does not say what a key
+  write does while already unlocked; this model treats it as a wrong sequence (bus
+  error + latched LOCK), as measured on the STM32G081, which shares this flash
+  interface (FACTS §3.2: embassy-rs PR #2032); the trace names it
+  ``flash.key_while_unlocked`` so the choice is visible.
+- CR while LOCK=1 ignores every write but the set-only LOCK/OPTLOCK (§4.7.5); a CR
+  write while CFGBSY=1 is a bus error (§4.7.4); a CR write while BSY1=1 stalls the
+  bus until the operation ends (§4.3.4 note).
+- Status (§4.7.4): error flags are rc_w1.  An operation started while any of
+  PROGERR, SIZERR, PGAERR, WRPERR, MISSERR, FASTERR or PGSERR is still set fails with
+  PGSERR (§4.3.6 "Programming errors") - stale flags poison the next operation.
+  EOP and OPERR are set only when EOPIE / ERRIE are set (§4.6 Table 25 notes).
+- Operations (§4.3.5-§4.3.6): page erase (PER + PNB + STRT), mass erase (MER1 +
+  STRT), double-word programming (two word writes, first 8-byte aligned), fast
+  programming of a 256-byte row (FSTPG, words back to back).  A write to flash while
+  locked or with PG=0 sets PGSERR and CFGBSY until a whole double word has been
+  sent (§4.7.4 CFGBSY note).
+- Protection (§4.5): WRP areas refuse erase/program of their pages with WRPERR; in
+  RDP level 1 with a boot from system memory or SRAM, main flash is inaccessible
+  (the machine unmaps it, so accesses are bus errors) and erase/program set WRPERR.
+  PCROP zones are loaded but not enforced (reported once when configured).
 
-Option-byte loading (RM0490 §4.4.2, Table 18): every used word of the 2 KiB area
-at 0x1FFF_7800 is a double word - value in the low word, bitwise complement in
-the high word.  A pair that does not match sets SR.OPTVERR and that register is
-loaded with a safe value (FACTS §3.6): user options all 1 except BOR_EN = 0 and
-RDP at level 1, no write protection, PCROP over the whole flash, BOOT_LOCK = 1.
-The values chosen for "level 1" and "whole flash" are listed in ``SAFE_VALUES``.
-Option bytes are loaded at power-on reset (and OBL_LAUNCH); a system reset keeps
-the loaded values (RM0490 §4.4.2), as it keeps ACR.EMPTY (RM0490 §3.1.4).
+Durations: DS14693 (the C071 datasheet) was not retrieved.  The figures below are
+the typical values of the same flash interface in the STM32G0 family datasheets
+(DS12991 "Flash memory characteristics": tprog 85 us per double word, tprog_row
+2.7 ms fast, tERASE 22 ms per page, tME 22.1 ms) - closest family, stated as such.
 """
 from __future__ import annotations
 
 import struct
-from functools import partial
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional, Protocol
 
 from . import c071
-from .regs import Access, BusKind, Peripheral, reg, ro, rw, todo, w1c
+from .option_bytes import (OPTION_FIELDS, OPTION_OFFSETS, RDP_LEVEL0, RDP_LEVEL2, SAFE_VALUES,
+                           read_option_word, write_option_words)
+from .regs import BusKind, Peripheral, Register, reg, ro, rs, rw, w1c, wo
 from .services import ChipServices
 
-# -- option register layouts (RM0490 §4.7.6-§4.7.13; widths as in ST's SVD/CMSIS header) --
-OPTR_FIELDS = (
-    ("RDP", 0, 8), ("BOR_EN", 8, 1), ("BORR_LEV", 9, 2), ("BORF_LEV", 11, 2),
-    ("nRST_STOP", 13, 1), ("nRST_STDBY", 14, 1), ("nRST_SHDW", 15, 1), ("IWDG_SW", 16, 1),
-    ("IWDG_STOP", 17, 1), ("IWDG_STDBY", 18, 1), ("WWDG_SW", 19, 1), ("HSE_NOT_REMAPPED", 21, 1),
-    ("RAM_PARITY_CHECK", 22, 1), ("SECURE_MUXING_EN", 23, 1), ("nBOOT_SEL", 24, 1),
-    ("nBOOT1", 25, 1), ("nBOOT0", 26, 1), ("NRST_MODE", 27, 2), ("IRHEN", 29, 1),
-)
-SECR_FIELDS = (("SEC_SIZE", 0, 6), ("BOOT_LOCK", 16, 1))
-OPTION_FIELDS = {
-    "OPTR": OPTR_FIELDS,
-    "PCROP1ASR": (("PCROP1A_STRT", 0, 8),),
-    "PCROP1AER": (("PCROP1A_END", 0, 8), ("PCROP_RDP", 31, 1)),
-    "WRP1AR": (("WRP1A_STRT", 0, 6), ("WRP1A_END", 16, 6)),
-    "WRP1BR": (("WRP1B_STRT", 0, 6), ("WRP1B_END", 16, 6)),
-    "PCROP1BSR": (("PCROP1B_STRT", 0, 8),),
-    "PCROP1BER": (("PCROP1B_END", 0, 8),),
-    "SECR": SECR_FIELDS,
-}
-OPTION_OFFSETS = {"OPTR": 0x20, "PCROP1ASR": 0x24, "PCROP1AER": 0x28, "WRP1AR": 0x2C,
-                  "WRP1BR": 0x30, "PCROP1BSR": 0x34, "PCROP1BER": 0x38, "SECR": 0x80}
+KEY1, KEY2 = 0x4567_0123, 0xCDEF_89AB             # RM0490 §4.7.2
+OPTKEY1, OPTKEY2 = 0x0819_2A3B, 0x4C5D_6E7F       # RM0490 §4.7.3
 
-RDP_LEVEL0, RDP_LEVEL2 = 0xAA, 0xCC     # any other RDP value is level 1 (RM0490 §4.5.1)
+T_PROGRAM_DWORD = 85e-6
+T_PROGRAM_ROW = 2.7e-3
+T_ERASE_PAGE = 22e-3
+T_MASS_ERASE = 22.1e-3
+T_OPTION_PROGRAM = T_ERASE_PAGE + 8 * T_PROGRAM_DWORD
+FAST_GAP_MISS = 20e-6          # next double word later than this: MISSERR (RM0490 §4.3.6)
+ROW_BYTES = 256
 
-
-def _field_mask(fields) -> int:
-    return sum(((1 << w) - 1) << lsb for _, lsb, w in fields)
-
-
-# Safe values forced on a complement mismatch (RM0490 §4.4.2; FACTS §3.6).
-# OPTR: every option bit 1 except BOR_EN = 0; RDP = 0xFF (level 1: neither 0xAA nor
-# 0xCC); reserved bits 20, 31:30 = 0.  WRP none: STRT > END.  PCROP all: zone from
-# subpage 0 to 0xFF (the whole 128 KiB in 512-byte subpages).  SECR: BOOT_LOCK = 1.
-SAFE_VALUES = {
-    "OPTR": _field_mask(OPTR_FIELDS) & ~(1 << 8),
-    "PCROP1ASR": 0x0000_0000, "PCROP1AER": 0x0000_00FF,
-    "WRP1AR": 0x0000_003F, "WRP1BR": 0x0000_003F,
-    "PCROP1BSR": 0x0000_0000, "PCROP1BER": 0x0000_00FF,
-    "SECR": 0x0001_0000,
-}
-
-ACR_RESET = 0x0004_0600     # DBG_SWEN = 1, bit 10 reads 1, ICEN = 1 (RM0490 §4.7.1; SVD)
-_EMPTY = 1 << 16
-_OPTVERR = 1 << 15
+ACR_RESET = 0x0004_0600        # DBG_SWEN = 1, bit 10 reads 1, ICEN = 1 (RM0490 §4.7.1; SVD)
 ERASED_DWORD = 0xFFFF_FFFF_FFFF_FFFF
 
+# SR bits (RM0490 §4.7.4)
+EOP, OPERR, PROGERR, WRPERR, PGAERR, SIZERR, PGSERR, MISSERR, FASTERR = (
+    1 << 0, 1 << 1, 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8, 1 << 9)
+RDERR, OPTVERR, BSY1, CFGBSY = 1 << 14, 1 << 15, 1 << 16, 1 << 18
+POISON = PROGERR | SIZERR | PGAERR | WRPERR | MISSERR | FASTERR | PGSERR
+ERROR_NAMES = {PROGERR: "PROGERR", WRPERR: "WRPERR", PGAERR: "PGAERR", SIZERR: "SIZERR",
+               PGSERR: "PGSERR", MISSERR: "MISSERR", FASTERR: "FASTERR", EOP: "EOP", OPERR: "OPERR"}
+# CR bits (RM0490 §4.7.5)
+PG, PER, MER1, STRT, OPTSTRT, FSTPG = 1 << 0, 1 << 1, 1 << 2, 1 << 16, 1 << 17, 1 << 18
+EOPIE, ERRIE, RDERRIE, OBL_LAUNCH, SEC_PROT, OPTLOCK, LOCK = (
+    1 << 24, 1 << 25, 1 << 26, 1 << 27, 1 << 28, 1 << 30, 1 << 31)
 
-class FlashInterface(Peripheral):
+
+class FlashArray(Protocol):
+    """The main-flash bytes as the controller changes them (the machine drops stale code)."""
+    def read(self, address: int, length: int) -> bytes: ...
+    def write(self, address: int, data: bytes) -> None: ...
+
+
+@dataclass
+class Operation:
+    kind: str                  # "page erase" | "mass erase" | "program" | "fast program" | "option bytes"
+    address: int
+    data: bytes = b""
+    start: float = 0.0
+    event: object = None
+
+
+def describe_flags(sr: int) -> str:
+    names = [n for bit, n in ERROR_NAMES.items() if sr & bit]
+    return "+".join(names) if names else "no flags"
+
+
+class FlashController(Peripheral):
     name = "FLASH"
     bus = BusKind.AHB
     manual = "RM0490 §4"
 
-    def __init__(self, base: int, services: ChipServices | None = None,
-                 option_area=None) -> None:
+    def __init__(self, base: int = c071.FLASH_REGS, services: ChipServices | None = None, option_area=None,
+                 array: FlashArray | None = None,
+                 rdp_restricted: Callable[[], bool] = lambda: False,
+                 busy_changed: Callable[[bool], None] = lambda busy: None) -> None:
+        self.option_area = option_area
+        self.array = array
+        self.rdp_restricted = rdp_restricted
+        self.busy_changed = busy_changed
         option_regs = [
             reg(name, OPTION_OFFSETS[name], c071.FACTORY_OPTION_BYTES[name],
-                *[ro(f, lsb, w) for f, lsb, w in fields],
-                on_write=partial(self._option_register_written, name))
+                *[rw(f, lsb, w) for f, lsb, w in fields])
             for name, fields in OPTION_FIELDS.items()
         ]
         super().__init__(base, services, registers=[
             reg("ACR", 0x00, ACR_RESET, rw("LATENCY", 0, 3), rw("PRFTEN", 8), rw("ICEN", 9),
                 rw("ICRST", 11), rw("EMPTY", 16), rw("DBG_SWEN", 18)),
-            reg("KEYR", 0x08, 0, todo("KEY", 0, 32, Access.WO), on_write=self._key_written),
-            reg("OPTKEYR", 0x0C, 0, todo("OPTKEY", 0, 32, Access.WO), on_write=self._optkey_written),
-            reg("SR", 0x10, 0,
-                *[todo(n, b, 1, Access.W1C) for n, b in (
-                    ("EOP", 0), ("OPERR", 1), ("PROGERR", 3), ("WRPERR", 4), ("PGAERR", 5),
-                    ("SIZERR", 6), ("PGSERR", 7), ("MISSERR", 8), ("FASTERR", 9), ("RDERR", 14))],
-                w1c("OPTVERR", 15), todo("BSY1", 16, 1, Access.RO), todo("CFGBSY", 18, 1, Access.RO)),
-            reg("CR", 0x14, 0xC000_0000,
-                todo("PG", 0), todo("PER", 1), todo("MER1", 2), todo("PNB", 3, 6),
-                todo("STRT", 16, 1, Access.RS), todo("OPTSTRT", 17, 1, Access.RS), todo("FSTPG", 18),
-                todo("EOPIE", 24), todo("ERRIE", 25), todo("RDERRIE", 26), todo("OBL_LAUNCH", 27),
-                todo("SEC_PROT", 28, 1, Access.RS), todo("OPTLOCK", 30, 1, Access.RS),
-                todo("LOCK", 31, 1, Access.RS)),
+            reg("KEYR", 0x08, 0, wo("KEY", 0, 32), on_write=self._key_written),
+            reg("OPTKEYR", 0x0C, 0, wo("OPTKEY", 0, 32), on_write=self._optkey_written),
+            reg("SR", 0x10, 0, w1c("EOP", 0), w1c("OPERR", 1), w1c("PROGERR", 3), w1c("WRPERR", 4),
+                w1c("PGAERR", 5), w1c("SIZERR", 6), w1c("PGSERR", 7), w1c("MISSERR", 8), w1c("FASTERR", 9),
+                w1c("RDERR", 14), w1c("OPTVERR", 15), ro("BSY1", 16), ro("CFGBSY", 18),
+                on_write=lambda old, new: self._update_irq()),
+            reg("CR", 0x14, LOCK | OPTLOCK, rw("PG", 0), rw("PER", 1), rw("MER1", 2), rw("PNB", 3, 6),
+                rs("STRT", 16), rs("OPTSTRT", 17), rw("FSTPG", 18), rw("EOPIE", 24), rw("ERRIE", 25),
+                rw("RDERRIE", 26), rs("OBL_LAUNCH", 27), rs("SEC_PROT", 28), rs("OPTLOCK", 30), rs("LOCK", 31),
+                on_write=self._cr_written),
             *option_regs,
         ])
-        self.option_area = option_area
+        self.sr: Register = self.reg["SR"]
+        self.cr: Register = self.reg["CR"]
         self._loaded = {name: self.reg[name].reset for name in OPTION_FIELDS}
         self.option_mismatches: list[str] = []
+        self.stall_debt_s = 0.0
+        self.operations: list[tuple[str, int, float, float, str]] = []   # kind, address, start, end, result
 
-    # -- reset ----------------------------------------------------------------------
+    # -- resets --------------------------------------------------------------------------
     def reset(self) -> None:
-        """System reset: option registers, ACR.EMPTY and SR.OPTVERR keep their value."""
-        empty = self.reg["ACR"].value & _EMPTY
-        optverr = self.reg["SR"].value & _OPTVERR
+        """System reset: option registers, ACR.EMPTY and SR.OPTVERR keep their value (§3.1.4, §4.4.2)."""
+        empty = self.reg["ACR"].value & (1 << 16)
+        optverr = self.sr.value & OPTVERR
         super().reset()
         self.reg["ACR"].value |= empty
-        self.reg["SR"].value |= optverr
+        self.sr.value |= optverr
 
     def on_reset(self) -> None:
+        self._key_state = "locked"
+        self._optkey_state = "locked"
+        self._latched = False
+        self._pending_word: Optional[tuple[int, int]] = None      # (address, value) of a first word
+        self._stray_word: Optional[int] = None                   # address of a half-sent locked write
+        self._row: list[int] = []
+        self._row_base = 0
+        self._last_fast_word_s = 0.0
+        self._operation: Optional[Operation] = None
         for name, value in self._loaded.items():
             self.reg[name].value = value
-        # BOOT_LOCK with RDP level 1 disables debug: DBG_SWEN resets to 0 (RM0490 §4.5.6)
         rdp = self.optr & 0xFF
         if self.secr >> 16 & 1 and rdp not in (RDP_LEVEL0, RDP_LEVEL2):
-            self.reg["ACR"].set("DBG_SWEN", 0)
+            self.reg["ACR"].set("DBG_SWEN", 0)        # BOOT_LOCK with RDP 1 disables debug (§4.5.6)
 
     def power_on_reset(self) -> None:
-        """Power-on reset: registers to reset values, then option-byte loading.
-
-        The machine calls ``evaluate_empty`` afterwards (it owns the flash contents).
-        """
+        """Registers to reset values, then option-byte loading (the machine then evaluates EMPTY)."""
         super().reset()
         if self.option_area is not None:
             self.load_option_bytes()
 
-    # -- option bytes ------------------------------------------------------------------
+    # -- option bytes ----------------------------------------------------------------------
     def load_option_bytes(self) -> None:
-        """Load the option registers from ``option_area`` (RM0490 §4.4.2)."""
-        if self.option_area is None:
-            raise ValueError("FLASH: no option-byte area to load from")
+        """Load the option registers from the option-byte area (RM0490 §4.4.2)."""
         self.option_mismatches = []
-        sr = self.reg["SR"]
-        sr.value &= ~_OPTVERR
+        self.sr.value &= ~OPTVERR
         for name in OPTION_FIELDS:
             value, complement = read_option_word(self.option_area, name)
             if value != ~complement & 0xFFFF_FFFF:
                 self.option_mismatches.append(name)
-                sr.value |= _OPTVERR
-                self.services.event("option_bytes",
-                                    f"option byte {name}: value {value:#010x} does not match "
-                                    f"complement {complement:#010x}; safe value "
-                                    f"{SAFE_VALUES[name]:#010x} loaded, OPTVERR set")
+                self.sr.value |= OPTVERR
+                self.services.event("flash.option_mismatch",
+                                    f"option byte {name}: value {value:#010x} does not match complement "
+                                    f"{complement:#010x}; safe value {SAFE_VALUES[name]:#010x} loaded, OPTVERR set")
                 value = SAFE_VALUES[name]
             self._loaded[name] = value
+        if self._loaded["PCROP1ASR"] & 0xFF <= self._loaded["PCROP1AER"] & 0xFF or \
+                self._loaded["PCROP1BSR"] & 0xFF <= self._loaded["PCROP1BER"] & 0xFF:
+            self.services.event("flash.pcrop", "a PCROP zone is configured; PCROP read protection is not enforced")
         self.on_reset()
 
     def evaluate_empty(self, flash_first_dword: int) -> None:
@@ -174,94 +200,304 @@ class FlashInterface(Peripheral):
     def latency(self) -> int:
         return self.reg["ACR"].get("LATENCY")
 
-    # -- register behaviour ---------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._operation is not None
+
+    def rdp_level(self) -> int:
+        rdp = self.optr & 0xFF
+        return 0 if rdp == RDP_LEVEL0 else 2 if rdp == RDP_LEVEL2 else 1
+
+    # -- the bus -------------------------------------------------------------------------------
+    def write_register(self, reg: Register, data: int, lanes: int = 0xFFFF_FFFF) -> None:
+        if reg is self.cr:
+            if self.sr.value & CFGBSY:
+                self.services.bus_error("FLASH_CR written while CFGBSY is set (RM0490 §4.7.5)")
+                self.services.event("flash.cr_while_cfgbsy", f"CR write 0x{data:08X} while CFGBSY=1: bus error")
+                return
+            if self.busy:
+                self._stall_until_done("FLASH_CR write")
+            if self.cr.value & LOCK:
+                data = (self.cr.value & ~(LOCK | OPTLOCK)) | (data & (LOCK | OPTLOCK))
+            elif self.cr.value & OPTLOCK:
+                data &= ~(OPTSTRT | OBL_LAUNCH)
+        elif reg.name in OPTION_FIELDS and self.cr.value & OPTLOCK:
+            return                                     # option registers are write-protected by OPTLOCK
+        super().write_register(reg, data, lanes)
+
+    # -- keys ------------------------------------------------------------------------------------
+    def _key_fault(self, register: str, kind: str, text: str) -> None:
+        self._latched = True
+        self._key_state = self._optkey_state = "latched"
+        self.cr.value |= LOCK | OPTLOCK
+        self.services.event(kind, f"{text}: bus error, LOCK latched until the next system reset")
+        self.services.bus_error(f"{register}: {text}")
+
     def _key_written(self, old: int, new: int) -> None:
-        # write-only key: clear the stored copy so a repeated key is reported again
-        self.reg["KEYR"].value = 0
+        key = self.reg["KEYR"].last_written
+        if self._latched:
+            self._key_fault("FLASH_KEYR", "flash.key_after_latch", f"key 0x{key:08X} written after a failed unlock")
+        elif not self.cr.value & LOCK:
+            self._key_fault("FLASH_KEYR", "flash.key_while_unlocked",
+                            f"key 0x{key:08X} written while FLASH_CR is already unlocked")
+        elif self._key_state == "locked" and key == KEY1:
+            self._key_state = "key1"
+        elif self._key_state == "key1" and key == KEY2:
+            self._key_state = "unlocked"
+            self.cr.value &= ~LOCK
+            self.services.event("flash.unlock", "FLASH_CR unlocked")
+        else:
+            self._key_fault("FLASH_KEYR", "flash.wrong_key", f"wrong key sequence (0x{key:08X})")
 
     def _optkey_written(self, old: int, new: int) -> None:
-        self.reg["OPTKEYR"].value = 0
-
-    def _option_register_written(self, name: str, old: int, new: int) -> None:
-        """Option registers are loaded from the option bytes; programming them is not modelled yet."""
-        r = self.reg[name]
-        if r.last_written != old:
-            self.services.unmodelled(self, r.offset, 4, is_write=True, value=r.last_written, reg=r)
-
-
-# -- option-byte area helpers -------------------------------------------------------------
-def _area_offset(name: str) -> int:
-    return c071.OPTION_WORDS[name] - c071.OPTION_BYTES_BASE
-
-
-def read_option_word(option_area, name: str) -> tuple[int, int]:
-    """(value, complement) of option word ``name`` in a 2 KiB option-byte area."""
-    return struct.unpack_from("<II", option_area, _area_offset(name))
-
-
-def write_factory_option_bytes(option_area, overrides: Optional[dict[str, int]] = None):
-    """Fill ``option_area`` as an erased area holding the factory option bytes.
-
-    Every byte becomes 0xFF, then each used word is written as value + complement
-    (RM0490 Table 18) from ``c071.FACTORY_OPTION_BYTES`` updated with ``overrides``.
-    Returns ``option_area``.
-    """
-    values = dict(c071.FACTORY_OPTION_BYTES)
-    for name, value in (overrides or {}).items():
-        if name not in values:
-            raise ValueError(f"unknown option word {name!r}; known: {', '.join(values)}")
-        values[name] = value & 0xFFFF_FFFF
-    view = memoryview(option_area).cast("B")
-    if len(view) < c071.OPTION_BYTES_SIZE:
-        raise ValueError(f"option-byte area is {len(view)} bytes, expected {c071.OPTION_BYTES_SIZE}")
-    view[:c071.OPTION_BYTES_SIZE] = b"\xff" * c071.OPTION_BYTES_SIZE
-    for name, value in values.items():
-        struct.pack_into("<II", view, _area_offset(name), value, ~value & 0xFFFF_FFFF)
-    return option_area
-
-
-_SPEC_FIELDS = {f.upper(): (word, f, lsb, width)
-                for word in ("OPTR", "SECR")
-                for f, lsb, width in OPTION_FIELDS[word]}
-
-
-def parse_option_bytes_spec(spec: str) -> dict[str, int]:
-    """Parse a ``--option-bytes`` spec into option-word overrides.
-
-    ``spec`` is comma-separated ``NAME=VALUE`` tokens; NAME is an option word
-    (``OPTR=0x3FEFFEAA``, ``SECR=0x10000``, ``WRP1AR=...``) or a field of OPTR or
-    SECR (``nBOOT_SEL=0``, ``RDP=0xBB``, ``BOOT_LOCK=1``; case-insensitive).
-    Tokens apply left to right on top of the factory values; the result holds
-    every word a token touched.
-    """
-    words: dict[str, int] = {}
-    for raw_token in spec.split(","):
-        token = raw_token.strip()
-        if not token:
-            continue
-        name, sep, text = token.partition("=")
-        name = name.strip()
-        if not sep or not name or not text.strip():
-            raise ValueError(f"option bytes: {token!r} is not NAME=VALUE")
-        try:
-            value = int(text.strip(), 0)
-        except ValueError:
-            raise ValueError(f"option bytes: {token!r}: {text.strip()!r} is not a number") from None
-        if value < 0:
-            raise ValueError(f"option bytes: {token!r}: negative value")
-        key = name.upper()
-        if key in OPTION_FIELDS:
-            if value > 0xFFFF_FFFF:
-                raise ValueError(f"option bytes: {token!r}: value does not fit 32 bits")
-            words[key] = value
-        elif key in _SPEC_FIELDS:
-            word, field_name, lsb, width = _SPEC_FIELDS[key]
-            if value >= 1 << width:
-                raise ValueError(f"option bytes: {token!r}: {field_name} is {width} bit(s) wide")
-            current = words.get(word, c071.FACTORY_OPTION_BYTES[word])
-            mask = ((1 << width) - 1) << lsb
-            words[word] = (current & ~mask) | (value << lsb)
+        key = self.reg["OPTKEYR"].last_written
+        if self._latched or self.cr.value & LOCK:
+            self._key_fault("FLASH_OPTKEYR", "flash.optkey_while_locked",
+                            f"option key 0x{key:08X} written while FLASH_CR is locked")
+        elif not self.cr.value & OPTLOCK:
+            self._key_fault("FLASH_OPTKEYR", "flash.optkey_while_unlocked",
+                            f"option key 0x{key:08X} written while options are already unlocked")
+        elif self._optkey_state == "locked" and key == OPTKEY1:
+            self._optkey_state = "key1"
+        elif self._optkey_state == "key1" and key == OPTKEY2:
+            self._optkey_state = "unlocked"
+            self.cr.value &= ~OPTLOCK
+            self.services.event("flash.option_unlock", "option bytes unlocked")
         else:
-            known = ", ".join([*OPTION_FIELDS, *(f for f, _, _ in OPTR_FIELDS + SECR_FIELDS)])
-            raise ValueError(f"option bytes: unknown name {name!r} in {token!r}; known: {known}")
-    return words
+            self._key_fault("FLASH_OPTKEYR", "flash.wrong_optkey", f"wrong option key sequence (0x{key:08X})")
+
+    # -- control register ------------------------------------------------------------------------
+    def _cr_written(self, old: int, new: int) -> None:
+        if new & LOCK and not old & LOCK:
+            self.cr.value |= OPTLOCK                   # setting LOCK also sets OPTLOCK (§4.4.2 note)
+            self._key_state = "latched" if self._latched else "locked"
+        if new & OPTLOCK and not old & OPTLOCK and not self._latched:
+            self._optkey_state = "locked"
+        if new & STRT and not old & STRT:
+            self._start_erase()
+        if new & OPTSTRT and not old & OPTSTRT:
+            self._start_option_program()
+        if new & OBL_LAUNCH:
+            self.services.event("flash.obl_launch", "OBL_LAUNCH: option bytes reload and system reset")
+            self.services.request_reset("obl")
+        self._update_irq()
+
+    def _poisoned(self) -> bool:
+        """§4.3.6: an error flag left from an earlier operation fails the next one with PGSERR."""
+        if self.sr.value & POISON:
+            self._error(PGSERR, f"error flags {describe_flags(self.sr.value & POISON)} still set from an "
+                                "earlier operation")
+            return True
+        return False
+
+    def _start_erase(self) -> None:
+        cr = self.cr.value
+        if not cr & (PER | MER1):
+            self.cr.value &= ~STRT
+            return
+        if self._poisoned() or cr & PER and cr & (MER1 | PG | FSTPG) or cr & MER1 and cr & (PG | FSTPG):
+            if not self.sr.value & PGSERR:
+                self._error(PGSERR, "inconsistent PG/PER/MER1/FSTPG bits at STRT")
+            self.cr.value &= ~STRT
+            return
+        if cr & PER:
+            page = cr >> 3 & 0x3F
+            address = c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE
+            refusal = self._write_refusal(page)
+            if refusal:
+                self._error(WRPERR, f"page {page} not erased: {refusal}")
+                self.cr.value &= ~STRT
+                return
+            self._begin(Operation("page erase", address, b"\xff" * c071.FLASH_PAGE_SIZE), T_ERASE_PAGE)
+        else:
+            refusal = self._mass_erase_refusal()
+            if refusal:
+                self._error(WRPERR, f"mass erase refused: {refusal}")
+                self.cr.value &= ~STRT
+                return
+            self._begin(Operation("mass erase", c071.FLASH_BASE, b"\xff" * c071.FLASH_SIZE), T_MASS_ERASE)
+
+    def _write_refusal(self, page: int) -> str:
+        if self.rdp_restricted():
+            return "RDP level 1 with boot from system memory or SRAM (RM0490 §4.5.1)"
+        for name in ("WRP1AR", "WRP1BR"):
+            v = self.reg[name].value
+            start, end = v & 0x3F, v >> 16 & 0x3F
+            if start <= page <= end:
+                return f"write-protected by {name} (pages {start}-{end})"
+        if self.cr.value & SEC_PROT and page < (self.secr & 0x3F):
+            return "inside the secured area (SEC_PROT set)"
+        return ""
+
+    def _mass_erase_refusal(self) -> str:
+        return next((r for r in (self._write_refusal(p) for p in range(c071.FLASH_PAGES)) if r), "")
+
+    def _start_option_program(self) -> None:
+        if self._poisoned():
+            self.cr.value &= ~OPTSTRT
+            return
+        values = {name: self.reg[name].value for name in OPTION_FIELDS}
+        self._begin(Operation("option bytes", c071.OPTION_BYTES_BASE, struct.pack("<8I", *values.values())),
+                    T_OPTION_PROGRAM, option_values=values)
+
+    # -- writes to the flash array (from the machine's write-protect hook) -------------------------
+    def memory_write(self, address: int, size: int, value: int) -> None:
+        """A CPU store into main flash: a programming step or a programming error."""
+        cr = self.cr.value
+        if cr & LOCK or not cr & (PG | FSTPG):
+            self._stray_write(address, size, value)
+            return
+        if size != 4:
+            self._error(SIZERR, f"{size * 8}-bit write to 0x{address:08X} while programming")
+            self._pending_word = None
+            return
+        if cr & (PER | MER1):
+            self._error(PGSERR, "PER/MER1 set while programming")
+            return
+        if cr & FSTPG:
+            self._fast_word(address, value)
+            return
+        if self._pending_word is None:
+            if self._poisoned():
+                return
+            if address & 7:
+                self._error(PGAERR, f"first word at 0x{address:08X} is not double-word aligned")
+                return
+            self._pending_word = (address, value)
+            self.sr.value |= CFGBSY
+            return
+        first_address, first = self._pending_word
+        self._pending_word = None
+        if address != first_address + 4:
+            self.sr.value &= ~CFGBSY
+            self._error(PGAERR, f"second word at 0x{address:08X} does not follow 0x{first_address:08X}")
+            return
+        data = struct.pack("<II", first, value)
+        refusal = self._write_refusal((first_address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE)
+        if refusal:
+            self.sr.value &= ~CFGBSY
+            self._error(WRPERR, f"0x{first_address:08X} not programmed: {refusal}")
+            return
+        current = self.array.read(first_address, 8)
+        if current != b"\xff" * 8 and data != b"\x00" * 8:
+            self.sr.value &= ~CFGBSY
+            self._error(PROGERR, f"0x{first_address:08X} is not erased (holds {current.hex()})")
+            return
+        self._begin(Operation("program", first_address, data), T_PROGRAM_DWORD)
+
+    def _stray_write(self, address: int, size: int, value: int) -> None:
+        """A store to flash outside a programming sequence (§4.7.4): PGSERR, CFGBSY until a double word."""
+        if self._stray_word is None:
+            self._stray_word = address & ~7
+            self.sr.value |= CFGBSY
+            self._error(PGSERR, f"write of 0x{value:X} to 0x{address:08X} while "
+                                f"{'locked' if self.cr.value & LOCK else 'PG and FSTPG are clear'}")
+        if address + size >= self._stray_word + 8:
+            self._stray_word = None
+            self.sr.value &= ~CFGBSY
+
+    def _fast_word(self, address: int, value: int) -> None:
+        now = self.services.now_seconds()
+        if not self._row:
+            if self._poisoned():
+                return
+            if address % ROW_BYTES:
+                self._error(PGAERR, f"fast programming must start on a 256-byte row, not 0x{address:08X}")
+                return
+            if self.array.read(address, ROW_BYTES) != b"\xff" * ROW_BYTES:
+                self._error(PGSERR, f"fast programming of row 0x{address:08X} without a prior erase")
+                return
+            self._row_base = address
+            self.sr.value |= CFGBSY
+        elif now - self._last_fast_word_s > FAST_GAP_MISS:
+            self._row = []
+            self.sr.value &= ~CFGBSY
+            self._error(MISSERR, f"fast programming: next word at 0x{address:08X} came "
+                                 f"{(now - self._last_fast_word_s) * 1e6:.1f} us late")
+            return
+        elif address != self._row_base + 4 * len(self._row):
+            self._row = []
+            self.sr.value &= ~CFGBSY
+            self._error(PGAERR, f"fast programming: word at 0x{address:08X} out of sequence")
+            return
+        self._row.append(value)
+        self._last_fast_word_s = now
+        if len(self._row) == ROW_BYTES // 4:
+            data = struct.pack(f"<{len(self._row)}I", *self._row)
+            self._row = []
+            self._begin(Operation("fast program", self._row_base, data), T_PROGRAM_ROW)
+
+    # -- operation life cycle --------------------------------------------------------------------------
+    def _begin(self, op: Operation, seconds: float, option_values: Optional[dict] = None) -> None:
+        op.start = self.services.now_seconds()
+        self._operation = op
+        self._option_values = option_values
+        self.sr.value |= BSY1 | CFGBSY
+        op.event = self.services.after_seconds(seconds, self._finish, f"flash {op.kind}")
+        self.busy_changed(True)
+
+    def _finish(self) -> None:
+        op = self._operation
+        if op is None:
+            return
+        self._operation = None
+        if op.kind == "option bytes":
+            write_option_words(self.option_area, self._option_values)
+        else:
+            self.array.write(op.address, op.data)
+        self.sr.value &= ~(BSY1 | CFGBSY)
+        self.cr.value &= ~(STRT | OPTSTRT)
+        if self.cr.value & EOPIE:
+            self.sr.value |= EOP
+        end = self.services.now_seconds() + self.stall_debt_s
+        self._log(op.kind, op.address, op.start, end, self.sr.value)
+        self._update_irq()
+        self.busy_changed(False)
+
+    def _stall_until_done(self, why: str) -> None:
+        """The bus stalls until the running operation ends (RM0490 §4.3.4): finish it now, owe the time."""
+        op = self._operation
+        remaining = max(op.start + self._duration(op) - self.services.now_seconds(), 0.0)
+        op.event.cancel()
+        self.stall_debt_s += remaining
+        self.services.event("flash.stall", f"{why} stalls {remaining * 1e3:.3f} ms until the {op.kind} ends")
+        self._finish()
+
+    @staticmethod
+    def _duration(op: Operation) -> float:
+        return {"page erase": T_ERASE_PAGE, "mass erase": T_MASS_ERASE, "program": T_PROGRAM_DWORD,
+                "fast program": T_PROGRAM_ROW, "option bytes": T_OPTION_PROGRAM}[op.kind]
+
+    def take_stall_debt(self) -> float:
+        debt, self.stall_debt_s = self.stall_debt_s, 0.0
+        return debt
+
+    def finish_for_stall(self, why: str) -> None:
+        """A flash read or fetch arrived while busy: the machine waits out the operation."""
+        if self._operation is not None:
+            self._stall_until_done(why)
+
+    def operation_end_cycle(self) -> Optional[int]:
+        return self._operation.event.cycle if self._operation else None
+
+    def _error(self, flag: int, text: str) -> None:
+        self.sr.value |= flag
+        if self.cr.value & ERRIE:
+            self.sr.value |= OPERR
+        now = self.services.now_seconds()
+        self._log("refused" if flag != PGSERR else "sequence error", 0, now, now, self.sr.value, text)
+        self._update_irq()
+
+    def _log(self, kind: str, address: int, start: float, end: float, flags: int, text: str = "") -> None:
+        result = describe_flags(flags & (POISON | EOP | OPERR))
+        self.operations.append((kind, address, start, end, result))
+        where = f" 0x{address:08X}" if address else ""
+        if kind == "page erase":
+            where = f" page {(address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE} (0x{address:08X})"
+        detail = f": {text}" if text else ""
+        self.services.event("flash.op", f"{kind}{where} {start * 1e3:.3f} ms -> {end * 1e3:.3f} ms, {result}{detail}")
+
+    def _update_irq(self) -> None:
+        sr, cr = self.sr.value, self.cr.value
+        level = bool(sr & EOP and cr & EOPIE or sr & OPERR and cr & ERRIE or sr & RDERR and cr & RDERRIE)
+        self.services.set_irq_line(c071.IRQ_FLASH, level)

@@ -99,3 +99,24 @@ def test_module_entry_point_runs_an_image_in_a_fresh_process():
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
     assert done.returncode == 42
     assert "HardFault after erased vector" in done.stdout
+
+
+def test_flash_file_keeps_programmed_flash_and_option_bytes_across_runs(capsys, tmp_path):
+    state = tmp_path / "c071.flash"
+    status, out, _ = run(capsys, ELF / "flash_options.elf", "--flash-file", state)
+    assert status == 0 and state.stat().st_size == 128 * 1024 + 2048
+    blob = state.read_bytes()
+    optr = int.from_bytes(blob[128 * 1024:128 * 1024 + 4], "little")
+    assert not optr >> 24 & 1                                  # nBOOT_SEL cleared and saved
+    # A second run with another image boots what the file holds, with the saved option bytes
+    status, out, _ = run(capsys, ELF / "hello.elf", "--flash-file", state, "--json")
+    report = json.loads(out)
+    assert "hello from flash" not in report["guest_output"]
+    assert report["guest_output"].startswith("option bytes programmed")   # the saved flash_options app ran
+
+
+def test_flash_file_of_the_wrong_size_is_bad_input(capsys, tmp_path):
+    state = tmp_path / "bad.flash"
+    state.write_bytes(b"\xff" * 100)
+    status, out, err = run(capsys, ELF / "hello.elf", "--flash-file", state)
+    assert status == 2 and "a flash file holds" in err

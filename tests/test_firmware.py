@@ -61,7 +61,7 @@ def test_boot0_with_nboot1_clear_boots_the_preloaded_sram_image():
 def test_empty_flash_falls_back_to_system_memory():
     m, end = run_to_exit("boot_probe_sysmem")
     assert_exit(end)
-    assert m.flash_interface.empty
+    assert m.flash_controller.empty
     assert m.boot_mode is BootMode.SYSTEM_MEMORY
     assert m.guest_output == "hello from system memory\n"
 

@@ -7,8 +7,9 @@ import pytest
 
 from peripherals import c071
 from peripherals.dbg import DebugSupport
-from peripherals.flash import (FlashInterface, SAFE_VALUES, parse_option_bytes_spec,
-                               read_option_word, write_factory_option_bytes)
+from peripherals.flash import FlashController
+from peripherals.option_bytes import (SAFE_VALUES, parse_option_bytes_spec, read_option_word,
+                                      write_factory_option_bytes)
 from peripherals.gpio import make_port
 from peripherals.iwdg import IndependentWatchdog
 from peripherals.pwr import PowerControl
@@ -350,7 +351,7 @@ def _area(**overrides):
 
 
 def test_factory_option_bytes_load_without_error():
-    flash = FlashInterface(c071.FLASH_REGS, NullServices(), option_area=_area())
+    flash = FlashController(c071.FLASH_REGS, NullServices(), option_area=_area())
     flash.power_on_reset()
     assert flash.optr == 0x3FEF_FEAA and flash.secr == 0
     assert flash.read(FSR, 4) == 0
@@ -373,7 +374,7 @@ def test_option_byte_complement_mismatch_sets_optverr_and_safe_values():
     area[0x04] ^= 0x01                          # break OPTR's complement
     area[0x74] ^= 0x80                          # break SECR's complement
     services = NullServices()
-    flash = FlashInterface(c071.FLASH_REGS, services, option_area=area)
+    flash = FlashController(c071.FLASH_REGS, services, option_area=area)
     flash.power_on_reset()
     assert flash.read(FSR, 4) & 1 << 15
     assert flash.optr == SAFE_VALUES["OPTR"]
@@ -382,13 +383,13 @@ def test_option_byte_complement_mismatch_sets_optverr_and_safe_values():
     assert flash.secr >> 16 & 1 == 1                        # BOOT_LOCK forced
     assert flash.read(0x2C, 4) == 0x3F                      # WRP1AR matched: factory value
     assert flash.option_mismatches == ["OPTR", "SECR"]
-    assert any(kind == "option_bytes" for kind, _ in services.events)
+    assert any(kind == "flash.option_mismatch" for kind, _ in services.events)
     flash.write(FSR, 4, 1 << 15)                            # OPTVERR is rc_w1
     assert flash.read(FSR, 4) == 0
 
 
 def test_empty_set_only_for_erased_first_double_word():
-    flash = FlashInterface(c071.FLASH_REGS, NullServices())
+    flash = FlashController(c071.FLASH_REGS, NullServices())
     flash.evaluate_empty(0xFFFF_FFFF_FFFF_FFFF)
     assert flash.empty and flash.read(ACR, 4) & 1 << 16
     flash.evaluate_empty(0xFFFF_FFFF_2000_5000)
@@ -398,7 +399,7 @@ def test_empty_set_only_for_erased_first_double_word():
 
 
 def test_empty_and_option_registers_survive_system_reset():
-    flash = FlashInterface(c071.FLASH_REGS, NullServices(),
+    flash = FlashController(c071.FLASH_REGS, NullServices(),
                            option_area=_area(OPTR=0x3EEF_FEAA))
     flash.power_on_reset()
     flash.evaluate_empty(0xFFFF_FFFF_FFFF_FFFF)
@@ -408,34 +409,6 @@ def test_empty_and_option_registers_survive_system_reset():
     assert flash.optr == 0x3EEF_FEAA
     flash.power_on_reset()
     assert not flash.empty                                  # the machine re-evaluates it
-
-
-def test_flash_keyr_write_reported_unmodelled():
-    services = NullServices()
-    flash = FlashInterface(c071.FLASH_REGS, services)
-    flash.write(KEYR, 4, 0x4567_0123)
-    flash.write(KEYR, 4, 0x4567_0123)                       # a repeated key is reported too
-    flash.write(OPTKEYR, 4, 0x0819_2A3B)
-    assert services.unmodelled_accesses == [("FLASH", KEYR, True), ("FLASH", KEYR, True),
-                                            ("FLASH", OPTKEYR, True)]
-    assert flash.read(KEYR, 4) == 0
-
-
-def test_flash_cr_write_reported_unmodelled():
-    services = NullServices()
-    flash = FlashInterface(c071.FLASH_REGS, services)
-    assert flash.read(FCR, 4) == 0xC000_0000
-    services.unmodelled_accesses.clear()
-    flash.write(FCR, 4, 0xC000_0002)
-    assert ("FLASH", FCR, True) in services.unmodelled_accesses
-
-
-def test_optr_write_is_reported_and_ignored():
-    services = NullServices()
-    flash = FlashInterface(c071.FLASH_REGS, services)
-    flash.write(OPTR, 4, 0)
-    assert flash.optr == 0x3FEF_FEAA
-    assert services.unmodelled_accesses == [("FLASH", OPTR, True)]
 
 
 def test_option_bytes_spec_parses_fields_and_rejects_unknown():
@@ -455,7 +428,7 @@ def test_option_bytes_spec_parses_fields_and_rejects_unknown():
 
 
 def test_boot_lock_with_rdp1_clears_dbg_swen():
-    flash = FlashInterface(c071.FLASH_REGS, NullServices(),
+    flash = FlashController(c071.FLASH_REGS, NullServices(),
                            option_area=_area(**parse_option_bytes_spec("RDP=0xBB,BOOT_LOCK=1")))
     flash.power_on_reset()
     assert flash.reg["ACR"].get("DBG_SWEN") == 0

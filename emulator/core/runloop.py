@@ -76,6 +76,8 @@ class RunLoop:
         self.clock_source: Callable[[], int] = lambda: clock.hz
         self.sleep_on_exit: Callable[[], bool] = lambda: False
         self.progress: Optional[Callable[[], None]] = None      # called every PROGRESS_SLICES slices
+        self.housekeeping: Callable[[], None] = lambda: None    # the machine's work between slices
+        self._bus_error: Optional[tuple[str, int]] = None
         self.instructions = 0
         self.instructions_skipped = 0
         self.slices = 0
@@ -98,6 +100,12 @@ class RunLoop:
         if self.in_slice:
             return self._slice_start + max(self.cpu.counter() - 1, 0)
         return self.clock.cycles
+
+    def bus_error(self, reason: str) -> None:
+        """A peripheral refused the current access: HardFault at this instruction (precise)."""
+        if self.in_slice and self._bus_error is None:
+            self._bus_error = (reason, self.cpu.pc())
+            self.cpu.end_slice_at_next_boundary()
 
     def end_slice(self) -> None:
         """Make the current instruction the last of the slice (effects then apply at the boundary)."""
@@ -252,6 +260,7 @@ class RunLoop:
             return
         if self.end:
             return
+        self.housekeeping()
         deadline = self._deadline = self._deadline_cycle(deadline_ps)
         if self.sleeping:
             if self.book.has_wakeup():
@@ -343,6 +352,10 @@ class RunLoop:
         skip = self.polls.take_skip()
         if skip:
             self._skip_poll_iterations(skip)
+        if self._bus_error is not None:
+            reason, pc = self._bus_error
+            self._bus_error = None
+            end = SliceEnd("fault", f"bus error: {reason}", pc)
         if end.kind == "count":
             return
         if end.kind == "exit":
