@@ -71,6 +71,7 @@ def run_benchmarks() -> dict:
     bare_executed, bare_wall = _bare_unicorn_rate("bench_compute")
     bare_rate = bare_executed / bare_wall
     poll, poll_wall = _machine_run("bench_poll")
+    erase, erase_wall = _machine_run("flash_erase_all")
     return {
         "schema": "c071emu.bench/1",
         "compute": {
@@ -94,6 +95,15 @@ def run_benchmarks() -> dict:
             "instructions_skipped": poll.loop.instructions_skipped,
             "simulated_over_wall": round(poll.seconds() / poll_wall, 1),
         },
+        "flash_erase_all": {
+            "image": "flash_erase_all",
+            "pages": 64,
+            "simulated_seconds": erase.seconds(),
+            "wall_seconds": round(erase_wall, 4),
+            "instructions_executed": erase.loop.instructions,
+            "instructions_skipped": erase.loop.instructions_skipped,
+            "simulated_over_wall": round(erase.seconds() / erase_wall, 1),
+        },
     }
 
 
@@ -109,3 +119,7 @@ def print_benchmarks(r: dict) -> None:
     print(f"polling image: {p['simulated_seconds']:.3f} s simulated in {p['wall_seconds']:.3f} s wall "
           f"({p['simulated_over_wall']:.0f}x real time); {p['instructions_executed']:,} instructions executed, "
           f"{p['instructions_skipped']:,} skipped by poll fast-forward")
+    e = r["flash_erase_all"]
+    print(f"flash erase of all {e['pages']} pages, BSY1 polled from SRAM: {e['simulated_seconds']:.3f} s simulated in "
+          f"{e['wall_seconds']:.3f} s wall ({e['simulated_over_wall']:.0f}x real time); "
+          f"{e['instructions_executed']:,} instructions executed, {e['instructions_skipped']:,} skipped")

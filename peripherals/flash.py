@@ -51,6 +51,7 @@ T_ERASE_PAGE = 22e-3
 T_MASS_ERASE = 22.1e-3
 T_OPTION_PROGRAM = T_ERASE_PAGE + 8 * T_PROGRAM_DWORD
 FAST_GAP_MISS = 20e-6          # next double word later than this: MISSERR (RM0490 §4.3.6)
+FAST_ROW_TIMEOUT = 8e-3        # row not complete after this: FASTERR (RM0490 §4.3.6, FACTS §3.4)
 ROW_BYTES = 256
 
 ACR_RESET = 0x0004_0600        # DBG_SWEN = 1, bit 10 reads 1, ICEN = 1 (RM0490 §4.7.1; SVD)
@@ -409,14 +410,18 @@ class FlashController(Peripheral):
                 return
             self._row_base = address
             self.sr.value |= CFGBSY
+            self._row_deadline = self.services.after_seconds(FAST_ROW_TIMEOUT, self._fast_timeout,
+                                                             "flash fast-programming timeout")
         elif now - self._last_fast_word_s > FAST_GAP_MISS:
             self._row = []
+            self._row_deadline.cancel()
             self.sr.value &= ~CFGBSY
             self._error(MISSERR, f"fast programming: next word at 0x{address:08X} came "
                                  f"{(now - self._last_fast_word_s) * 1e6:.1f} us late")
             return
         elif address != self._row_base + 4 * len(self._row):
             self._row = []
+            self._row_deadline.cancel()
             self.sr.value &= ~CFGBSY
             self._error(PGAERR, f"fast programming: word at 0x{address:08X} out of sequence")
             return
@@ -425,7 +430,14 @@ class FlashController(Peripheral):
         if len(self._row) == ROW_BYTES // 4:
             data = struct.pack(f"<{len(self._row)}I", *self._row)
             self._row = []
+            self._row_deadline.cancel()
             self._begin(Operation("fast program", self._row_base, data), T_PROGRAM_ROW)
+
+    def _fast_timeout(self) -> None:
+        if self._row:
+            self._row = []
+            self.sr.value &= ~CFGBSY
+            self._error(FASTERR, f"fast programming of row 0x{self._row_base:08X} not completed within 8 ms")
 
     # -- operation life cycle --------------------------------------------------------------------------
     def _begin(self, op: Operation, seconds: float, option_values: Optional[dict] = None) -> None:

@@ -188,3 +188,28 @@ def test_option_bytes_programmed_by_optstrt_and_loaded_by_obl_launch(m):
     m.reset("obl")
     assert m.flash_controller.optr == 0x3EEF_FEAA
     assert m.rcc.reg["CSR2"].value >> 25 & 1                              # OBLRSTF
+
+
+def _start_fast_row(m: Machine, words: int) -> None:
+    unlock(m)
+    m.bus_write(CR, 1 << 18)                                              # FSTPG
+    for i in range(words):
+        m.flash_controller.memory_write(0x0800_6000 + 4 * i, 4, i)
+
+
+def test_fast_programming_word_arriving_late_is_misserr(m):
+    from peripherals.flash import MISSERR
+    _start_fast_row(m, 4)
+    m.clock.cycles += int(30e-6 * m.clock.hz)                             # 30 us gap > 20 us
+    m.flash_controller.memory_write(0x0800_6010, 4, 4)
+    assert m.bus_read(SR) & MISSERR
+    assert m.flash.load(0x0800_6000, 16) == b"\xff" * 16
+
+
+def test_fast_programming_row_not_finished_in_8_ms_is_fasterr(m):
+    from peripherals.flash import FASTERR
+    _start_fast_row(m, 10)
+    m.clock.cycles += int(9e-3 * m.clock.hz)
+    m.loop._fire_due_events()
+    assert m.bus_read(SR) & FASTERR
+    assert not m.bus_read(SR) & CFGBSY
