@@ -203,3 +203,28 @@ def test_code_hook_added_after_translation_needs_a_cache_flush(cpu):
     cpu.uc.ctl_remove_cache(CODE, CODE + 8)
     cpu.uc.emu_start(CODE | 1, END, count=100)
     assert hits == [CODE + 2]
+
+
+def test_store_to_pointer_mapped_read_only_memory_lands_when_the_protection_hook_returns_true():
+    """Why the machine saves and restores the bytes under a store to flash (machine._on_write_to_read_only).
+
+    Set up as the machine maps flash: a host buffer mapped read+exec with mem_map_ptr at
+    0x0800_0000, code placed by the host.  The hook sees the store first; once it returns
+    True the store reaches the buffer.
+    """
+    import ctypes
+    from unicorn import UC_HOOK_MEM_WRITE_PROT, UC_PROT_EXEC, UC_PROT_READ
+    cpu = Cpu()
+    uc = cpu.uc
+    flash = 0x0800_0000
+    buffer = (ctypes.c_ubyte * 0x1000)()
+    uc.mem_map_ptr(flash, 0x1000, UC_PROT_READ | UC_PROT_EXEC, ctypes.addressof(buffer))
+    code = thumb(0x6001, B_SELF)                       # str r1, [r0]; b .
+    ctypes.memmove(ctypes.addressof(buffer), code, len(code))
+    uc.reg_write(UC_ARM_REG_R0, flash + 0x100)
+    uc.reg_write(UC_ARM_REG_R1, 0xAABBCCDD)
+    seen = []
+    uc.hook_add(UC_HOOK_MEM_WRITE_PROT, lambda *args: seen.append(args[2]) or True)
+    uc.emu_start(flash | 1, END, count=2)
+    assert seen == [flash + 0x100]
+    assert bytes(buffer[0x100:0x104]) == bytes.fromhex("ddccbbaa")
