@@ -14,6 +14,7 @@ from typing import Callable, Optional
 from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_WRITE_PROT
 
 from peripherals import c071
+from peripherals.crs import ClockRecoverySystem
 from peripherals.dbg import DebugSupport
 from peripherals.flash import FlashController
 from peripherals.option_bytes import write_factory_option_bytes
@@ -27,6 +28,7 @@ from peripherals.scb import SystemControlBlock
 from peripherals.syscfg import SystemConfig
 from peripherals.systick import SysTick
 from peripherals.unmodelled import UnmodelledBlock
+from peripherals.usb import PacketMemory, UsbDevice
 
 from .core.clock import PS_PER_S, Scheduler, SimClock
 from .core.cpu import Cpu, EPSR_T
@@ -146,10 +148,13 @@ class Machine:
                                         hardware_mode=lambda: not self.flash_controller.optr >> 16 & 1)
         self.gpio = {name: make_port(name, services) for name in ("GPIOA", "GPIOB", "GPIOC", "GPIOD", "GPIOF")}
         self.gpio["GPIOA"].drive(BOOT0_PIN, self.config.boot_pin)
+        self.usb = UsbDevice(c071.USB, services, pma=PacketMemory(c071.USB_PMA, services),
+                             kernel_clock_hz=self.rcc.usb_kernel_clock_hz)
+        self.crs = ClockRecoverySystem(c071.CRS, services)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         self.peripherals: list[Peripheral] = [
             self.nvic, self.scb, self.systick, self.rcc, self.flash_controller, self.syscfg, self.pwr,
-            self.dbg, self.iwdg, *self.gpio.values()]
+            self.dbg, self.iwdg, *self.gpio.values(), self.usb, self.usb.pma, self.crs]
         self._wire_clocks_and_resets()
 
         # -- the run loop's view of the chip ------------------------------------------------
@@ -174,6 +179,14 @@ class Machine:
         rcc.resets("APBRSTR1", "PWRRST", self.pwr)
         rcc.gate("APBENR1", "DBGEN", self.dbg)
         rcc.resets("APBRSTR1", "DBGRST", self.dbg)
+        rcc.gate("APBENR1", "USBEN", self.usb)
+        rcc.gate("APBENR1", "USBEN", self.usb.pma)
+        rcc.resets("APBRSTR1", "USBRST", self.usb)
+        rcc.gate("APBENR1", "CRSEN", self.crs)
+        rcc.resets("APBRSTR1", "CRSRST", self.crs)
+        rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
+        self.crs.irq_changed = rcc.refresh_irq
+        self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
 
     def _map_everything(self) -> None:
         uc = self.cpu.uc
@@ -182,7 +195,7 @@ class Machine:
         ppb = PrivatePeripheralBus([self.systick, self.nvic, self.scb], self.services)
         self._mmio(ppb)
         for p in [self.rcc, self.flash_controller, self.syscfg, self.pwr, self.dbg, self.iwdg,
-                  *self.gpio.values(), *self.unmodelled_blocks]:
+                  *self.gpio.values(), self.usb, self.usb.pma, self.crs, *self.unmodelled_blocks]:
             self._mmio(p)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
 

@@ -74,7 +74,7 @@ class ResetClockControl(Peripheral):
             reg("AHBENR", 0x38, 0x0000_0100, *_bits(("DMA1EN", 0), ("FLASHEN", 8), ("CRCEN", 12))),
             reg("APBENR1", 0x3C, 0, *_bits(("TIM2EN", 0), ("TIM3EN", 1), ("RTCAPBEN", 10), ("WWDGEN", 11),
                 ("USBEN", 13), ("SPI2EN", 14), ("CRSEN", 16), ("USART2EN", 17), ("I2C1EN", 21), ("I2C2EN", 22),
-                ("DBGEN", 27), ("PWREN", 28))),
+                ("DBGEN", 27), ("PWREN", 28)), on_write=lambda o, n: self._usb_clock_request()),
             reg("APBENR2", 0x40, 0, *_bits(("SYSCFGEN", 0), ("TIM1EN", 11), ("SPI1EN", 12), ("USART1EN", 14),
                 ("TIM14EN", 15), ("TIM16EN", 17), ("TIM17EN", 18), ("ADCEN", 20))),
             reg("IOPSMENR", 0x44, 0x0000_002F, *_bits(("GPIOASMEN", 0), ("GPIOBSMEN", 1), ("GPIOCSMEN", 2),
@@ -88,7 +88,7 @@ class ResetClockControl(Peripheral):
                 ("USART1SMEN", 14), ("TIM14SMEN", 15), ("TIM16SMEN", 17), ("TIM17SMEN", 18), ("ADCSMEN", 20))),
             reg("CCIPR", 0x54, 0, rw("USART1SEL", 0, 2), rw("I2C1SEL", 12, 2), rw("I2S1SEL", 14, 2),
                 rw("ADCSEL", 30, 2)),
-            reg("CCIPR2", 0x58, 0, rw("USBSEL", 12)),
+            reg("CCIPR2", 0x58, 0, rw("USBSEL", 12), on_write=lambda o, n: self._usb_clock_request()),
             reg("CSR1", 0x5C, 0, todo("LSEON", 0), ro("LSERDY", 1), todo("LSEBYP", 2), todo("LSEDRV", 3, 2),
                 todo("LSECSSON", 5), ro("LSECSSD", 6), todo("RTCSEL", 8, 2), todo("RTCEN", 15), todo("RTCRST", 16),
                 todo("LSCOEN", 24), todo("LSCOSEL", 25)),
@@ -97,6 +97,7 @@ class ResetClockControl(Peripheral):
                 ro("LPWRRSTF", 31), on_write=self._csr2_write),
         ]
         self._reset_flags = 0
+        self.shared_irq: Callable[[], bool] = lambda: False     # CRS shares IRQ 4 (machine wiring)
         super().__init__(base, services, registers)
 
     # -- wiring (done once by the machine) -------------------------------------
@@ -162,6 +163,7 @@ class ResetClockControl(Peripheral):
 
     def _cr_write(self, old: int, new: int) -> None:
         cr = self.reg["CR"]
+        self._usb_clock_request()
         sws = self.reg["CFGR"].get("SWS")
         if not cr.get("HSION") and sws == 0:
             cr.set("HSION", 1)                    # hardware keeps the system clock's oscillator on
@@ -229,7 +231,28 @@ class ResetClockControl(Peripheral):
         self._update_irq()
 
     def _update_irq(self) -> None:
-        self.services.set_irq_line(c071.IRQ_RCC_CRS, bool(self.reg["CIFR"].value & self.reg["CIER"].value))
+        self.services.set_irq_line(c071.IRQ_RCC_CRS, bool(self.reg["CIFR"].value & self.reg["CIER"].value)
+                                   or self.shared_irq())
+
+    def refresh_irq(self) -> None:
+        """Recompute the RCC_CRS line (called by the CRS, which shares it)."""
+        self._update_irq()
+
+    # -- USB kernel clock (RM0490 §6.2.3, §6.4.21; FACTS §4.1) -------------------
+    def _usb_clock_request(self) -> None:
+        """HSIUSB48ON is set by hardware while USB is enabled with HSIUSB48 as its kernel clock."""
+        cr = self.reg["CR"]
+        if self.reg["APBENR1"].get("USBEN") and self.reg["CCIPR2"].get("USBSEL") == 0 \
+                and not cr.get("HSIUSB48ON"):
+            cr.set("HSIUSB48ON", 1)
+            self._start("HSIUSB48RDY", HSIUSB48_STARTUP_S, lambda: cr.set("HSIUSB48RDY", 1))
+
+    def usb_kernel_clock_hz(self) -> int:
+        """CCIPR2.USBSEL: 0 HSIUSB48, 1 HSE; 0 Hz while the selected oscillator is not ready."""
+        cr = self.reg["CR"]
+        if self.reg["CCIPR2"].get("USBSEL") == 0:
+            return c071.HSIUSB48_HZ if cr.get("HSIUSB48RDY") else 0
+        return (self.hse_hz or 0) if cr.get("HSERDY") else 0
 
     # -- frequencies ------------------------------------------------------------
     def sysclk_hz(self) -> int:

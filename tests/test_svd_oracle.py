@@ -26,7 +26,7 @@ SVD_PATH = Path(__file__).resolve().parents[2] / "shared" / "svd" / "STM32C071.s
 if not SVD_PATH.exists():
     pytest.skip(f"{SVD_PATH} not present; SVD oracle tests skipped", allow_module_level=True)
 
-MODEL_MODULES = ("gpio", "iwdg", "pwr", "dbg", "syscfg", "flash", "rcc", "nvic", "scb", "systick")
+MODEL_MODULES = ("gpio", "iwdg", "pwr", "dbg", "syscfg", "flash", "rcc", "nvic", "scb", "systick", "usb", "crs")
 
 # SVD peripheral name -> c071 constant name, where they differ
 C071_BASE_NAMES = {"FLASH": "FLASH_REGS"}
