@@ -1,48 +1,64 @@
-"""Busy-wait detection: skip the iterations of a loop that only polls a status bit.
+"""Busy-wait detection: skip the iterations of a loop that only polls status registers.
 
-A poll loop is recognised when the same instruction reads the same register with
-the same value twice in a row, with no MMIO write in between and all core registers
-(PC, SP, flags, r0-r12, LR) identical at both reads.  The loop is then at a fixed
-point: every further iteration repeats exactly until some event changes the
-register, so the clock can jump forward by a whole number of iterations to just
-before the next scheduled event.  A loop that counts (a software timeout) changes a
-register each iteration and is never skipped; it runs at Unicorn speed instead.
-Limitation: a loop that stores to RAM but reloads every register from memory
-before the poll would look like a fixed point; compilers do not emit such loops for
-a status wait, and the trace records every skip so it can be checked.
+A loop is recognised at an instruction that reads a peripheral register (its "poll
+point") when two consecutive iterations, from one visit of that poll point to the
+next, are identical: the same core registers (PC, SP, flags, r0-r12, LR) at each
+visit, the same sequence of register reads returning the same values, and no MMIO
+write anywhere in between.  The loop is then at a fixed point: every further
+iteration repeats exactly until an event changes a register it reads, so the clock
+can jump forward by a whole number of iterations to just before the next scheduled
+event.  This covers a loop that waits on one bit and a main loop that polls several
+peripherals in turn (USB ISTR, then a USART status, then a flag in RAM).
+
+A loop that counts (a software timeout) changes a register each iteration and is
+never skipped; it runs at Unicorn speed instead.  Limitation: RAM is not compared,
+so a loop that stores to RAM but reloads every register from memory before its poll
+point would look like a fixed point; compilers do not emit such loops for a status
+wait, and every skip is counted so it can be checked.
 """
 from __future__ import annotations
 
 from typing import Callable, Optional
 
+MAX_TRAIL = 64          # reads per iteration beyond which a loop is not treated as a poll loop
+
 
 class PollDetector:
-    def __init__(self, read_state: Callable[[], list[int]], instruction_number: Callable[[], int]) -> None:
+    def __init__(self, read_state: Callable[[], list[int]], instruction_number: Callable[[], int],
+                 current_pc: Callable[[], int]) -> None:
         self._read_state = read_state
         self._instruction_number = instruction_number
-        self.forget()
+        self._current_pc = current_pc
         self.pending_skip: Optional[int] = None     # iteration length of a confirmed fixed point
         self.skips = 0
+        self.forget()
 
     def forget(self) -> None:
-        self._key = None
-        self._state = None
-        self._at = 0
+        """Something changed that a poll loop cannot have done (an MMIO write, a reset, a sleep)."""
+        self._trail: list[tuple[int, int, int]] = []          # (pc, address, value) since the last write
+        self._visits: dict[int, tuple] = {}                    # pc -> (trail index, state, instruction, reads)
 
     def observe_read(self, address: int, value: int) -> bool:
         """Return True when a fixed-point poll loop is confirmed (the caller ends the slice)."""
-        key = (address, value)
-        if key != self._key:
-            self._key = key
-            self._state = None
-            return False
-        state = self._read_state()
-        now = self._instruction_number()
-        confirmed = state == self._state and now > self._at
-        if confirmed:
-            self.pending_skip = now - self._at
-        self._state = state
-        self._at = now
+        pc = self._current_pc()
+        trail = self._trail
+        if len(trail) >= MAX_TRAIL:
+            self.forget()
+            trail = self._trail
+        previous = self._visits.get(pc)
+        confirmed = False
+        if previous is None:
+            self._visits[pc] = (len(trail), None, 0, None)
+        else:
+            index, state, at, reads = previous
+            now_state = self._read_state()
+            now = self._instruction_number()
+            iteration = tuple(trail[index:])
+            if state is not None and now_state == state and reads == iteration and now > at:
+                self.pending_skip = now - at
+                confirmed = True
+            self._visits[pc] = (len(trail), now_state, now, iteration if now_state == state else None)
+        trail.append((pc, address, value))
         return confirmed
 
     def take_skip(self) -> Optional[int]:

@@ -67,7 +67,7 @@ class RunLoop:
         self.scheduler = scheduler
         self.book = book
         self.engine = ExceptionEngine(cpu, book, vtor, self.instruction_cycle, on_exception)
-        self.polls = PollDetector(cpu.all_regs.read, self.instruction_cycle)
+        self.polls = PollDetector(cpu.all_regs.read, self.instruction_cycle, cpu.pc)
         self.end: Optional[RunEnd] = None
         self.sleeping = False
         self.reset_request: Optional[str] = None
