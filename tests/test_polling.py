@@ -64,3 +64,11 @@ def test_forget_after_a_write_restarts_the_count():
     d.forget()
     assert not core.read(d, 0x100, 0x4002_1000, 0)
     assert not core.read(d, 0x100, 0x4002_1000, 0)
+
+
+def test_the_read_that_sees_the_flag_change_is_not_skipped():
+    core = FakeCore()
+    d = core.detector()
+    for _ in range(3):
+        core.read(d, 0x100, 0x4002_1000, 0)
+    assert not core.read(d, 0x100, 0x4002_1000, 1 << 10)     # HSIRDY just rose: the loop exits

@@ -54,7 +54,10 @@ class PollDetector:
             now_state = self._read_state()
             now = self._instruction_number()
             iteration = tuple(trail[index:])
-            if state is not None and now_state == state and reads == iteration and now > at:
+            # the read happening now must also repeat the last visit's value: the first read
+            # that sees a flag change must not be taken for one more identical iteration
+            same_value = index < len(trail) and trail[index][2] == value
+            if state is not None and now_state == state and reads == iteration and now > at and same_value:
                 self.pending_skip = now - at
                 confirmed = True
             self._visits[pc] = (len(trail), now_state, now, iteration if now_state == state else None)

@@ -156,9 +156,18 @@ class RunLoop:
         self._stop_hooks[address] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, address, address)
         uc.ctl_remove_cache(address, address + 2)
 
+    def stop_on_entry(self, lo: int, hi: int) -> None:
+        """Stop before the first instruction executed in [lo, hi] - by a branch, a return or an
+        exception - however it is reached (jump detection).  The hook is bounded to the range,
+        so code elsewhere runs at full speed."""
+        uc = self.cpu.uc
+        self._stop_hooks[lo] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, lo, hi)
+        uc.ctl_remove_cache(lo, hi + 1)
+
     def clear_stops(self) -> None:
-        for h in self._stop_hooks.values():
+        for address, h in self._stop_hooks.items():
             self.cpu.uc.hook_del(h)
+            self.cpu.uc.ctl_remove_cache(address, address + 2)
         self._stop_hooks.clear()
 
     def _on_stop_hook(self, uc, address, size, user_data) -> None:

@@ -1,0 +1,141 @@
+"""Host flows the diagnosis drives against the bootloader, step by step.
+
+A flow is what a programming tool does: enumerate, upload flash, upload the option
+bytes, erase, write, verify, leave.  Each step records whether it worked, what
+happened and when (simulated time), so the reference run and the jump run can be
+compared step by step.  A step that fails stops the flow; the rest are "not run".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Protocol
+
+from peripherals import c071
+
+from ..image import Image, load_elf
+from ..machine import Machine
+
+STEPS = ("enumerate", "upload flash", "upload option bytes", "erase", "write", "verify", "leave")
+OPERATION_STEP = {"erase": "erase", "write": "write"}
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str              # "ok" | "failed" | "not run"
+    detail: str = ""
+    start: float = 0.0
+    end: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class FlowOutcome:
+    steps: list[StepResult]
+    events: list[dict] = field(default_factory=list)
+
+    def step(self, name: str) -> Optional[StepResult]:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def step_ok(self, operation: str) -> bool:
+        s = self.step(OPERATION_STEP.get(operation, operation))
+        return s is not None and s.ok
+
+    @property
+    def all_ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+    @property
+    def first_failure(self) -> Optional[StepResult]:
+        return next((s for s in self.steps if s.status == "failed"), None)
+
+
+class HostFlow(Protocol):
+    name: str
+    def run(self, m: Machine) -> FlowOutcome: ...
+
+
+def payload_of(image: Image) -> tuple[int, bytes]:
+    """The main-flash bytes of an image, from its lowest flash address (gaps 0xFF)."""
+    segs = [s for s in image.segments if c071.FLASH_BASE <= s.address < c071.FLASH_BASE + c071.FLASH_SIZE]
+    start = min(s.address for s in segs)
+    end = max(s.address + len(s.data) for s in segs)
+    blob = bytearray(b"\xff" * (end - start))
+    for s in segs:
+        blob[s.address - start:s.address - start + len(s.data)] = s.data
+    return start, bytes(blob)
+
+
+class StepRunner:
+    """Runs named steps in order; the first failure marks the rest 'not run'."""
+
+    def __init__(self, m: Machine) -> None:
+        self.m = m
+        self.results: list[StepResult] = []
+        self.failed = False
+
+    def step(self, name: str, action: Callable[[], str]) -> None:
+        if self.failed:
+            self.results.append(StepResult(name, "not run"))
+            return
+        start = self.m.seconds()
+        try:
+            detail = action() or ""
+            self.results.append(StepResult(name, "ok", detail, start, self.m.seconds()))
+        except Exception as exc:                  # a host-side error is the step's outcome
+            self.failed = True
+            self.results.append(StepResult(name, "failed", f"{type(exc).__name__}: {exc}", start, self.m.seconds()))
+
+
+DEFAULT_PAYLOAD = Path(__file__).resolve().parents[2] / "images" / "elf" / "hello.elf"
+
+
+class DfuFlow:
+    """What dfu-util (or pydfu) and STM32CubeProgrammer do to program an application:
+    enumerate, upload the first flash page and the option bytes, erase the pages the new
+    image needs (page by page), write it, verify it, leave DFU - and check that the new
+    application starts."""
+
+    name = "dfu"
+    FLASH_UPLOAD = 2048
+    OPTION_UPLOAD = 128
+    START_MARK = "hello from flash"
+
+    def __init__(self, payload: Image | None = None, style: str = "dfu-util") -> None:
+        self.payload = payload or load_elf(DEFAULT_PAYLOAD)
+        self.style = style
+
+    def run(self, m: Machine) -> FlowOutcome:
+        from ..host.dfuse import DfuSession
+        session = DfuSession(m, style=self.style, host=getattr(m, "usb_host", None))
+        address, data = payload_of(self.payload)
+        first = address - (address - c071.FLASH_BASE) % c071.FLASH_PAGE_SIZE
+        pages = list(range(first, address + len(data), c071.FLASH_PAGE_SIZE))
+        r = StepRunner(m)
+        r.step("enumerate", lambda: (session.enumerate(), session.steps[-1].detail)[1])
+        r.step("upload flash", lambda: f"{len(session.upload(c071.FLASH_BASE, self.FLASH_UPLOAD))} B read")
+        r.step("upload option bytes",
+               lambda: f"OPTR 0x{int.from_bytes(session.upload(c071.OPTION_BYTES_BASE, self.OPTION_UPLOAD)[:4], 'little'):08X}")
+        r.step("erase", lambda: (session.erase_pages(pages), f"{len(pages)} page(s) from 0x{first:08X}")[1])
+        r.step("write", lambda: (session.download(address, data, erase=False), f"{len(data)} B at 0x{address:08X}")[1])
+        r.step("verify", lambda: (session.verify(address, data), f"{len(data)} B match")[1])
+        r.step("leave", lambda: self._leave(m, session, address))
+        return FlowOutcome(r.results)
+
+    def _leave(self, m: Machine, session, address: int) -> str:
+        before = len(m.guest_output)
+        status = session.leave(address)
+        m.run(max_seconds=0.05)
+        started = m.guest_output[before:]
+        if self.START_MARK not in started:
+            raise RuntimeError(f"left DFU ({status.describe()}) but the new application did not start "
+                               f"(output: {started.strip()!r})")
+        return f"{status.describe()}; new application printed {self.START_MARK!r}"
+
+
+def dfu_flow(style: str = "dfu-util") -> DfuFlow:
+    return DfuFlow(style=style)

@@ -1,0 +1,172 @@
+"""The machine's state at one instant, decoded, with who last wrote each register.
+
+A ``JumpSnapshot`` holds the core registers (R0-R12, MSP, PSP, LR, PC, xPSR/IPSR,
+PRIMASK, CONTROL), the exception book (enabled, pending, active), and every modelled
+peripheral register with its fields and its last writer (PC, symbol, cycle, time).
+It saves to and loads from JSON (with the memories, compressed) so that a later run
+can compare against it or continue from it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from peripherals import c071
+
+from ..machine import Machine
+
+SCHEMA = "c071emu.snapshot/1"
+SYSTEM_MEMORY = (c071.SYSMEM_BASE, c071.SYSMEM_BASE + c071.SYSMEM_SIZE - 1)
+
+
+@dataclass
+class Writer:
+    pc: int
+    where: Optional[str]
+    cycle: int
+    seconds: float
+
+    def line(self) -> str:
+        return f"0x{self.pc:08X} {self.where or '?'} at {self.seconds * 1e3:.3f} ms (cycle {self.cycle})"
+
+
+@dataclass
+class RegisterState:
+    peripheral: str
+    name: str
+    address: int
+    value: int
+    reset: int
+    fields: dict[str, int]
+    writer: Optional[Writer] = None
+    manual: str = ""
+
+
+@dataclass
+class JumpSnapshot:
+    label: str
+    pc: int
+    where: Optional[str]
+    cycle: int
+    seconds: float
+    core: dict[str, int]
+    exceptions: dict[str, object]
+    registers: dict[str, RegisterState] = field(default_factory=dict)     # "RCC.CR" -> state
+    memories: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def ipsr(self) -> int:
+        return self.core["xpsr"] & 0x3F
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["schema"] = SCHEMA
+        d["memories"] = {k: base64.b64encode(zlib.compress(v)).decode() for k, v in self.memories.items()}
+        return d
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=1))
+
+    @staticmethod
+    def load(path: str | Path) -> "JumpSnapshot":
+        d = json.loads(Path(path).read_text())
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"{path}: not a c071emu snapshot (schema {d.get('schema')!r})")
+        registers = {}
+        for key, r in d["registers"].items():
+            w = r.pop("writer")
+            registers[key] = RegisterState(**r, writer=Writer(**w) if w else None)
+        memories = {k: zlib.decompress(base64.b64decode(v)) for k, v in d["memories"].items()}
+        return JumpSnapshot(d["label"], d["pc"], d["where"], d["cycle"], d["seconds"], d["core"],
+                            d["exceptions"], registers, memories)
+
+
+def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSnapshot:
+    core = m.cpu.registers()
+    pc = core["pc"]
+    book = m.book
+    exceptions = {"enabled": book.enabled, "pending": book.pending, "active": list(book.active_stack),
+                  "irq_priority": list(book.irq_priority),
+                  "system_priority": {str(k): v for k, v in book.system_priority.items()},
+                  "iwdg_running": m.iwdg.running}
+    snap = JumpSnapshot(label, pc, m.describe(pc), m.clock.cycles, m.seconds(), core, exceptions)
+    for p in m.peripherals:
+        for r in p.registers:
+            writer = None
+            if r.last_writer:
+                wpc, wcycle = r.last_writer
+                writer = Writer(wpc, m.describe(wpc), wcycle, m.clock.seconds(wcycle))
+            value = _observable(p, r)
+            snap.registers[f"{p.name}.{r.name}"] = RegisterState(
+                p.name, r.name, p.base + r.offset, value, r.reset, r.decode(value), writer, p.manual)
+    if with_memories:
+        snap.memories = {mem.name: mem.array.tobytes() for mem in m.memories}
+    return snap
+
+
+def _observable(p, r) -> int:
+    """The value a debugger would read, without the side effects of a bus read."""
+    if p.name == "SysTick" and r.name == "VAL":
+        return p.current_value()
+    if p.name == "SysTick" and r.name == "CTRL":
+        return r.value | (p.peek_countflag() << 16)
+    return r.value
+
+
+def run_to_bootloader_entry(m: Machine, max_seconds: float = 2.0):
+    """Run until the first instruction in system memory; return the RunEnd."""
+    m.loop.stop_on_entry(*SYSTEM_MEMORY)
+    try:
+        return m.run(max_seconds=max_seconds)
+    finally:
+        m.loop.clear_stops()
+
+
+def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
+    """Put a saved snapshot into a machine (same images loaded) so the run continues from it.
+
+    Restored: memories, every register value, the exception book, the core registers,
+    the 0x0 alias, the clock, SysTick's count.  Not restored: events that were in flight
+    (an oscillator start-up, a flash operation, a host transaction) - a snapshot taken at
+    a jump has none that matter; the IWDG restarts its count from its reload value.
+    """
+    if not snap.memories:
+        raise ValueError("this snapshot was saved without memories; it can be compared but not resumed")
+    m.scheduler.clear()
+    for mem in m.memories:
+        if mem.name in snap.memories:
+            mem.store(m.cpu.uc, mem.base, snap.memories[mem.name])
+    for key, r in snap.registers.items():
+        periph_name, reg_name = key.split(".", 1)
+        p = next((p for p in m.peripherals if p.name == periph_name), None)
+        if p is not None and reg_name in p.reg:
+            p.reg[reg_name].value = r.value
+    book, ex = m.book, snap.exceptions
+    book.enabled, book.pending, book.active_stack = ex["enabled"], ex["pending"], list(ex["active"])
+    book.irq_priority = list(ex["irq_priority"])
+    book.system_priority = {int(k): v for k, v in ex["system_priority"].items()}
+    m._map_alias(m.syscfg.mem_mode())
+    m.clock.cycles = snap.cycle
+    m.clock.set_frequency(m.rcc.hclk_hz(), snap.cycle)
+    core = dict(snap.core)
+    m.cpu.set_ipsr(core["xpsr"] & 0x3F)
+    if core["xpsr"] & 0x3F == 0:
+        m.cpu.set_control(core["control"])
+    for name in ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12",
+                 "lr", "msp", "psp", "primask"):
+        m.cpu.write(name, core[name])
+    m.cpu.write("xpsr", core["xpsr"])
+    m.cpu.write("pc", core["pc"])
+    st = m.systick
+    st.reg["CTRL"].value &= 0x7
+    st._start = snap.registers["SysTick.VAL"].value
+    st._anchor = snap.cycle
+    st._divider = 1 if st.reg["CTRL"].value & 4 else 8
+    st._schedule()
+    if ex.get("iwdg_running"):
+        m.iwdg._start()
+    m.loop.end = None
