@@ -21,6 +21,7 @@ from .image import ImageError, load_elf, load_image
 from .machine import Machine, MachineConfig
 
 EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
+DEFAULT_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"
 
 
 class BadInput(Exception):
@@ -80,7 +81,11 @@ def run_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if not args.json and sys.stderr.isatty():
         machine.loop.progress = lambda: _show_progress(machine, args.max_time, started)
-    end = machine.run(max_seconds=args.max_time)
+    try:
+        end = run_with_ptys(machine, args) if args.usart1_pty or args.usart2_pty else run_with_snapshots(machine, args)
+    except BadInput as exc:
+        print(f"c071emu: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     wall = time.perf_counter() - started
     if args.flash_file:
         machine.save_persistent(args.flash_file)
@@ -144,6 +149,75 @@ def print_report(machine: Machine, report: dict) -> None:
         print(f"-- {line}")
 
 
+def _address(machine: Machine, text: str) -> int:
+    try:
+        return int(text, 0) & ~1
+    except ValueError:
+        try:
+            return machine.symbol(text)
+        except KeyError:
+            raise BadInput(f"--at: {text!r} is neither an address nor a symbol of the loaded images") from None
+
+
+def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
+    """``--usart1-pty``/``--usart2-pty``: each USART as a pseudo-terminal for host tools (stm32flash)."""
+    from .host.serial_port import PtyBridge, SerialPort, run_bridged
+    bridges = [PtyBridge(SerialPort(machine, name)) for name, wanted in
+               (("USART1", args.usart1_pty), ("USART2", args.usart2_pty)) if wanted]
+    for b in bridges:
+        print(f"{b.port.name} pty: {b.path}", flush=True)
+    try:
+        return run_bridged(machine, bridges, args.max_time)
+    finally:
+        for b in bridges:
+            b.close()
+
+
+def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
+    """``--from-snapshot`` continues a saved state; ``--at``/``--save-snapshot`` stop and save one."""
+    from .analysis.snapshot import JumpSnapshot, SYSTEM_MEMORY, restore_snapshot, take_snapshot
+    if args.from_snapshot:
+        try:
+            restore_snapshot(machine, JumpSnapshot.load(args.from_snapshot))
+        except (OSError, ValueError, KeyError) as exc:
+            raise BadInput(f"--from-snapshot: {exc}") from None
+    if not args.save_snapshot:
+        return machine.run(max_seconds=args.max_time)
+    if args.at:
+        machine.loop.stop_at(_address(machine, args.at))
+    else:
+        machine.loop.stop_on_entry(*SYSTEM_MEMORY)           # default: the jump into the bootloader
+    end = machine.run(max_seconds=args.max_time)
+    machine.loop.clear_stops()
+    take_snapshot(machine, f"stop at 0x{machine.cpu.pc():08X}", with_memories=True).save(args.save_snapshot)
+    return end
+
+
+def diagnose_command(args: argparse.Namespace) -> int:
+    from .analysis.diagnose import diagnose
+    from .analysis.flows import dfu_flow
+    from .analysis.report import print_terminal, to_html, to_json
+    try:
+        app = load_elf(args.image)
+        bootloader = load_image(args.bootloader or DEFAULT_BOOTLOADER, raw_base=c071.SYSMEM_BASE,
+                                raw_limit=c071.SYSMEM_SIZE, what="system memory")
+        option_bytes = parse_option_bytes_spec(args.option_bytes) if args.option_bytes else {}
+    except (ImageError, ValueError) as exc:
+        print(f"c071emu: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.host != "dfu":
+        print("c071emu: --host usart is not available for diagnose yet; use --host dfu", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = diagnose(app, bootloader, dfu_flow(), operation=args.operation, option_bytes=option_bytes)
+    if args.json:
+        print(json.dumps(to_json(result), indent=2))
+    else:
+        print_terminal(result)
+    if args.html:
+        Path(args.html).write_text(to_html(result))
+    return 1 if result.operation_failed else 0
+
+
 def bench_command(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
     result = run_benchmarks()
@@ -172,7 +246,22 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     run.add_argument("--trace", default="", help="comma-separated: events, exc, mmio")
     run.add_argument("--trace-file", metavar="FILE", help="where traces go (mmio needs a file)")
+    run.add_argument("--usart1-pty", action="store_true", help="expose USART1 as a pseudo-terminal (path printed)")
+    run.add_argument("--usart2-pty", action="store_true", help="expose USART2 as a pseudo-terminal (path printed)")
+    run.add_argument("--at", metavar="ADDRESS|SYMBOL",
+                     help="with --save-snapshot: stop there instead of at the jump into system memory")
+    run.add_argument("--save-snapshot", metavar="FILE", help="stop at the jump (or --at) and save a snapshot")
+    run.add_argument("--from-snapshot", metavar="FILE", help="continue from a saved snapshot")
     run.set_defaults(func=run_command)
+    diag = sub.add_parser("diagnose", help="why does a flash operation fail after the application's jump?")
+    diag.add_argument("image", help="application ELF file (jumps to the bootloader on USB request 0x42)")
+    diag.add_argument("--bootloader", metavar="FILE", help="system-memory image (default: the bundled reference)")
+    diag.add_argument("--host", choices=("dfu", "usart"), default="dfu")
+    diag.add_argument("--operation", choices=("erase", "write"), default="erase")
+    diag.add_argument("--option-bytes", metavar="SPEC")
+    diag.add_argument("--json", action="store_true", help="machine-readable report (schema c071emu.diagnosis/1)")
+    diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
+    diag.set_defaults(func=diagnose_command)
     bench = sub.add_parser("bench", help="compare the full machine with bare Unicorn on the bundled compute image")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=bench_command)

@@ -29,6 +29,7 @@ from peripherals.syscfg import SystemConfig
 from peripherals.systick import SysTick
 from peripherals.unmodelled import UnmodelledBlock
 from peripherals.usb import PacketMemory, UsbDevice
+from peripherals.usart import Usart
 
 from .core.clock import PS_PER_S, Scheduler, SimClock
 from .core.cpu import Cpu, EPSR_T
@@ -151,10 +152,12 @@ class Machine:
         self.usb = UsbDevice(c071.USB, services, pma=PacketMemory(c071.USB_PMA, services),
                              kernel_clock_hz=self.rcc.usb_kernel_clock_hz)
         self.crs = ClockRecoverySystem(c071.CRS, services)
+        self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self._usart1_kernel_hz)
+        self.usart2 = Usart(c071.USART2, services, "USART2", c071.IRQ_USART2, kernel_clock_hz=self.rcc.pclk_hz)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         self.peripherals: list[Peripheral] = [
             self.nvic, self.scb, self.systick, self.rcc, self.flash_controller, self.syscfg, self.pwr,
-            self.dbg, self.iwdg, *self.gpio.values(), self.usb, self.usb.pma, self.crs]
+            self.dbg, self.iwdg, *self.gpio.values(), self.usb, self.usb.pma, self.crs, self.usart1, self.usart2]
         self._wire_clocks_and_resets()
 
         # -- the run loop's view of the chip ------------------------------------------------
@@ -184,6 +187,10 @@ class Machine:
         rcc.resets("APBRSTR1", "USBRST", self.usb)
         rcc.gate("APBENR1", "CRSEN", self.crs)
         rcc.resets("APBRSTR1", "CRSRST", self.crs)
+        rcc.gate("APBENR2", "USART1EN", self.usart1)
+        rcc.resets("APBRSTR2", "USART1RST", self.usart1)
+        rcc.gate("APBENR1", "USART2EN", self.usart2)
+        rcc.resets("APBRSTR1", "USART2RST", self.usart2)
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
@@ -195,9 +202,22 @@ class Machine:
         ppb = PrivatePeripheralBus([self.systick, self.nvic, self.scb], self.services)
         self._mmio(ppb)
         for p in [self.rcc, self.flash_controller, self.syscfg, self.pwr, self.dbg, self.iwdg,
-                  *self.gpio.values(), self.usb, self.usb.pma, self.crs, *self.unmodelled_blocks]:
+                  *self.gpio.values(), self.usb, self.usb.pma, self.crs, self.usart1, self.usart2,
+                  *self.unmodelled_blocks]:
             self._mmio(p)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
+
+    def _usart1_kernel_hz(self) -> int:
+        """RCC_CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (HSI48 / HSIKERDIV), 11 LSE (RM0490 §6.4.20)."""
+        rcc = self.rcc
+        sel = rcc.reg["CCIPR"].get("USART1SEL")
+        if sel == 1:
+            return rcc.sysclk_hz()
+        if sel == 2:
+            return c071.HSI48_HZ // (rcc.reg["CR"].get("HSIKERDIV") + 1)
+        if sel == 3:
+            return 0                     # LSE is not modelled: no kernel clock
+        return rcc.pclk_hz()
 
     def _mmio(self, p: Peripheral) -> None:
         size = max(0x400, (p.size + 0x3FF) & ~0x3FF)
@@ -446,6 +466,14 @@ class Machine:
 
     def seconds(self) -> float:
         return self.clock.seconds()
+
+    def host_after(self, seconds: float, action: Callable[[], None], name: str):
+        """Schedule an event of an agent outside the chip (a USB host, a serial peer): it
+        survives chip resets, as the real host keeps running when the device resets."""
+        event = self.scheduler.at_time_ps(self.clock.time_ps(self.loop.instruction_cycle())
+                                          + max(int(seconds * PS_PER_S), 1), action, name, outside_chip=True)
+        self.loop.end_slice()
+        return event
 
     # -- observation ------------------------------------------------------------------------
     def event(self, kind: str, text: str, pc: Optional[int] = None) -> None:

@@ -69,8 +69,8 @@ class Block:
 
 UNMODELLED_BLOCKS = (
     Block("TIM2", TIM2), Block("TIM3", TIM3), Block("TIM14", TIM14), Block("RTC", RTC),
-    Block("WWDG", WWDG), Block("SPI2", SPI2), Block("USART2", USART2), Block("I2C1", I2C1),
-    Block("I2C2", I2C2), Block("ADC", ADC), Block("TIM1", TIM1), Block("SPI1", SPI1), Block("USART1", USART1),
+    Block("WWDG", WWDG), Block("SPI2", SPI2), Block("I2C1", I2C1),
+    Block("I2C2", I2C2), Block("ADC", ADC), Block("TIM1", TIM1), Block("SPI1", SPI1),
     Block("TIM16", TIM16), Block("TIM17", TIM17), Block("DMA1", DMA1), Block("DMAMUX1", DMAMUX1),
     Block("EXTI", EXTI), Block("CRC", CRC),
 )
@@ -80,6 +80,7 @@ RESET, NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK = 1, 2, 3, 11, 14, 15
 IRQ_BASE = 16
 NUM_IRQS = 32
 IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 3, 4, 8
+IRQ_USART1, IRQ_USART2 = 27, 28
 EXCEPTION_NAMES = {1: "Reset", 2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
 IRQ_NAMES = {
     0: "WWDG", 1: "PVM_VDDIO2", 2: "RTC", 3: "FLASH", 4: "RCC_CRS", 5: "EXTI0_1", 6: "EXTI2_3",

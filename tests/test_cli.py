@@ -71,10 +71,10 @@ def test_raw_binary_bootloader_is_placed_in_system_memory(capsys, tmp_path):
 
 def test_unmodelled_access_is_reported_and_fails_in_strict_mode(capsys):
     status, out, _ = run(capsys, ELF / "unmodelled_access.elf")
-    assert status == 0 and "unmodelled write USART1+0x00C" in out and "in main" in out
+    assert status == 0 and "unmodelled write I2C1+0x010" in out and "in main" in out
     status, out, _ = run(capsys, ELF / "unmodelled_access.elf", "--strict")
     assert status == 5 and "strict mode" in out
-    assert "after USART1 write" not in out
+    assert "after I2C1 write" not in out
 
 
 @pytest.mark.parametrize("case", ["missing", "not_elf", "bad_options", "bad_pin", "bootloader_in_flash"])

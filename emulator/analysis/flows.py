@@ -59,14 +59,16 @@ class HostFlow(Protocol):
     def run(self, m: Machine) -> FlowOutcome: ...
 
 
-def payload_of(image: Image) -> tuple[int, bytes]:
-    """The main-flash bytes of an image, from its lowest flash address (gaps 0xFF)."""
+def payload_of(image: Image, size: int = 0) -> tuple[int, bytes]:
+    """The main-flash bytes of an image, from its lowest flash address (gaps 0xFF), padded to
+    ``size`` bytes with a fixed pattern so that a programming pass has that much to write."""
     segs = [s for s in image.segments if c071.FLASH_BASE <= s.address < c071.FLASH_BASE + c071.FLASH_SIZE]
     start = min(s.address for s in segs)
     end = max(s.address + len(s.data) for s in segs)
     blob = bytearray(b"\xff" * (end - start))
     for s in segs:
         blob[s.address - start:s.address - start + len(s.data)] = s.data
+    blob += bytes((i * 7 + 3) & 0xFF for i in range(len(blob), max(size, len(blob))))
     return start, bytes(blob)
 
 
@@ -103,6 +105,7 @@ class DfuFlow:
     name = "dfu"
     FLASH_UPLOAD = 2048
     OPTION_UPLOAD = 128
+    PAYLOAD_BYTES = 8 * 1024          # the new application image, padded: 4 pages to erase and write
     START_MARK = "hello from flash"
 
     def __init__(self, payload: Image | None = None, style: str = "dfu-util") -> None:
@@ -112,7 +115,7 @@ class DfuFlow:
     def run(self, m: Machine) -> FlowOutcome:
         from ..host.dfuse import DfuSession
         session = DfuSession(m, style=self.style, host=getattr(m, "usb_host", None))
-        address, data = payload_of(self.payload)
+        address, data = payload_of(self.payload, self.PAYLOAD_BYTES)
         first = address - (address - c071.FLASH_BASE) % c071.FLASH_PAGE_SIZE
         pages = list(range(first, address + len(data), c071.FLASH_PAGE_SIZE))
         r = StepRunner(m)

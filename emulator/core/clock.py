@@ -56,6 +56,7 @@ class Event:
     action: Callable[[], None] = field(compare=False, repr=False)
     time_ps: Optional[int] = field(compare=False, default=None)
     cancelled: bool = field(compare=False, default=False)
+    outside_chip: bool = field(compare=False, default=False)   # a host's event: survives chip resets
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -72,8 +73,8 @@ class Scheduler:
         heapq.heappush(self._queue, ev)
         return ev
 
-    def at_time_ps(self, time_ps: int, action: Callable[[], None], name: str) -> Event:
-        ev = Event(self.clock.cycle_at(time_ps), next(self._seq), name, action, time_ps)
+    def at_time_ps(self, time_ps: int, action: Callable[[], None], name: str, outside_chip: bool = False) -> Event:
+        ev = Event(self.clock.cycle_at(time_ps), next(self._seq), name, action, time_ps, outside_chip=outside_chip)
         heapq.heappush(self._queue, ev)
         return ev
 
@@ -102,4 +103,6 @@ class Scheduler:
         return sorted(e for e in self._queue if not e.cancelled)
 
     def clear(self) -> None:
-        self._queue.clear()
+        """A chip reset: the chip's own events go; those of agents outside it (hosts) stay."""
+        self._queue = [e for e in self._queue if e.outside_chip and not e.cancelled]
+        heapq.heapify(self._queue)

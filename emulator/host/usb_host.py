@@ -33,6 +33,11 @@ RESET_RECOVERY_S = 10e-3
 SET_ADDRESS_RECOVERY_S = 2e-3
 FRAME_S = 1e-3
 STRIKES = 3
+# A NAKed token is retried at once up to FAST_NAK_RETRIES times, then once per frame.
+# Host controllers keep retrying within the frame; pacing the retries changes only when
+# (within one frame) the device sees the next attempt, and keeps a device that NAKs for
+# seconds from costing a simulated event every few microseconds.
+FAST_NAK_RETRIES = 16
 ACK, NAK, STALL, TIMEOUT = "ACK", "NAK", "STALL", "TIMEOUT"
 
 
@@ -169,7 +174,7 @@ class UsbHost:
         return self.m.clock.seconds()
 
     def _after(self, seconds: float, action, name: str):
-        return self.m.services.after_seconds(seconds, action, name)
+        return self.m.host_after(seconds, action, name)
 
     # -- running a flow -----------------------------------------------------------------
     def run(self, flow: Flow, timeout_s: float = 5.0) -> Any:
@@ -298,7 +303,7 @@ class UsbHost:
     def out_packet(self, address: int, ep: int, data: bytes, deadline: float, pid: Optional[int] = None) -> Flow:
         """One OUT transaction with NAK retries; the host's data toggle advances on ACK."""
         key = (address, ep, "out")
-        strikes = 0
+        strikes = naks = 0
         while True:
             use = self.toggles.get(key, 0) if pid is None else pid
             hs = yield Out(address, ep, data, use)
@@ -310,13 +315,16 @@ class UsbHost:
                 raise UsbStall(f"OUT to address {address} endpoint {ep}: STALL")
             if hs == NAK:
                 self._check_deadline(deadline, f"OUT to address {address} endpoint {ep}")
+                naks += 1
+                if naks > FAST_NAK_RETRIES:
+                    yield Wait(FRAME_S)
                 continue
             strikes = self._strike(strikes, f"OUT to address {address} endpoint {ep}")
 
     def in_packet(self, address: int, ep: int, deadline: float, pid: Optional[int] = None) -> Flow:
         """One IN transaction with NAK retries; a packet with the wrong toggle is ignored (USB 2.0 §8.6.4)."""
         key = (address, ep, "in")
-        strikes = 0
+        strikes = naks = 0
         while True:
             expect = self.toggles.get(key, 0) if pid is None else pid
             hs, data, got = yield In(address, ep, expect)
@@ -330,6 +338,9 @@ class UsbHost:
                 raise UsbStall(f"IN from address {address} endpoint {ep}: STALL")
             if hs == NAK:
                 self._check_deadline(deadline, f"IN from address {address} endpoint {ep}")
+                naks += 1
+                if naks > FAST_NAK_RETRIES:
+                    yield Wait(FRAME_S)
                 continue
             strikes = self._strike(strikes, f"IN from address {address} endpoint {ep}")
 

@@ -24,6 +24,7 @@ void scenario_prepare(void);
 #define SKIP_CLOCK_RESTORE   (1u << 3)   /* 48 MHz HSISYS and 1 wait state left */
 #define SKIP_USB_RESET       (1u << 4)   /* USB registers (DPPU, address, endpoints) left */
 #define SKIP_VECTOR_RESTORE  (1u << 5)   /* VTOR and MEM_MODE left pointing at the application */
+#define SKIP_PRIMASK_CLEAR   (1u << 6)   /* interrupts left masked, as __disable_irq() left them */
 void clean_jump(uint32_t skip);
 
 /* the bootloader's entry as the thread's code computes it */

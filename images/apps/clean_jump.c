@@ -52,6 +52,8 @@ void clean_jump(uint32_t skip)
         RCC_APBENR2 &= ~RCC_APBENR2_SYSCFGEN;
         SCB_VTOR = 0;
     }
-    hal_enable_irq();
+    if (!(skip & SKIP_PRIMASK_CLEAR)) {
+        hal_enable_irq();
+    }
     branch_with_msp(BOOTLOADER_STACK, BOOTLOADER_ENTRY);
 }

@@ -27,7 +27,10 @@ static struct usb_setup req;
 static const uint8_t *in_ptr;
 static unsigned in_left;
 static int in_zlp;
-static uint8_t ctl_buf[256];
+#ifndef USB_CTL_BUF_SIZE
+#define USB_CTL_BUF_SIZE 256u        /* largest OUT data stage of a control request */
+#endif
+static uint8_t ctl_buf[USB_CTL_BUF_SIZE];
 static unsigned out_got;
 static uint8_t pending_address;
 static uint8_t halted[8];
@@ -178,6 +181,19 @@ static int standard_request(void)
         reply[0] = (uint8_t)usb_configuration;
         ep0_reply(reply, 1);
         return 0;
+#ifdef USB_CLASS_REQUESTS
+    case 11:                                       /* SET_INTERFACE: the application picks the alternate */
+        if (!usb_configuration || usb_set_interface(req.wIndex, req.wValue) < 0)
+            return -1;
+        ep0_status_in();
+        return 0;
+    case 10:                                       /* GET_INTERFACE */
+        if (!usb_configuration || usb_get_interface(req.wIndex) < 0)
+            return -1;
+        reply[0] = (uint8_t)usb_get_interface(req.wIndex);
+        ep0_reply(reply, 1);
+        return 0;
+#else
     case 11:                                       /* SET_INTERFACE: one interface, alternate 0 */
         if (!usb_configuration || req.wIndex != 0 || req.wValue != 0)
             return -1;
@@ -190,6 +206,7 @@ static int standard_request(void)
         reply[0] = 0;
         ep0_reply(reply, 1);
         return 0;
+#endif
     case 0:                                        /* GET_STATUS */
         reply[0] = recipient == 2 ? halted[req.wIndex & 7u] : 0;
         reply[1] = 0;
@@ -219,6 +236,24 @@ static int standard_request(void)
     return -1;
 }
 
+/* Vendor requests go to usb_vendor_request; with USB_CLASS_REQUESTS, class
+   requests (bmRequestType type = 01, USB 2.0 §9.3.1) go to usb_class_request. */
+static int request_handler(const struct usb_setup *s, uint8_t *data)
+{
+#ifdef USB_CLASS_REQUESTS
+    if ((s->bmRequestType & 0x60u) == 0x20u)
+        return usb_class_request(s, data);
+#endif
+    return usb_vendor_request(s, data);
+}
+
+#ifdef USB_CLASS_REQUESTS
+int usb_control_idle(void)
+{
+    return stage == EP0_IDLE;
+}
+#endif
+
 static void ep0_setup(void)
 {
     uint32_t w0 = PMA_WORD(EP0_RX), w1 = PMA_WORD(EP0_RX + 4);
@@ -232,7 +267,11 @@ static void ep0_setup(void)
     in_left = 0;
 
     int r;
+#ifdef USB_CLASS_REQUESTS
+    if ((req.bmRequestType & 0x60u) == 0x40u || (req.bmRequestType & 0x60u) == 0x20u) {  /* vendor or class */
+#else
     if ((req.bmRequestType & 0x60u) == 0x40u) {   /* vendor */
+#endif
         if (!(req.bmRequestType & 0x80u) && req.wLength) {
             if (req.wLength > sizeof ctl_buf) {
                 ep0_stall();
@@ -243,7 +282,7 @@ static void ep0_setup(void)
             usb_set_stat_rx(0, STAT_VALID);
             return;
         }
-        r = usb_vendor_request(&req, ctl_buf);
+        r = request_handler(&req, ctl_buf);
         if (r < 0)
             ep0_stall();
         else if (req.bmRequestType & 0x80u)
@@ -271,7 +310,7 @@ static void ep0_out(void)
             usb_set_stat_rx(0, STAT_VALID);
             return;
         }
-        if (usb_vendor_request(&req, ctl_buf) < 0)
+        if (request_handler(&req, ctl_buf) < 0)
             ep0_stall();
         else
             ep0_status_in();
@@ -329,7 +368,9 @@ void usb_start(void)
     USB_CNTR = CNTR_USBRST;                        /* power up, still in reset */
     USB_CNTR = 0;
     USB_ISTR = 0;
-    USB_CNTR = CNTR_CTRM | CNTR_RESETM | CNTR_SOFM;
+#ifndef USB_POLLED
+    USB_CNTR = CNTR_CTRM | CNTR_RESETM | CNTR_SOFM;   /* interrupt sources (none when polled) */
+#endif
     USB_BCDR |= BCDR_DPPU;                         /* connect */
 }
 

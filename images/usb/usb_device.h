@@ -27,6 +27,16 @@ int  usb_vendor_request(const struct usb_setup *s, uint8_t *data);
 void usb_configured(unsigned configuration);     /* SET_CONFIGURATION / SET_INTERFACE */
 void usb_endpoint_event(unsigned ep, int rx);    /* VTRX (rx = 1) or VTTX on a data endpoint */
 
+#ifdef USB_CLASS_REQUESTS
+/* Built with -DUSB_CLASS_REQUESTS (and optionally -DUSB_CTL_BUF_SIZE=n for longer
+   OUT data stages): class requests, same contract as usb_vendor_request; the
+   application owns the alternate settings (return -1 to STALL). */
+int  usb_class_request(const struct usb_setup *s, uint8_t *data);
+int  usb_set_interface(unsigned interface, unsigned alternate);
+int  usb_get_interface(unsigned interface);
+int  usb_control_idle(void);           /* 1 when no control transfer is in progress on EP0 */
+#endif
+
 /* Stack entry points */
 void usb_start(void);                  /* clock the peripheral, power up, connect (DPPU) */
 void usb_poll(void);                   /* handle every pending event */
