@@ -65,6 +65,24 @@ def _bare_unicorn_rate(name: str) -> tuple[int, float]:
     return executed, time.perf_counter() - started
 
 
+def _diagnosis_timing(name: str = "jump_forum_v1") -> dict:
+    """Wall time of one scenario run (app to jump, then the DFU flow) against a full diagnosis."""
+    from .analysis.diagnose import diagnose, jump_run, usb_request_trigger
+    from .analysis.flows import dfu_flow
+    app, bootloader = load_elf(IMAGES / f"{name}.elf"), load_elf(IMAGES / "bootloader.elf")
+    flow = dfu_flow()
+    started = time.perf_counter()
+    m, _ = jump_run(app, bootloader, {}, usb_request_trigger)
+    flow.run(m)
+    one_run = time.perf_counter() - started
+    started = time.perf_counter()
+    d = diagnose(app, bootloader, flow)
+    full = time.perf_counter() - started
+    return {"scenario": name, "one_run_wall_seconds": round(one_run, 3), "diagnosis_wall_seconds": round(full, 3),
+            "replays": d.oracle_calls, "diagnosis_over_one_run": round(full / one_run, 2),
+            "blocking_items": [i.key for i in d.blamed]}
+
+
 def run_benchmarks() -> dict:
     machine, wall = _machine_run("bench_compute")
     machine_rate = machine.loop.instructions / wall
@@ -72,7 +90,9 @@ def run_benchmarks() -> dict:
     bare_rate = bare_executed / bare_wall
     poll, poll_wall = _machine_run("bench_poll")
     erase, erase_wall = _machine_run("flash_erase_all")
+    diagnosis = _diagnosis_timing()
     return {
+        "diagnosis": diagnosis,
         "schema": "c071emu.bench/1",
         "compute": {
             "image": "bench_compute",
@@ -119,6 +139,10 @@ def print_benchmarks(r: dict) -> None:
     print(f"polling image: {p['simulated_seconds']:.3f} s simulated in {p['wall_seconds']:.3f} s wall "
           f"({p['simulated_over_wall']:.0f}x real time); {p['instructions_executed']:,} instructions executed, "
           f"{p['instructions_skipped']:,} skipped by poll fast-forward")
+    d = r["diagnosis"]
+    print(f"diagnosis of {d['scenario']}: one scenario run {d['one_run_wall_seconds']:.2f} s wall, full diagnosis "
+          f"{d['diagnosis_wall_seconds']:.2f} s ({d['replays']} replays) = {d['diagnosis_over_one_run']:.1f}x one run "
+          f"(target <= 10x); blocking: {', '.join(d['blocking_items'])}")
     e = r["flash_erase_all"]
     print(f"flash erase of all {e['pages']} pages, BSY1 polled from SRAM: {e['simulated_seconds']:.3f} s simulated in "
           f"{e['wall_seconds']:.3f} s wall ({e['simulated_over_wall']:.0f}x real time); "

@@ -257,9 +257,17 @@ class Machine:
         """RDP level 1 and a boot from system memory or SRAM: main flash is inaccessible (RM0490 §4.5.1)."""
         return self.flash_controller.rdp_level() == 1 and self.boot_mode is not BootMode.MAIN_FLASH
 
+    STALL_MAPPING_MIN_S = 1e-3
+
     def _flash_busy_changed(self, busy: bool) -> None:
         # The mapping cannot change under the instruction that started the operation (its
-        # code may be in flash): the swap happens between slices.
+        # code may be in flash): the swap happens between slices.  A double-word program
+        # (85 us) keeps plain memory: swapping costs more than the operation, and a data
+        # read during it could only differ for the double word being programmed, which
+        # reads erased until the operation ends.  Fetches stall either way (_between_slices).
+        if busy and self.flash_controller.operation_seconds() < self.STALL_MAPPING_MIN_S:
+            self.loop.end_slice()
+            return
         self._flash_mapping_wanted = "stall" if busy else "memory"
         self.loop.end_slice()
 
@@ -270,8 +278,7 @@ class Machine:
         debt = self.flash_controller.take_stall_debt()
         if debt:
             self.clock.cycles += int(debt * self.clock.hz + 0.999999)
-        pc = self.cpu.pc()
-        if self.flash_controller.busy and (self._in_flash(pc) or self._vector_fetch_from_flash()):
+        if self.flash_controller.busy and (self._in_flash(pc := self.cpu.pc()) or self._vector_fetch_from_flash()):
             start = self.clock.cycles
             self.flash_controller.finish_for_stall(f"instruction or vector fetch at 0x{pc:08X}")
             self.clock.cycles = max(self.clock.cycles, start) + int(
@@ -563,6 +570,7 @@ class _MachineServices:
         return ev
 
     def clock_tree_changed(self) -> None:
+        self.m.loop.clock_dirty = True
         self.request_slice_end()
 
     def set_irq_line(self, irq: int, level: bool) -> None:

@@ -489,6 +489,9 @@ class FlashController(Peripheral):
         if self._operation is not None:
             self._stall_until_done(why)
 
+    def operation_seconds(self) -> float:
+        return self._duration(self._operation) if self._operation else 0.0
+
     def operation_end_cycle(self) -> Optional[int]:
         return self._operation.event.cycle if self._operation else None
 

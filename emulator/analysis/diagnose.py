@@ -104,27 +104,43 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     option_bytes = option_bytes or {}
     ref_m = reference_run(app, bootloader, option_bytes)
     reference = take_snapshot(ref_m, "BOOT0 entry")
-    reference_outcome = run_forked([lambda: flow.run(ref_m)])[0]
-
     m, end = jump_run(app, bootloader, option_bytes, trigger)
     if end.reason is not EndReason.STOP_AT:
+        reference_outcome = run_forked([lambda: flow.run(ref_m)])[0]
         return Diagnosis(str(app.path), str(bootloader.path), operation, reference, None, [], reference_outcome,
                          None, note=f"the application never entered system memory ({end.detail})")
     jump = take_snapshot(m, "software jump")
     items = residual_items(reference, jump)
     start = len(m.trace.events)
+    outcomes: dict[tuple[str, ...], FlowOutcome] = {}     # replays already run, by restored items
 
-    def replay(subset: list[Item], with_mechanism: bool = False):
+    def replay(subset: list[Item]):
         def job():
             restore_items(m, reference, subset)
             outcome = flow.run(m)
-            if with_mechanism:
-                outcome.events = [_event(m, e) for e in m.trace.events[start:]
-                                  if e.kind.startswith(MECHANISM_KINDS)][:60]
+            outcome.events = [_event(m, e) for e in m.trace.events[start:]
+                              if e.kind.startswith(MECHANISM_KINDS)][:60]
             return outcome
         return job
 
-    jump_outcome = run_forked([replay([], with_mechanism=True)])[0]
+    def key(subset: list[Item]) -> tuple[str, ...]:
+        return tuple(sorted(i.key for i in subset))
+
+    def outcomes_of(candidates: list[list[Item]]) -> list[FlowOutcome]:
+        missing = [c for c in dict.fromkeys(map(key, candidates)) if c not in outcomes]
+        by_key = {key(c): c for c in candidates}
+        for k, o in zip(missing, run_forked([replay(by_key[k]) for k in missing])):
+            outcomes[k] = o
+        return [outcomes[key(c)] for c in candidates]
+
+    # The reference flow, the jump's own outcome and the all-items counterfactual are
+    # independent: one parallel batch.
+    jobs = [lambda: flow.run(ref_m), replay([]), replay(items)] if items else [lambda: flow.run(ref_m), replay([])]
+    first = run_forked(jobs)
+    reference_outcome, jump_outcome = first[0], first[1]
+    outcomes[()] = jump_outcome
+    if items:
+        outcomes[key(items)] = first[2]
     diagnosis = Diagnosis(str(app.path), str(bootloader.path), operation, reference, jump, items,
                           reference_outcome, jump_outcome)
     diagnosis.mechanism = jump_outcome.events
@@ -134,20 +150,19 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     if not reference_outcome.step_ok(operation):
         diagnosis.note = "the operation fails after a clean BOOT0 entry too: not caused by residual state"
         return diagnosis
-
-    def evaluate(candidates: list[list[Item]]) -> list[bool]:
-        outcomes = run_forked([replay(c) for c in candidates])
-        return [o.step_ok(operation) for o in outcomes]
-
-    if not evaluate([items])[0]:
+    if not items or not outcomes[key(items)].step_ok(operation):
         diagnosis.note = "restoring every residual item does not make the operation succeed"
         return diagnosis
+
+    def evaluate(candidates: list[list[Item]]) -> list[bool]:
+        return [o.step_ok(operation) for o in outcomes_of(candidates)]
+
     blamed, calls = ddmin(items, evaluate)
     diagnosis.blamed = blamed
-    diagnosis.oracle_calls = calls + 1
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
-    diagnosis.fix_outcome = run_forked([replay(blamed)])[0]
+    diagnosis.fix_outcome = outcomes_of([blamed])[0]          # the replay with the blamed items restored
+    diagnosis.oracle_calls = len(outcomes)
     return diagnosis
 
 

@@ -133,7 +133,7 @@ def _restore_register(key: str) -> Callable[[Machine, JumpSnapshot], None]:
     def restore(m: Machine, ref: JumpSnapshot) -> None:
         _set_registers(m, ref, [key])
         if key.startswith("RCC."):
-            m.loop.end_slice()       # the run loop re-reads HCLK at the next boundary
+            m.loop.clock_dirty = True      # the run loop re-reads HCLK at the next boundary
     return restore
 
 

@@ -77,6 +77,7 @@ class RunLoop:
         self.sleep_on_exit: Callable[[], bool] = lambda: False
         self.progress: Optional[Callable[[], None]] = None      # called every PROGRESS_SLICES slices
         self.housekeeping: Callable[[], None] = lambda: None    # the machine's work between slices
+        self.clock_dirty = True                                 # HCLK must be re-read from the clock tree
         self._bus_error: Optional[tuple[str, int]] = None
         self.instructions = 0
         self.instructions_skipped = 0
@@ -407,6 +408,9 @@ class RunLoop:
             self.instructions_skipped += count * iteration
 
     def _sync_clock_frequency(self) -> None:
+        if not self.clock_dirty:
+            return
+        self.clock_dirty = False
         hz = self.clock_source()
         if hz != self.clock.hz and hz > 0:
             self.clock.set_frequency(hz, self.clock.cycles)
