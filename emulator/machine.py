@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_WRITE_PROT
+from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT
 
 from peripherals import c071
 from peripherals.crs import ClockRecoverySystem
@@ -59,8 +59,9 @@ class MachineConfig:
 
 
 def select_boot(optr: int, secr: int, empty: bool, boot0_pin: int) -> BootMode:
-    """RM0490 §3.1 Table 9 (FACTS §2.1)."""
-    if secr >> 16 & 1:                                  # BOOT_LOCK: main flash, EMPTY ignored
+    """RM0490 §3.1 Table 9 (FACTS §2.1); RDP level 2 removes the system-memory and SRAM
+    boots (RM0490 §4.5.1, as in the G0/G4/L4 flash interface manuals)."""
+    if secr >> 16 & 1 or optr & 0xFF == 0xCC:          # BOOT_LOCK or RDP 2: main flash, EMPTY ignored
         return BootMode.MAIN_FLASH
     n_boot_sel, n_boot1, n_boot0 = optr >> 24 & 1, optr >> 25 & 1, optr >> 26 & 1
     boot0 = boot0_pin if n_boot_sel == 0 else (0 if n_boot0 else 1)
@@ -206,6 +207,7 @@ class Machine:
                   *self.unmodelled_blocks]:
             self._mmio(p)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
+        uc.hook_add(UC_HOOK_MEM_READ_PROT, self._on_read_of_execute_only)
 
     def _usart1_kernel_hz(self) -> int:
         """RCC_CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (HSI48 / HSIKERDIV), 11 LSE (RM0490 §6.4.20)."""
@@ -246,6 +248,30 @@ class Machine:
             name = memory.name if memory else f"0x{address:08X}"
             self.services.report_unmodelled(f"write to read-only {name} at 0x{address:08X}", True, value)
         return True            # the store never reaches the array directly; execution continues
+
+    def _on_read_of_execute_only(self, uc, access, address, size, value, user_data) -> bool:
+        # PCROP pages are mapped execute-only.  A data read of a protected subpage reads 0
+        # (the bytes are zeroed for this one instruction and put back at the boundary);
+        # a read of the unprotected half of such a 1 KiB page reads normally.
+        native = self._native_address(address)
+        if self.flash_controller.in_pcrop(native):
+            self._undo_writes.append((self.flash, native, self.flash.load(native, size)))
+            self.flash.array[native - self.flash.base:native - self.flash.base + size] = 0
+            self.flash_controller.pcrop_read(native)
+            self.loop.end_slice()
+        return True
+
+    def _apply_pcrop(self) -> None:
+        """Map the 1 KiB pages that hold PCROP subpages execute-only (native address and alias)."""
+        uc = self.cpu.uc
+        if self._flash_mapping != "memory":
+            return
+        places = [c071.FLASH_BASE] + ([0] if self._alias is self.flash else [])
+        for at in places:
+            uc.mem_protect(at, self.flash.size, self.flash.perms)
+            for lo, hi in self.flash_controller.pcrop_ranges():
+                first, last = lo & ~0x3FF, (hi + 0x3FF) & ~0x3FF
+                uc.mem_protect(at + first - c071.FLASH_BASE, last - first, UC_PROT_EXEC)
 
     def _native_address(self, address: int) -> int:
         if address < c071.ALIAS_WINDOW and self._alias is not None:
@@ -390,6 +416,7 @@ class Machine:
         self._flash_mapping_wanted = None
         self._map_flash("memory")
         self._map_alias(self.boot_mode.value)
+        self._apply_pcrop()
         if self._rdp_restricted():
             self._map_flash("none")
             self.event("flash.rdp", "RDP level 1 with a boot from "

@@ -23,7 +23,14 @@ What the seed question turns on lives here, so every rule is the manual's:
 - Protection (§4.5): WRP areas refuse erase/program of their pages with WRPERR; in
   RDP level 1 with a boot from system memory or SRAM, main flash is inaccessible
   (the machine unmaps it, so accesses are bus errors) and erase/program set WRPERR.
-  PCROP zones are loaded but not enforced (reported once when configured).
+  RDP level 2 keeps the boot in main flash and makes the option bytes unchangeable
+  (OPTSTRT sets WRPERR); programming RDP from level 1 back to 0xAA mass-erases main
+  flash first - all of it when PCROP_RDP is set or no PCROP zone exists, otherwise
+  the pages that hold no PCROP subpage (RM0444 §3.5.1 for the G0 flash interface this
+  one shares; RM0490 §4.5.1).  PCROP zones (512-byte subpages from STRT to END) are
+  execute-only: a data read sets RDERR (IRQ with RDERRIE) and reads 0 - the value is an
+  INFERENCE from the G0/G4/L4 manuals, which say the read "triggers RDERR" - and an
+  erase or program of a page holding a PCROP subpage sets WRPERR.
 
 Durations: DS14693 (the C071 datasheet) was not retrieved.  The figures below are
 the typical values of the same flash interface in the STM32G0 family datasheets
@@ -176,9 +183,6 @@ class FlashController(Peripheral):
                                     f"{complement:#010x}; safe value {SAFE_VALUES[name]:#010x} loaded, OPTVERR set")
                 value = SAFE_VALUES[name]
             self._loaded[name] = value
-        if self._loaded["PCROP1ASR"] & 0xFF <= self._loaded["PCROP1AER"] & 0xFF or \
-                self._loaded["PCROP1BSR"] & 0xFF <= self._loaded["PCROP1BER"] & 0xFF:
-            self.services.event("flash.pcrop", "a PCROP zone is configured; PCROP read protection is not enforced")
         self.on_reset()
 
     def evaluate_empty(self, flash_first_dword: int) -> None:
@@ -206,7 +210,8 @@ class FlashController(Peripheral):
         return self._operation is not None
 
     def rdp_level(self) -> int:
-        rdp = self.optr & 0xFF
+        """The protection in force: from the loaded option bytes, not from an OPTR being edited."""
+        rdp = self._loaded["OPTR"] & 0xFF
         return 0 if rdp == RDP_LEVEL0 else 2 if rdp == RDP_LEVEL2 else 1
 
     # -- the bus -------------------------------------------------------------------------------
@@ -318,9 +323,30 @@ class FlashController(Peripheral):
                 return
             self._begin(Operation("mass erase", c071.FLASH_BASE, b"\xff" * c071.FLASH_SIZE), T_MASS_ERASE)
 
+    def pcrop_ranges(self) -> list[tuple[int, int]]:
+        """[start, end) byte ranges of the PCROP zones A and B (512-byte subpages, RM0490 §4.5.2)."""
+        ranges = []
+        for start_reg, end_reg in (("PCROP1ASR", "PCROP1AER"), ("PCROP1BSR", "PCROP1BER")):
+            first, last = self.reg[start_reg].value & 0xFF, self.reg[end_reg].value & 0xFF
+            if first <= last:
+                ranges.append((c071.FLASH_BASE + first * 512, c071.FLASH_BASE + (last + 1) * 512))
+        return ranges
+
+    def in_pcrop(self, address: int) -> bool:
+        return any(lo <= address < hi for lo, hi in self.pcrop_ranges())
+
+    def pcrop_read(self, address: int) -> None:
+        """A data read of a PCROP subpage (the machine returns 0 for it)."""
+        self.sr.value |= RDERR
+        self.services.event("flash.pcrop_read", f"data read of PCROP-protected 0x{address:08X}: RDERR, reads 0")
+        self._update_irq()
+
     def _write_refusal(self, page: int) -> str:
         if self.rdp_restricted():
             return "RDP level 1 with boot from system memory or SRAM (RM0490 §4.5.1)"
+        start = c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE
+        if any(lo < start + c071.FLASH_PAGE_SIZE and start < hi for lo, hi in self.pcrop_ranges()):
+            return "the page holds PCROP-protected subpages"
         for name in ("WRP1AR", "WRP1BR"):
             v = self.reg[name].value
             start, end = v & 0x3F, v >> 16 & 0x3F
@@ -337,9 +363,24 @@ class FlashController(Peripheral):
         if self._poisoned():
             self.cr.value &= ~OPTSTRT
             return
+        if self.rdp_level() == 2:
+            self._error(WRPERR, "option bytes cannot be changed in RDP level 2")
+            self.cr.value &= ~OPTSTRT
+            return
         values = {name: self.reg[name].value for name in OPTION_FIELDS}
-        self._begin(Operation("option bytes", c071.OPTION_BYTES_BASE, struct.pack("<8I", *values.values())),
-                    T_OPTION_PROGRAM, option_values=values)
+        regression = self.rdp_level() == 1 and values["OPTR"] & 0xFF == RDP_LEVEL0
+        kind = "RDP regression" if regression else "option bytes"
+        self._begin(Operation(kind, c071.OPTION_BYTES_BASE, struct.pack("<8I", *values.values())),
+                    T_OPTION_PROGRAM + (T_MASS_ERASE if regression else 0), option_values=values)
+
+    def _regression_erase(self, values: dict[str, int]) -> None:
+        """RDP 1 -> 0: full mass erase, or only pages without PCROP subpages when PCROP_RDP = 0."""
+        keep_pcrop = not values["PCROP1AER"] >> 31 & 1 and self.pcrop_ranges()
+        for page in range(c071.FLASH_PAGES):
+            start = c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE
+            if keep_pcrop and any(lo < start + c071.FLASH_PAGE_SIZE and start < hi for lo, hi in self.pcrop_ranges()):
+                continue
+            self.array.write(start, b"\xff" * c071.FLASH_PAGE_SIZE)
 
     # -- writes to the flash array (from the machine's write-protect hook) -------------------------
     def memory_write(self, address: int, size: int, value: int) -> None:
@@ -453,7 +494,10 @@ class FlashController(Peripheral):
         if op is None:
             return
         self._operation = None
-        if op.kind == "option bytes":
+        if op.kind == "RDP regression":
+            self._regression_erase(self._option_values)
+            write_option_words(self.option_area, self._option_values)
+        elif op.kind == "option bytes":
             write_option_words(self.option_area, self._option_values)
         else:
             self.array.write(op.address, op.data)
@@ -478,7 +522,8 @@ class FlashController(Peripheral):
     @staticmethod
     def _duration(op: Operation) -> float:
         return {"page erase": T_ERASE_PAGE, "mass erase": T_MASS_ERASE, "program": T_PROGRAM_DWORD,
-                "fast program": T_PROGRAM_ROW, "option bytes": T_OPTION_PROGRAM}[op.kind]
+                "fast program": T_PROGRAM_ROW, "option bytes": T_OPTION_PROGRAM,
+                "RDP regression": T_OPTION_PROGRAM + T_MASS_ERASE}[op.kind]
 
     def take_stall_debt(self) -> float:
         debt, self.stall_debt_s = self.stall_debt_s, 0.0

@@ -213,3 +213,29 @@ def test_fast_programming_row_not_finished_in_8_ms_is_fasterr(m):
     m.loop._fire_due_events()
     assert m.bus_read(SR) & FASTERR
     assert not m.bus_read(SR) & CFGBSY
+
+
+def _program_options(m: Machine, optr: int) -> None:
+    unlock(m)
+    m.bus_write(OPTKEYR, OPTKEY1)
+    m.bus_write(OPTKEYR, OPTKEY2)
+    m.bus_write(OPTR, optr)
+    m.bus_write(CR, 1 << 17)                                              # OPTSTRT
+
+
+def test_option_bytes_cannot_change_in_rdp_level_2():
+    m = Machine(MachineConfig(option_bytes={"OPTR": 0x3FEF_FECC}))
+    m.reset("power")
+    _program_options(m, 0x3FEF_FEAA)
+    assert m.bus_read(SR) & WRPERR and not m.flash_controller.busy
+    assert m.option_area.word(0x1FFF_7800) == 0x3FEF_FECC
+
+
+def test_rdp_regression_from_level_1_mass_erases_flash():
+    m = Machine(MachineConfig(option_bytes={"OPTR": 0x3FEF_FEBB}))
+    m.reset("power")
+    m.flash.store(m.cpu.uc, 0x0800_4000, b"\x00" * 8)
+    _program_options(m, 0x3FEF_FEAA)
+    finish_operation(m)
+    assert m.flash.load(0x0800_4000, 8) == b"\xff" * 8
+    assert m.option_area.word(0x1FFF_7800) == 0x3FEF_FEAA

@@ -79,3 +79,23 @@ def test_obl_launch_reloads_option_bytes_and_resets():
     assert end.exit_status == 0, m.guest_output
     assert [e.text.split(";")[0] for e in m.trace.of_kind("reset")] == ["power reset", "obl reset"]
     assert not m.flash_controller.optr >> 24 & 1
+
+
+def test_pcrop_zone_reads_zero_with_rderr_and_refuses_erase():
+    from emulator.image import load_elf
+    from emulator.machine import Machine, MachineConfig
+    from tests.conftest import elf
+    m = Machine(MachineConfig(option_bytes={"PCROP1ASR": 0x10, "PCROP1AER": 0x11}))
+    m.load(load_elf(elf("flash_pcrop")))
+    m.flash.store(m.cpu.uc, 0x0800_2000, bytes.fromhex("11223344"))
+    m.flash.store(m.cpu.uc, 0x0800_2400, (0xC0DEC0DE).to_bytes(4, "little"))
+    m.reset("power")
+    end = m.run(max_seconds=1)
+    assert end.exit_status == 0, m.guest_output
+    assert m.flash.load(0x0800_2000, 4) == bytes.fromhex("11223344")      # the zone kept its contents
+    assert m.trace.of_kind("flash.pcrop_read")
+
+
+def test_rdp2_boots_main_flash_even_with_boot0_high():
+    m, end = run_to_exit("boot_probe_sysmem", "hello", boot_pin=1, option_bytes={"OPTR": 0x3EEF_FECC})
+    assert end.exit_status == 0 and m.guest_output == "hello from flash\n"
