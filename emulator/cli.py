@@ -195,7 +195,7 @@ def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
 
 def diagnose_command(args: argparse.Namespace) -> int:
     from .analysis.diagnose import diagnose
-    from .analysis.flows import dfu_flow
+    from .analysis.flows import dfu_flow, usart_flow
     from .analysis.report import print_terminal, to_html, to_json
     try:
         app = load_elf(args.image)
@@ -205,10 +205,8 @@ def diagnose_command(args: argparse.Namespace) -> int:
     except (ImageError, ValueError) as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.host != "dfu":
-        print("c071emu: --host usart is not available for diagnose yet; use --host dfu", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    result = diagnose(app, bootloader, dfu_flow(), operation=args.operation, option_bytes=option_bytes)
+    flow = dfu_flow() if args.host == "dfu" else usart_flow()
+    result = diagnose(app, bootloader, flow, operation=args.operation, option_bytes=option_bytes)
     if args.json:
         print(json.dumps(to_json(result), indent=2))
     else:

@@ -54,7 +54,7 @@ def test_forum_v1_mechanism_is_the_erased_vector_table(forum_v1):
 
 def test_first_screen_answers_the_question(forum_v1):
     lines = answer_lines(forum_v1)
-    assert lines[0].startswith("Erase FAILS after the software jump")
+    assert lines[0].startswith("Erase FAILS after the software jump") and "works after a BOOT0 entry" in lines[0]
     assert "VTOR" in lines[2] and "0x0000_0000 aliases main flash" in lines[3]
 
 
@@ -103,3 +103,16 @@ def test_cli_diagnose_exit_status_and_json(capsys):
 def test_cli_diagnose_bad_input_exits_2(capsys, tmp_path):
     assert main(["diagnose", str(tmp_path / "missing.elf")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_usart_host_reaches_the_same_diagnosis_for_the_forum_jump():
+    from emulator.analysis.flows import usart_flow
+    d = diagnose(load_elf(elf("jump_forum_v1")), BOOTLOADER, usart_flow())
+    assert d.reference_outcome.all_ok
+    assert [s.status for s in d.jump_outcome.steps[:4]] == ["ok", "ok", "ok", "failed"]
+    assert [i.key for i in d.blamed] == ["VTOR", "MEM_MODE"] and d.fix_verified
+
+
+def test_cli_diagnose_over_usart_exit_status(capsys):
+    assert main(["diagnose", str(elf("jump_reset_first")), "--host", "usart", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["operation_failed"] is False

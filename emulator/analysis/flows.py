@@ -142,3 +142,53 @@ class DfuFlow:
 
 def dfu_flow(style: str = "dfu-util") -> DfuFlow:
     return DfuFlow(style=style)
+
+
+class UsartFlow(DfuFlow):
+    """The same steps over USART1 with the AN3155 protocol, as stm32flash does them: sync
+    (0x7F) and Get ID, read memory, extended erase of the touched pages, write memory in
+    256-byte frames, read back, Go."""
+
+    name = "usart"
+    CONNECT_DELAY_S = 0.01
+
+    def __init__(self, payload: Image | None = None, usart: str = "USART1", baud: int = 115200) -> None:
+        super().__init__(payload)
+        self.usart, self.baud = usart, baud
+
+    def run(self, m: Machine) -> FlowOutcome:
+        from ..host.an3155 import An3155Client
+        from ..host.serial_port import SerialPort
+        client = An3155Client(SerialPort(m, self.usart, baud=self.baud, parity="E"))
+        address, data = payload_of(self.payload, self.PAYLOAD_BYTES)
+        first_page = (address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE
+        pages = list(range(first_page, (address + len(data) - c071.FLASH_BASE - 1) // c071.FLASH_PAGE_SIZE + 1))
+        r = StepRunner(m)
+        m.run(max_seconds=self.CONNECT_DELAY_S)        # a tool opens the port after the device has started
+        r.step("enumerate", lambda: f"sync {client.sync()}, Get ID 0x{client.get_id():03X}")
+        r.step("upload flash", lambda: f"{len(client.read_memory(c071.FLASH_BASE, self.FLASH_UPLOAD))} B read")
+        r.step("upload option bytes",
+               lambda: f"OPTR 0x{int.from_bytes(client.read_memory(c071.OPTION_BYTES_BASE, 4), 'little'):08X}")
+        r.step("erase", lambda: (client.extended_erase(pages), f"pages {pages[0]}..{pages[-1]}")[1])
+        r.step("write", lambda: (client.write_memory(address, data), f"{len(data)} B at 0x{address:08X}")[1])
+        r.step("verify", lambda: self._verify(client, address, data))
+        r.step("leave", lambda: self._go(m, client, address))
+        return FlowOutcome(r.results)
+
+    @staticmethod
+    def _verify(client, address: int, data: bytes) -> str:
+        if client.read_memory(address, len(data)) != data:
+            raise RuntimeError(f"read back of 0x{address:08X}+{len(data)} differs from what was written")
+        return f"{len(data)} B match"
+
+    def _go(self, m: Machine, client, address: int) -> str:
+        before = len(m.guest_output)
+        client.go(address)
+        m.run(max_seconds=0.05)
+        if self.START_MARK not in m.guest_output[before:]:
+            raise RuntimeError("Go acknowledged but the new application did not start")
+        return f"Go 0x{address:08X}; new application printed {self.START_MARK!r}"
+
+
+def usart_flow() -> UsartFlow:
+    return UsartFlow()

@@ -63,8 +63,10 @@ def answer_lines(d: Diagnosis) -> list[str]:
     if not d.operation_failed:
         lines.append(f"{d.operation} works after the software jump: {d.note or 'no blocking residual state'}.")
         return lines
+    after_boot0 = "works after a BOOT0 entry" if d.reference_outcome.step_ok(d.operation) \
+        else "fails after a BOOT0 entry too"
     lines.append(f"{d.operation.capitalize()} FAILS after the software jump "
-                 f"({failure.name}: {failure.detail}) but works after a BOOT0 entry.")
+                 f"({failure.name}: {failure.detail}) and {after_boot0}.")
     if d.blamed:
         lines.append(f"Blocking residual state ({'1-minimal, ' if d.one_minimal else ''}{len(d.blamed)} item"
                      f"{'s' if len(d.blamed) != 1 else ''}, found in {d.oracle_calls} replays):")

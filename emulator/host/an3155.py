@@ -130,6 +130,9 @@ class An3155Client:
         except SerialTimeout:
             self._send(bytes([SYNC]))
             reply = self._recv(1)[0]
+            if reply == ACK:                 # the first 0x7F came before the device listened
+                self._end("ACK (the first 0x7F was not seen)")
+                return "ACK"
             if reply != NACK:
                 self._end(f"0x{reply:02X} after a second 0x7F")
                 raise An3155Error(f"sync: 0x{reply:02X} after a second 0x7F, expected NACK 0x1F") from None
