@@ -172,26 +172,23 @@ class Machine:
 
     # -- assembly -------------------------------------------------------------------------
     def _wire_clocks_and_resets(self) -> None:
+        """Each block's clock enable and reset bits in RCC (RM0490 §6.4.8-§6.4.17)."""
         rcc = self.rcc
-        for letter, bit in zip("ABCDF", ("GPIOAEN", "GPIOBEN", "GPIOCEN", "GPIODEN", "GPIOFEN")):
-            rcc.gate("IOPENR", bit, self.gpio[f"GPIO{letter}"])
-            rcc.resets("IOPRSTR", bit.replace("EN", "RST"), self.gpio[f"GPIO{letter}"])
-        rcc.gate("AHBENR", "FLASHEN", self.flash_controller)
-        rcc.gate("APBENR2", "SYSCFGEN", self.syscfg)
-        rcc.resets("APBRSTR2", "SYSCFGRST", self.syscfg)
-        rcc.gate("APBENR1", "PWREN", self.pwr)
-        rcc.resets("APBRSTR1", "PWRRST", self.pwr)
-        rcc.gate("APBENR1", "DBGEN", self.dbg)
-        rcc.resets("APBRSTR1", "DBGRST", self.dbg)
-        rcc.gate("APBENR1", "USBEN", self.usb)
-        rcc.gate("APBENR1", "USBEN", self.usb.pma)
-        rcc.resets("APBRSTR1", "USBRST", self.usb)
-        rcc.gate("APBENR1", "CRSEN", self.crs)
-        rcc.resets("APBRSTR1", "CRSRST", self.crs)
-        rcc.gate("APBENR2", "USART1EN", self.usart1)
-        rcc.resets("APBRSTR2", "USART1RST", self.usart1)
-        rcc.gate("APBENR1", "USART2EN", self.usart2)
-        rcc.resets("APBRSTR1", "USART2RST", self.usart2)
+        wiring = [(self.gpio[f"GPIO{x}"], "IOPENR", f"GPIO{x}EN", "IOPRSTR", f"GPIO{x}RST") for x in "ABCDF"] + [
+            (self.flash_controller, "AHBENR", "FLASHEN", None, None),
+            (self.syscfg, "APBENR2", "SYSCFGEN", "APBRSTR2", "SYSCFGRST"),
+            (self.pwr, "APBENR1", "PWREN", "APBRSTR1", "PWRRST"),
+            (self.dbg, "APBENR1", "DBGEN", "APBRSTR1", "DBGRST"),
+            (self.usb, "APBENR1", "USBEN", "APBRSTR1", "USBRST"),
+            (self.usb.pma, "APBENR1", "USBEN", None, None),
+            (self.crs, "APBENR1", "CRSEN", "APBRSTR1", "CRSRST"),
+            (self.usart1, "APBENR2", "USART1EN", "APBRSTR2", "USART1RST"),
+            (self.usart2, "APBENR1", "USART2EN", "APBRSTR1", "USART2RST"),
+        ]
+        for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
+            rcc.gate(enable_reg, enable_bit, block)
+            if reset_reg:
+                rcc.resets(reset_reg, reset_bit, block)
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
