@@ -7,6 +7,7 @@ fault in the guest.  Boot selection follows RM0490 §3.1 Table 9.
 """
 from __future__ import annotations
 
+import ctypes
 import enum
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -116,6 +117,7 @@ class Machine:
         self._flash_mapping = "memory"          # "memory" | "stall" | "none" (RDP-restricted)
         self._flash_mapping_wanted: Optional[str] = None
         self._undo_writes: list[tuple[Memory, int, bytes]] = []
+        self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
         services = _MachineServices(self)
@@ -141,7 +143,8 @@ class Machine:
         self.rcc = ResetClockControl(c071.RCC, services, hse_hz=self.config.hse_hz)
         self.flash_controller = FlashController(
             c071.FLASH_REGS, services, option_area=self.option_area.buffer, array=_FlashArray(self),
-            rdp_restricted=self._rdp_restricted, busy_changed=self._flash_busy_changed)
+            rdp_restricted=self._rdp_restricted, busy_changed=self._flash_busy_changed,
+            secure_area_locked=self._hide_secure_area)
         self.syscfg = SystemConfig(c071.SYSCFG, services, boot_mem_mode=lambda: self.boot_mode.value,
                                    remap=self._remap, irq_line_status=self._irq_line_status)
         self.pwr = PowerControl(c071.PWR, services)
@@ -257,6 +260,25 @@ class Machine:
             self.flash_controller.pcrop_read(native)
             self.loop.end_slice()
         return True
+
+    def _hide_secure_area(self, size: int) -> None:
+        """SEC_PROT: unmap the securable area so that every access is a bus error until reset."""
+        if self._flash_mapping != "memory":
+            return
+        uc = self.cpu.uc
+        for at in [c071.FLASH_BASE] + ([0] if self._alias is self.flash else []):
+            uc.mem_unmap(at, size)
+            uc.ctl_remove_cache(at, at + size)
+        self._secure_hidden = size
+        self.loop.end_slice()
+
+    def _show_secure_area(self) -> None:
+        size, self._secure_hidden = self._secure_hidden, 0
+        if not size:
+            return
+        uc = self.cpu.uc
+        for at in [c071.FLASH_BASE] + ([0] if self._alias is self.flash else []):
+            uc.mem_map_ptr(at, size, self.flash.perms, ctypes.addressof(self.flash.buffer))
 
     def _apply_pcrop(self) -> None:
         """Map the 1 KiB pages that hold PCROP subpages execute-only (native address and alias)."""
@@ -411,6 +433,7 @@ class Machine:
         self.boot_mode = select_boot(self.flash_controller.optr, self.flash_controller.secr,
                                      self.flash_controller.empty, self.gpio["GPIOA"].pin_level(BOOT0_PIN))
         self._flash_mapping_wanted = None
+        self._show_secure_area()
         self._map_flash("memory")
         self._map_alias(self.boot_mode.value)
         self._apply_pcrop()

@@ -27,7 +27,9 @@ What the seed question turns on lives here, so every rule is the manual's:
   (OPTSTRT sets WRPERR); programming RDP from level 1 back to 0xAA mass-erases main
   flash first - all of it when PCROP_RDP is set or no PCROP zone exists, otherwise
   the pages that hold no PCROP subpage (RM0444 §3.5.1 for the G0 flash interface this
-  one shares; RM0490 §4.5.1).  PCROP zones (512-byte subpages from STRT to END) are
+  one shares; RM0490 §4.5.1).  SEC_PROT hides the securable area (the first SECR.SEC_SIZE pages) until the next
+  reset: any access is a bus error (RM0490 §4.5.6; FACTS §3.4 Tables 15/16).
+  PCROP zones (512-byte subpages from STRT to END) are
   execute-only: a data read sets RDERR (IRQ with RDERRIE) and reads 0 - the value is an
   INFERENCE from the G0/G4/L4 manuals, which say the read "triggers RDERR" - and an
   erase or program of a page holding a PCROP subpage sets WRPERR.
@@ -105,7 +107,9 @@ class FlashController(Peripheral):
     def __init__(self, base: int = c071.FLASH_REGS, services: ChipServices | None = None, option_area=None,
                  array: FlashArray | None = None,
                  rdp_restricted: Callable[[], bool] = lambda: False,
-                 busy_changed: Callable[[bool], None] = lambda busy: None) -> None:
+                 busy_changed: Callable[[bool], None] = lambda busy: None,
+                 secure_area_locked: Callable[[int], None] = lambda size: None) -> None:
+        self.secure_area_locked = secure_area_locked
         self.option_area = option_area
         self.array = array
         self.rdp_restricted = rdp_restricted
@@ -283,6 +287,12 @@ class FlashController(Peripheral):
             self._start_erase()
         if new & OPTSTRT and not old & OPTSTRT:
             self._start_option_program()
+        if new & SEC_PROT and not old & SEC_PROT:
+            size = (self.secr & 0x3F) * c071.FLASH_PAGE_SIZE
+            self.services.event("flash.sec_prot", f"SEC_PROT: the securable area (first {size // 1024} KiB) "
+                                "is inaccessible until the next reset")
+            if size:
+                self.secure_area_locked(size)
         if new & OBL_LAUNCH:
             self.services.event("flash.obl_launch", "OBL_LAUNCH: option bytes reload and system reset")
             self.services.request_reset("obl")

@@ -239,3 +239,18 @@ def test_rdp_regression_from_level_1_mass_erases_flash():
     finish_operation(m)
     assert m.flash.load(0x0800_4000, 8) == b"\xff" * 8
     assert m.option_area.word(0x1FFF_7800) == 0x3FEF_FEAA
+
+
+def test_sec_prot_makes_the_securable_area_a_bus_error_until_reset():
+    from unicorn import UcError
+    m = Machine(MachineConfig(option_bytes={"SECR": 0x0000_0002}))          # 2 pages securable
+    m.reset("power")
+    unlock(m)
+    m.bus_write(CR, 1 << 28)                                                 # SEC_PROT
+    with pytest.raises(UcError):
+        m.cpu.read32(0x0800_0000)
+    assert m.cpu.read32(0x0800_1000) == 0xFFFF_FFFF                          # page 2 is not securable
+    m.bus_write(CR, PER | (1 << 3) | STRT)
+    assert m.bus_read(SR) & WRPERR                                           # nor erasable
+    m.reset("software")
+    assert m.cpu.read32(0x0800_0000) == 0xFFFF_FFFF                          # visible again after reset
