@@ -116,3 +116,11 @@ def test_usart_host_reaches_the_same_diagnosis_for_the_forum_jump():
 def test_cli_diagnose_over_usart_exit_status(capsys):
     assert main(["diagnose", str(elf("jump_reset_first")), "--host", "usart", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["operation_failed"] is False
+
+
+@pytest.mark.parametrize("name", ["jump_reset_first", "jump_cleaned"])
+def test_reliable_jumps_erase_program_verify_and_leave_like_boot0(name):
+    d = run(name)
+    assert d.jump_outcome.all_ok and d.reference_outcome.all_ok
+    assert [s.name for s in d.jump_outcome.steps] == ["enumerate", "upload flash", "upload option bytes", "erase",
+                                                     "write", "verify", "leave"]
