@@ -8,8 +8,11 @@ file reads like the manual's register table followed by the side effects.
 
 Bits that no field covers are reserved: writes to them are dropped and they read
 back their reset value.  Fields declared with ``implemented=False`` are *named*
-gaps: the register stores them, but any access that touches them is reported as
-an unmodelled access, so a missing behaviour is never silent.
+gaps: the register stores them, and an access that could depend on them is reported
+as an unmodelled access - a write that changes one, a read of one that hardware
+would update (a status flag), or a read of one that is no longer at its reset value
+- so a missing behaviour is never silent, while a read-modify-write of a register
+that merely contains an idle, unmodelled control bit is not noise.
 """
 from __future__ import annotations
 
@@ -75,10 +78,13 @@ class Register:
     def __post_init__(self) -> None:
         masks = {a: 0 for a in Access}
         self.unimplemented_mask = 0
+        self.unimplemented_status_mask = 0       # unimplemented fields the hardware would change
         for f in self.fields:
             masks[f.access] |= f.mask
             if not f.implemented:
                 self.unimplemented_mask |= f.mask
+                if f.access is not Access.RW:
+                    self.unimplemented_status_mask |= f.mask
         self.rw_mask = masks[Access.RW]
         self.w1c_mask = masks[Access.W1C]
         self.w0c_mask = masks[Access.W0C]
@@ -187,7 +193,10 @@ class Peripheral:
             self.services.unmodelled(self, offset, size, is_write=False, value=None, reg=reg)
             return 0
         value = reg.bus_value()
-        if reg.unimplemented_mask & (_LANE[size] << shift):
+        todo = reg.unimplemented_mask & (_LANE[size] << shift)
+        if todo and (reg.unimplemented_status_mask & todo or (value ^ reg.reset) & todo):
+            # A status field the model never updates, or a control field set to something the
+            # model does not act on: the value read may not be what the silicon would show.
             self.services.unmodelled(self, offset, size, is_write=False, value=value, reg=reg)
         if reg.rc_mask & value:
             reg.value &= ~(reg.rc_mask & (_LANE[size] << shift))
@@ -219,7 +228,8 @@ class Peripheral:
         old = reg.value
         new = reg.apply_write(data, lanes)
         todo_lanes = reg.unimplemented_mask & lanes
-        if todo_lanes and ((new ^ old) | reg.wo_mask) & todo_lanes:
+        acted = ((new ^ old) & ~reg.wo_mask) | (data & reg.wo_mask)     # a write-only field acts when 1
+        if todo_lanes and acted & todo_lanes:
             # the write would act on a field this model does not implement
             self.services.unmodelled(self, reg.offset, 4, is_write=True, value=data, reg=reg)
         reg.value = new

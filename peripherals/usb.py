@@ -45,8 +45,8 @@ clock on (APBENR1.USBEN) and a 48 MHz kernel clock (CCIPR2.USBSEL source ready).
 Register state is kept while the clock is off: only a USB reset, APBRSTR1.USBRST
 or a power-on reset changes it (FACTS §5.1; RM0490 §6.2.15 gating).
 
-Not modelled (accesses reported by name): host mode (CNTR.HOST, CHEPnR DEVADDR,
-NAK, LS_EP, ERR_*), LPM (LPMCSR.LPMEN/LPMACK), suspend/resume/remote wakeup
+Not modelled (accesses reported by name): host mode (CNTR.HOST; the CHEPnR host
+fields DEVADDR, NAK, LS_EP, ERR_* are stored and never set in device mode), LPM (LPMCSR.LPMEN/LPMACK), suspend/resume/remote wakeup
 (CNTR.SUSPEN/L2RES/L1RES), battery charging detection (BCDR.BCDEN…SDEN),
 isochronous and double-buffered endpoints (EPKIND on bulk endpoints).
 """
@@ -86,10 +86,12 @@ def _chep_fields() -> tuple[Field, ...]:
         rw("EA", 0, 4), toggle("STATTX", 4, 2), toggle("DTOGTX", 6), w0c("VTTX", 7),
         rw("EPKIND", 8), rw("UTYPE", 9, 2), ro("SETUP", 11), toggle("STATRX", 12, 2),
         toggle("DTOGRX", 14), w0c("VTRX", 15),
-        todo("DEVADDR", 16, 7, doc="host mode"), todo("NAK", 23, doc="host mode"),
-        todo("LS_EP", 24, doc="host mode"), todo("ERR_TX", 25, 1, Access.W0C, doc="host mode"),
-        todo("ERR_RX", 26, 1, Access.W0C, doc="host mode"),
-        todo("THREE_ERR_TX", 27, 2, doc="host mode"), todo("THREE_ERR_RX", 29, 2, doc="host mode"),
+        # Host-mode fields: in device mode the hardware never sets them, so they read as
+        # stored; host mode itself is the unmodelled part and is flagged at CNTR.HOST.
+        rw("DEVADDR", 16, 7, doc="host mode"), ro("NAK", 23, doc="host mode"),
+        rw("LS_EP", 24, doc="host mode"), w0c("ERR_TX", 25, doc="host mode"),
+        w0c("ERR_RX", 26, doc="host mode"),
+        ro("THREE_ERR_TX", 27, 2, doc="host mode"), ro("THREE_ERR_RX", 29, 2, doc="host mode"),
     )
 
 

@@ -150,3 +150,11 @@ def test_access_to_an_unmodelled_block_is_recorded(m):
 def test_reserved_peripheral_address_is_not_a_register(m, address):
     with pytest.raises(ValueError, match=f"0x{address:08X}"):
         m.bus_read(address)
+
+
+def test_reading_a_register_with_an_idle_unmodelled_control_bit_is_not_reported(power_on_machine):
+    m = power_on_machine
+    m.bus_read(0x4002_1000)                                   # RCC_CR: CSSON (not modelled) at reset value
+    assert not any("RCC.CR" in a.what for a in m.trace.unmodelled.values())
+    m.bus_write(0x4002_1000, m.bus_read(0x4002_1000) | 1 << 19)   # set CSSON: the model does not act on it
+    assert any("RCC.CR" in a.what and a.is_write for a in m.trace.unmodelled.values())

@@ -124,3 +124,9 @@ def test_reliable_jumps_erase_program_verify_and_leave_like_boot0(name):
     assert d.jump_outcome.all_ok and d.reference_outcome.all_ok
     assert [s.name for s in d.jump_outcome.steps] == ["enumerate", "upload flash", "upload option bytes", "erase",
                                                      "write", "verify", "leave"]
+
+
+def test_bundled_diagnosis_touches_nothing_unmodelled(forum_v1):
+    from emulator.analysis.report import unmodelled
+    assert unmodelled(forum_v1) == []
+    assert to_json(forum_v1)["unmodelled_accesses"] == []

@@ -120,6 +120,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
             outcome = flow.run(m)
             outcome.events = [_event(m, e) for e in m.trace.events[start:]
                               if e.kind.startswith(MECHANISM_KINDS)][:60]
+            outcome.unmodelled = _unmodelled(m)
             return outcome
         return job
 
@@ -135,7 +136,12 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
 
     # The reference flow, the jump's own outcome and the all-items counterfactual are
     # independent: one parallel batch.
-    jobs = [lambda: flow.run(ref_m), replay([]), replay(items)] if items else [lambda: flow.run(ref_m), replay([])]
+    def reference_job():
+        outcome = flow.run(ref_m)
+        outcome.unmodelled = _unmodelled(ref_m)
+        return outcome
+
+    jobs = [reference_job, replay([]), replay(items)] if items else [reference_job, replay([])]
     first = run_forked(jobs)
     reference_outcome, jump_outcome = first[0], first[1]
     outcomes[()] = jump_outcome
@@ -164,6 +170,10 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.fix_outcome = outcomes_of([blamed])[0]          # the replay with the blamed items restored
     diagnosis.oracle_calls = len(outcomes)
     return diagnosis
+
+
+def _unmodelled(m: Machine) -> list[str]:
+    return [a.line() for a in m.trace.unmodelled.values()]
 
 
 def _event(m: Machine, e) -> dict:

@@ -37,6 +37,7 @@ class StepResult:
 class FlowOutcome:
     steps: list[StepResult]
     events: list[dict] = field(default_factory=list)
+    unmodelled: list[str] = field(default_factory=list)      # accesses to what no model implements
 
     def step(self, name: str) -> Optional[StepResult]:
         return next((s for s in self.steps if s.name == name), None)

@@ -45,7 +45,16 @@ def to_json(d: Diagnosis) -> dict:
         "mechanism": d.mechanism,
         "fix": [{"item": i.key, "code": i.fix} for i in d.blamed],
         "fix_verified": d.fix_verified,
+        "unmodelled_accesses": unmodelled(d),
     }
+
+
+def unmodelled(d: Diagnosis) -> list[str]:
+    seen: dict[str, None] = {}
+    for o in (d.reference_outcome, d.jump_outcome, d.fix_outcome):
+        for line in (o.unmodelled if o else []):
+            seen.setdefault(line)
+    return list(seen)
 
 
 def _item_json(i) -> dict:
@@ -100,6 +109,8 @@ def print_terminal(d: Diagnosis, console: Optional[Console] = None) -> None:
                 console.print(f"    {line}", markup=False)
         verdict = "every step passes" if d.fix_verified else "NOT all steps pass"
         console.print(f"Verified by replay with these items restored: {verdict}.")
+    for line in unmodelled(d):
+        console.print(f"-- {line}", markup=False)
     table = Table(title="Host flow", show_lines=False)
     table.add_column("step")
     for title in ("BOOT0 entry", "software jump", "with fix"):
