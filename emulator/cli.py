@@ -216,6 +216,28 @@ def diagnose_command(args: argparse.Namespace) -> int:
     return 1 if result.operation_failed else 0
 
 
+def check_command(args: argparse.Namespace) -> int:
+    from .scenario import ScenarioError, junit, load_scenario, run_scenario
+    results = []
+    try:
+        scenarios = [load_scenario(f) for f in args.scenarios]
+        for sc in scenarios:
+            r = run_scenario(sc)
+            results.append(r)
+            verdict = "ok" if r.passed else "MISMATCH"
+            print(f"{verdict:<8} {sc.name} ({sc.path}, {r.seconds:.2f} s)")
+            for line in r.mismatches:
+                print(f"         {line}")
+    except ScenarioError as exc:
+        print(f"c071emu: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.junit:
+        Path(args.junit).write_text(junit(results))
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def bench_command(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
     result = run_benchmarks()
@@ -260,6 +282,10 @@ def parser() -> argparse.ArgumentParser:
     diag.add_argument("--json", action="store_true", help="machine-readable report (schema c071emu.diagnosis/1)")
     diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
     diag.set_defaults(func=diagnose_command)
+    check = sub.add_parser("check", help="run scenario files (TOML) and compare with their expected outcome")
+    check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
+    check.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit report")
+    check.set_defaults(func=check_command)
     bench = sub.add_parser("bench", help="compare the full machine with bare Unicorn on the bundled compute image")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=bench_command)

@@ -1,0 +1,68 @@
+"""A pytest plugin: firmware projects test their own images against the emulated C071.
+
+Installed with the package (entry point ``pytest11``), it provides the ``c071`` fixture:
+
+```python
+def test_boot(c071):
+    m = c071.boot("build/app.elf")                 # power-on reset, boot from flash
+    end = m.run(max_seconds=1)
+    assert end.exit_status == 0 and "ready" in m.guest_output
+
+def test_jump_keeps_erase_working(c071):
+    d = c071.diagnose("build/app.elf")             # the app must jump on USB request 0x42
+    assert not d.operation_failed, [i.title for i in d.blamed]
+```
+Paths are relative to pytest's root directory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from peripherals import c071 as chip
+from peripherals.option_bytes import parse_option_bytes_spec
+
+
+class C071:
+    """Helpers bound to one test: build machines, run scenarios, diagnose jumps."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, path: str | Path) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+    def boot(self, application: str | Path, bootloader: Optional[str | Path] = None, boot_pin: int = 0,
+             option_bytes: str = ""):
+        from .image import load_elf, load_image
+        from .machine import Machine, MachineConfig
+        m = Machine(MachineConfig(boot_pin=boot_pin, option_bytes=parse_option_bytes_spec(option_bytes)))
+        if bootloader:
+            m.load(load_image(self._path(bootloader), raw_base=chip.SYSMEM_BASE, raw_limit=chip.SYSMEM_SIZE,
+                              what="system memory"))
+        m.load(load_elf(self._path(application)))
+        m.reset("power")
+        return m
+
+    def diagnose(self, application: str | Path, bootloader: Optional[str | Path] = None, host: str = "dfu",
+                 operation: str = "erase", option_bytes: str = ""):
+        from .analysis.diagnose import diagnose
+        from .analysis.flows import dfu_flow, usart_flow
+        from .image import load_elf, load_image
+        from .scenario import DEFAULT_BOOTLOADER
+        bl = load_image(self._path(bootloader) if bootloader else DEFAULT_BOOTLOADER, raw_base=chip.SYSMEM_BASE,
+                        raw_limit=chip.SYSMEM_SIZE, what="system memory")
+        return diagnose(load_elf(self._path(application)), bl, dfu_flow() if host == "dfu" else usart_flow(),
+                        operation=operation, option_bytes=parse_option_bytes_spec(option_bytes))
+
+    def check(self, scenario_file: str | Path):
+        from .scenario import load_scenario, run_scenario
+        return run_scenario(load_scenario(self._path(scenario_file)))
+
+
+@pytest.fixture
+def c071(request) -> C071:
+    return C071(Path(str(request.config.rootpath)))
