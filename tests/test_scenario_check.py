@@ -57,7 +57,7 @@ def test_malformed_scenario_files_exit_2_naming_the_problem(capsys, tmp_path, te
 
 
 def test_pytest_plugin_in_a_sample_firmware_project(pytester):
-    template = (Path(__file__).parent / "sample_project" / "test_app.py").read_text()
+    template = (Path(__file__).parent / "sample_project" / "test_app.py.template").read_text()
     pytester.makepyfile(test_app=template.replace("{ELF_DIR}", str(ELF_DIR)))
     result = pytester.runpytest_subprocess("-q")          # the plugin loads through its pytest11 entry point
     result.assert_outcomes(passed=3)
