@@ -75,8 +75,12 @@ def run_command(args: argparse.Namespace) -> int:
         machine.trace.mmio_out = trace_file
     if "events" in args.trace or "exc" in args.trace:
         out = trace_file or sys.stderr
-        machine.trace.echo = lambda line: out.write(line + "\n") if ("exc" not in args.trace or "exception" in line
-                                                                     or "events" in args.trace) else None
+        every_event = "events" in args.trace
+
+        def echo(line: str) -> None:
+            if every_event or "exception" in line:
+                out.write(line + "\n")
+        machine.trace.echo = echo
     machine.reset("power")
     started = time.perf_counter()
     if not args.json and sys.stderr.isatty():

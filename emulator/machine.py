@@ -221,8 +221,13 @@ class Machine:
             return 0                     # LSE is not modelled: no kernel clock
         return rcc.pclk_hz()
 
+    @staticmethod
+    def _mapped_size(p: Peripheral) -> int:
+        """Unicorn maps MMIO in 1 KiB pages; a block occupies at least one."""
+        return max(0x400, (p.size + 0x3FF) & ~0x3FF)
+
     def _mmio(self, p: Peripheral) -> None:
-        size = max(0x400, (p.size + 0x3FF) & ~0x3FF)
+        size = self._mapped_size(p)
         self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
                              lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
 
@@ -557,7 +562,9 @@ class Machine:
     # -- bus access without firmware (peripheral tests) -------------------------------------
     def peripheral_at(self, address: int) -> Optional[Peripheral]:
         for p in [*self.peripherals, *self.unmodelled_blocks]:
-            if p.base <= address < p.base + max(p.size, 0x400 if p.base < 0xE000_0000 else p.size):
+            # PPB parts share one 4 KiB window, so there only their own span belongs to them
+            span = p.size if p.base >= c071.PPB_SCS else self._mapped_size(p)
+            if p.base <= address < p.base + span:
                 return p
         return None
 

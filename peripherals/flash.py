@@ -99,6 +99,28 @@ def describe_flags(sr: int) -> str:
     return "+".join(names) if names else "no flags"
 
 
+@dataclass
+class KeyLock:
+    """The two-key unlock sequence of one lock bit (FLASH_CR.LOCK or OPTLOCK)."""
+    register: str            # "KEYR" | "OPTKEYR"
+    bit: int
+    key1: int
+    key2: int
+    noun: str                # for messages: "key" | "option key"
+    event_prefix: str        # "flash.key" | "flash.optkey"
+    state: str = "locked"    # locked | key1 | unlocked | latched
+
+    def accept(self, key: int) -> bool:
+        """Advance on the right key; False on a wrong one."""
+        if self.state == "locked" and key == self.key1:
+            self.state = "key1"
+        elif self.state == "key1" and key == self.key2:
+            self.state = "unlocked"
+        else:
+            return False
+        return True
+
+
 class FlashController(Peripheral):
     name = "FLASH"
     bus = BusKind.AHB
@@ -151,8 +173,8 @@ class FlashController(Peripheral):
         self.sr.value |= optverr
 
     def on_reset(self) -> None:
-        self._key_state = "locked"
-        self._optkey_state = "locked"
+        self.keys = KeyLock("KEYR", LOCK, KEY1, KEY2, "key", "flash.key")
+        self.option_keys = KeyLock("OPTKEYR", OPTLOCK, OPTKEY1, OPTKEY2, "option key", "flash.optkey")
         self._latched = False
         self._pending_word: Optional[tuple[int, int]] = None      # (address, value) of a first word
         self._stray_word: Optional[int] = None                   # address of a half-sent locked write
@@ -238,7 +260,7 @@ class FlashController(Peripheral):
     # -- keys ------------------------------------------------------------------------------------
     def _key_fault(self, register: str, kind: str, text: str) -> None:
         self._latched = True
-        self._key_state = self._optkey_state = "latched"
+        self.keys.state = self.option_keys.state = "latched"
         self.cr.value |= LOCK | OPTLOCK
         self.services.event(kind, f"{text}: bus error, LOCK latched until the next system reset")
         self.services.bus_error(f"{register}: {text}")
@@ -247,42 +269,38 @@ class FlashController(Peripheral):
         key = self.reg["KEYR"].last_written
         if self._latched:
             self._key_fault("FLASH_KEYR", "flash.key_after_latch", f"key 0x{key:08X} written after a failed unlock")
-        elif not self.cr.value & LOCK:
-            self._key_fault("FLASH_KEYR", "flash.key_while_unlocked",
-                            f"key 0x{key:08X} written while FLASH_CR is already unlocked")
-        elif self._key_state == "locked" and key == KEY1:
-            self._key_state = "key1"
-        elif self._key_state == "key1" and key == KEY2:
-            self._key_state = "unlocked"
-            self.cr.value &= ~LOCK
-            self.services.event("flash.unlock", "FLASH_CR unlocked")
         else:
-            self._key_fault("FLASH_KEYR", "flash.wrong_key", f"wrong key sequence (0x{key:08X})")
+            self._key_sequence(self.keys, key, "FLASH_CR is", "flash.unlock", "FLASH_CR unlocked")
 
     def _optkey_written(self, old: int, new: int) -> None:
         key = self.reg["OPTKEYR"].last_written
         if self._latched or self.cr.value & LOCK:
             self._key_fault("FLASH_OPTKEYR", "flash.optkey_while_locked",
                             f"option key 0x{key:08X} written while FLASH_CR is locked")
-        elif not self.cr.value & OPTLOCK:
-            self._key_fault("FLASH_OPTKEYR", "flash.optkey_while_unlocked",
-                            f"option key 0x{key:08X} written while options are already unlocked")
-        elif self._optkey_state == "locked" and key == OPTKEY1:
-            self._optkey_state = "key1"
-        elif self._optkey_state == "key1" and key == OPTKEY2:
-            self._optkey_state = "unlocked"
-            self.cr.value &= ~OPTLOCK
-            self.services.event("flash.option_unlock", "option bytes unlocked")
         else:
-            self._key_fault("FLASH_OPTKEYR", "flash.wrong_optkey", f"wrong option key sequence (0x{key:08X})")
+            self._key_sequence(self.option_keys, key, "options are", "flash.option_unlock", "option bytes unlocked")
+
+    def _key_sequence(self, lock: "KeyLock", key: int, what: str, event: str, text: str) -> None:
+        """RM0490 §4.3.4 / §4.4.2: KEY1 then KEY2 clears the lock bit; anything else is a fault."""
+        register = f"FLASH_{lock.register}"
+        if not self.cr.value & lock.bit:
+            self._key_fault(register, lock.event_prefix + "_while_unlocked",
+                            f"{lock.noun} 0x{key:08X} written while {what} already unlocked")
+        elif lock.accept(key):
+            if lock.state == "unlocked":
+                self.cr.value &= ~lock.bit
+                self.services.event(event, text)
+        else:
+            self._key_fault(register, "flash.wrong_" + lock.event_prefix.split(".")[1],
+                            f"wrong {lock.noun} sequence (0x{key:08X})")
 
     # -- control register ------------------------------------------------------------------------
     def _cr_written(self, old: int, new: int) -> None:
         if new & LOCK and not old & LOCK:
             self.cr.value |= OPTLOCK                   # setting LOCK also sets OPTLOCK (§4.4.2 note)
-            self._key_state = "latched" if self._latched else "locked"
+            self.keys.state = "latched" if self._latched else "locked"
         if new & OPTLOCK and not old & OPTLOCK and not self._latched:
-            self._optkey_state = "locked"
+            self.option_keys.state = "locked"
         if new & STRT and not old & STRT:
             self._start_erase()
         if new & OPTSTRT and not old & OPTSTRT:
@@ -345,6 +363,10 @@ class FlashController(Peripheral):
     def in_pcrop(self, address: int) -> bool:
         return any(lo <= address < hi for lo, hi in self.pcrop_ranges())
 
+    def _page_has_pcrop(self, page: int) -> bool:
+        start = c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE
+        return any(lo < start + c071.FLASH_PAGE_SIZE and start < hi for lo, hi in self.pcrop_ranges())
+
     def pcrop_read(self, address: int) -> None:
         """A data read of a PCROP subpage (the machine returns 0 for it)."""
         self.sr.value |= RDERR
@@ -354,8 +376,7 @@ class FlashController(Peripheral):
     def _write_refusal(self, page: int) -> str:
         if self.rdp_restricted():
             return "RDP level 1 with boot from system memory or SRAM (RM0490 §4.5.1)"
-        start = c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE
-        if any(lo < start + c071.FLASH_PAGE_SIZE and start < hi for lo, hi in self.pcrop_ranges()):
+        if self._page_has_pcrop(page):
             return "the page holds PCROP-protected subpages"
         for name in ("WRP1AR", "WRP1BR"):
             v = self.reg[name].value
@@ -385,12 +406,11 @@ class FlashController(Peripheral):
 
     def _regression_erase(self, values: dict[str, int]) -> None:
         """RDP 1 -> 0: full mass erase, or only pages without PCROP subpages when PCROP_RDP = 0."""
-        keep_pcrop = not values["PCROP1AER"] >> 31 & 1 and self.pcrop_ranges()
+        keep_pcrop = not values["PCROP1AER"] >> 31 & 1
         for page in range(c071.FLASH_PAGES):
-            start = c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE
-            if keep_pcrop and any(lo < start + c071.FLASH_PAGE_SIZE and start < hi for lo, hi in self.pcrop_ranges()):
+            if keep_pcrop and self._page_has_pcrop(page):
                 continue
-            self.array.write(start, b"\xff" * c071.FLASH_PAGE_SIZE)
+            self.array.write(c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE, b"\xff" * c071.FLASH_PAGE_SIZE)
 
     # -- writes to the flash array (from the machine's write-protect hook) -------------------------
     def memory_write(self, address: int, size: int, value: int) -> None:

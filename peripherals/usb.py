@@ -244,6 +244,10 @@ class UsbDevice(Peripheral):
         w = self.pma.word(8 * n + 4)
         self.pma.set_word(8 * n + 4, (w & ~(0x3FF << 16)) | (count & 0x3FF) << 16)
 
+    def _addressed(self, address: int, ep: int) -> Optional[int]:
+        """The CHEPnR index a token to (address, ep) reaches, or None when nothing answers."""
+        return self._endpoint(address, ep) if self._responsive() else None
+
     def _endpoint(self, address: int, ep: int) -> Optional[int]:
         daddr = self.reg["DADDR"].value
         if not daddr & 0x80 or daddr & 0x7F != address:
@@ -276,9 +280,7 @@ class UsbDevice(Peripheral):
 
     def setup(self, ep: int, data: bytes, address: int = 0) -> str:
         """SETUP + DATA0(8 bytes); returns the handshake."""
-        if not self._responsive():
-            return NO_RESPONSE
-        n = self._endpoint(address, ep)
+        n = self._addressed(address, ep)
         if n is None:
             return NO_RESPONSE
         r = self.chep[n]
@@ -298,9 +300,7 @@ class UsbDevice(Peripheral):
 
     def out(self, ep: int, data: bytes, toggle: Optional[int] = None, address: int = 0) -> str:
         """OUT + DATAx; ``toggle`` is the PID the host sends (None: whatever the device expects)."""
-        if not self._responsive():
-            return NO_RESPONSE
-        n = self._endpoint(address, ep)
+        n = self._addressed(address, ep)
         if n is None:
             return NO_RESPONSE
         r = self.chep[n]
@@ -330,9 +330,7 @@ class UsbDevice(Peripheral):
 
     def in_(self, ep: int, address: int = 0, host_acks: bool = True) -> tuple[str, bytes, int]:
         """IN token; returns (handshake, data, PID toggle).  The host ACKs valid data."""
-        if not self._responsive():
-            return NO_RESPONSE, b"", 0
-        n = self._endpoint(address, ep)
+        n = self._addressed(address, ep)
         if n is None:
             return NO_RESPONSE, b"", 0
         r = self.chep[n]

@@ -93,7 +93,7 @@ def _restore_active_exception(m: Machine, ref: JumpSnapshot) -> None:
 def _restore_flash_lock(m: Machine, ref: JumpSnapshot) -> None:
     fc = m.flash_controller
     fc.cr.value = (fc.cr.value & ~(LOCK | OPTLOCK)) | (ref.registers["FLASH.CR"].value & (LOCK | OPTLOCK))
-    fc._key_state = fc._optkey_state = "locked"
+    fc.keys.state = fc.option_keys.state = "locked"
     fc._latched = False
 
 
@@ -263,8 +263,6 @@ def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
                 or key not in jump.registers:
             continue
         diffs = reg_diff(key)
-        if key == "SYSCFG.CFGR1":
-            continue
         add(key, f"{key.replace('.', '_')} differs from its state after a reset", key.split(".")[0],
             ref.registers[key].manual, diffs, _restore_register(key), _register_fix(key, ref.registers[key].value))
     return items

@@ -292,6 +292,12 @@ class UsbHost:
             raise UsbProtocolError(f"{what}: no handshake from the device after {STRIKES} attempts")
         return strikes
 
+    def _after_nak(self, naks: int, deadline: float, what: str) -> Flow:
+        """Give up past the deadline; after FAST_NAK_RETRIES immediate retries, retry once per frame."""
+        self._check_deadline(deadline, what)
+        if naks > FAST_NAK_RETRIES:
+            yield Wait(FRAME_S)
+
     def setup_stage(self, address: int, packet: bytes) -> Flow:
         strikes = 0
         while True:
@@ -314,10 +320,8 @@ class UsbHost:
             if hs == STALL:
                 raise UsbStall(f"OUT to address {address} endpoint {ep}: STALL")
             if hs == NAK:
-                self._check_deadline(deadline, f"OUT to address {address} endpoint {ep}")
                 naks += 1
-                if naks > FAST_NAK_RETRIES:
-                    yield Wait(FRAME_S)
+                yield from self._after_nak(naks, deadline, f"OUT to address {address} endpoint {ep}")
                 continue
             strikes = self._strike(strikes, f"OUT to address {address} endpoint {ep}")
 
@@ -337,10 +341,8 @@ class UsbHost:
             if hs == STALL:
                 raise UsbStall(f"IN from address {address} endpoint {ep}: STALL")
             if hs == NAK:
-                self._check_deadline(deadline, f"IN from address {address} endpoint {ep}")
                 naks += 1
-                if naks > FAST_NAK_RETRIES:
-                    yield Wait(FRAME_S)
+                yield from self._after_nak(naks, deadline, f"IN from address {address} endpoint {ep}")
                 continue
             strikes = self._strike(strikes, f"IN from address {address} endpoint {ep}")
 
