@@ -1,8 +1,8 @@
-"""Command line: ``c071emu run`` and ``c071emu bench``.
+"""Command line: ``c071emu run | diagnose | check | sweep | bench``.
 
 Exit status of ``run``: the guest's semihosting exit status; 2 bad input; 3 core
 lockup; 4 time limit reached; 5 strict-mode violation (an unmodelled access);
-130 interrupted.
+130 interrupted; 0 when a debugger ended the session (``--gdb``: kill).
 """
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from peripherals.option_bytes import parse_option_bytes_spec
 from .core.runloop import EndReason, RunEnd
 from .image import ImageError, load_elf, load_image
 from .machine import Machine, MachineConfig
+from .tracing import TraceSession, TraceSetupError
 
 EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
+DEFAULT_MAX_TIME = 10.0
 DEFAULT_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"
 
 
@@ -31,7 +33,7 @@ class BadInput(Exception):
 def _exit_status(end: RunEnd) -> int:
     return {EndReason.EXIT: end.exit_status, EndReason.LOCKUP: EXIT_LOCKUP, EndReason.TIME_LIMIT: EXIT_TIME_LIMIT,
             EndReason.STRICT: EXIT_STRICT, EndReason.INTERRUPTED: EXIT_INTERRUPTED,
-            EndReason.STOP_AT: 0}[end.reason]
+            EndReason.STOP_AT: 0, EndReason.STEP: 0, EndReason.HALTED: 0}[end.reason]
 
 
 def build_machine(args: argparse.Namespace) -> Machine:
@@ -70,33 +72,36 @@ def run_command(args: argparse.Namespace) -> int:
     except BadInput as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    trace_file = open(args.trace_file, "w") if args.trace_file else None
-    if trace_file and "mmio" in args.trace:
-        machine.trace.mmio_out = trace_file
-    if "events" in args.trace or "exc" in args.trace:
-        out = trace_file or sys.stderr
-        every_event = "events" in args.trace
-
-        def echo(line: str) -> None:
-            if every_event or "exception" in line:
-                out.write(line + "\n")
-        machine.trace.echo = echo
+    try:
+        traces = TraceSession.open(machine, args.trace, args.trace_file, args.vcd, args.vcd_signals)
+    except TraceSetupError as exc:
+        print(f"c071emu: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     machine.reset("power")
+    if args.max_time is None and args.gdb is None and args.usbip is None:
+        args.max_time = DEFAULT_MAX_TIME
     started = time.perf_counter()
-    if not args.json and sys.stderr.isatty():
+    if not args.json and sys.stderr.isatty() and args.gdb is None and args.usbip is None:
         machine.loop.progress = lambda: _show_progress(machine, args.max_time, started)
     try:
-        end = run_with_ptys(machine, args) if args.usart1_pty or args.usart2_pty else run_with_snapshots(machine, args)
+        if args.gdb is not None:
+            end = run_with_gdb(machine, args)
+        elif args.usbip is not None:
+            end = run_with_usbip(machine, args)
+        elif args.usart1_pty or args.usart2_pty:
+            end = run_with_ptys(machine, args)
+        else:
+            end = run_with_snapshots(machine, args)
     except BadInput as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        traces.close(machine.loop.end)          # flushed and closed on every end, Ctrl-C included
     wall = time.perf_counter() - started
     if args.flash_file:
         machine.save_persistent(args.flash_file)
     if machine.loop.progress:
         sys.stderr.write("\r\033[K")
-    if trace_file:
-        trace_file.close()
     status = _exit_status(end)
     report = run_report(machine, end, wall, status)
     if args.json:
@@ -169,7 +174,7 @@ def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
     bridges = [PtyBridge(SerialPort(machine, name)) for name, wanted in
                (("USART1", args.usart1_pty), ("USART2", args.usart2_pty)) if wanted]
     for b in bridges:
-        print(f"{b.port.name} pty: {b.path}", flush=True)
+        print(f"{b.port.name} pty: {b.path}", file=sys.stderr if args.json else sys.stdout, flush=True)
     try:
         return run_bridged(machine, bridges, args.max_time)
     finally:
@@ -177,14 +182,56 @@ def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
             b.close()
 
 
-def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
-    """``--from-snapshot`` continues a saved state; ``--at``/``--save-snapshot`` stop and save one."""
-    from .analysis.snapshot import JumpSnapshot, SYSTEM_MEMORY, restore_snapshot, take_snapshot
+def run_with_usbip(machine: Machine, args: argparse.Namespace) -> RunEnd:
+    """``--usbip PORT``: the USB device exported over USB/IP, paced to wall-clock time (host/usbip.py)."""
+    from .host.usbip import UsbipServer, serve
+    if not 0 <= args.usbip <= 65535:
+        raise BadInput(f"--usbip {args.usbip}: a TCP port is 0..65535 (0 picks a free one)")
+    if args.usart1_pty or args.usart2_pty or args.save_snapshot or args.from_snapshot:
+        raise BadInput("--usbip cannot be combined with --usart1-pty/--usart2-pty or the snapshot options")
+    try:
+        server = UsbipServer(machine, args.usbip, args.usbip_bind)
+    except OSError as exc:
+        raise BadInput(f"--usbip: cannot listen on {args.usbip_bind}:{args.usbip} ({exc.strerror or exc}); "
+                       "choose another port, or 0 for a free one") from None
+    try:
+        ended = server.wait_for_device()
+        print(server.banner(), file=sys.stderr if args.json else sys.stdout, flush=True)
+        return ended or serve(machine, server, args.max_time)
+    finally:
+        server.close()
+
+
+def run_with_gdb(machine: Machine, args: argparse.Namespace) -> RunEnd:
+    """``--gdb PORT``: halt after reset and serve one GDB session (emulator/gdb)."""
+    from .gdb.stub import listen, serve_gdb
+    if args.save_snapshot or args.at or args.usart1_pty or args.usart2_pty or args.usbip is not None:
+        raise BadInput("--gdb runs one debugging session: it does not combine with --save-snapshot, --at, "
+                       "--usbip or the USART ptys (--from-snapshot does: debug from a saved jump)")
+    _restore_snapshot(machine, args)
+    try:
+        listener = listen(args.gdb_bind, args.gdb)
+    except OSError as exc:
+        raise BadInput(f"--gdb: cannot listen on {args.gdb_bind}:{args.gdb} ({exc.strerror or exc})") from None
+    host, port = listener.getsockname()[:2]
+    print(f"GDB: listening on {host}:{port} (in gdb-multiarch: target remote {host}:{port})",
+          file=sys.stderr if args.json else sys.stdout, flush=True)
+    return serve_gdb(machine, listener, args.max_time, lambda text: sys.stderr.write(text))
+
+
+def _restore_snapshot(machine: Machine, args: argparse.Namespace) -> None:
+    from .analysis.snapshot import JumpSnapshot, restore_snapshot
     if args.from_snapshot:
         try:
             restore_snapshot(machine, JumpSnapshot.load(args.from_snapshot))
         except (OSError, ValueError, KeyError) as exc:
             raise BadInput(f"--from-snapshot: {exc}") from None
+
+
+def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
+    """``--from-snapshot`` continues a saved state; ``--at``/``--save-snapshot`` stop and save one."""
+    from .analysis.snapshot import SYSTEM_MEMORY, take_snapshot
+    _restore_snapshot(machine, args)
     if not args.save_snapshot:
         return machine.run(max_seconds=args.max_time)
     if args.at:
@@ -242,6 +289,11 @@ def check_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def sweep_command(args: argparse.Namespace) -> int:
+    from . import sweep
+    return sweep.command(args)
+
+
 def bench_command(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
     result = run_benchmarks()
@@ -263,15 +315,31 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--option-bytes", metavar="SPEC",
                      help="option bytes over the factory values, e.g. nBOOT_SEL=0,nBOOT0=1 or OPTR=0x3EEFFEAA")
     run.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
-    run.add_argument("--max-time", type=float, default=10.0, metavar="SECONDS", help="simulated time limit (10 s)")
+    run.add_argument("--max-time", type=float, metavar="SECONDS",
+                     help="simulated time limit (default 10 s; none while a debugger is attached or with --usbip)")
+    run.add_argument("--gdb", type=int, metavar="PORT",
+                     help="wait for GDB on PORT (0: any free port), halted on the reset handler")
+    run.add_argument("--gdb-bind", default="127.0.0.1", metavar="ADDRESS",
+                     help="address the GDB port listens on (default loopback only)")
     run.add_argument("--flash-file", metavar="PATH",
                      help="keep flash and option bytes in PATH across runs (created from the image on first use)")
     run.add_argument("--strict", action="store_true", help="fail the run on the first unmodelled access")
     run.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    run.add_argument("--trace", default="", help="comma-separated: events, exc, mmio")
-    run.add_argument("--trace-file", metavar="FILE", help="where traces go (mmio needs a file)")
+    run.add_argument("--trace", default="", metavar="KINDS",
+                     help="comma-separated: insn (each instruction), mmio (register accesses, decoded), "
+                          "exc (exception entry/return/faults), events")
+    run.add_argument("--trace-file", metavar="FILE",
+                     help="where traces go (insn and mmio need a file; exc and events default to stderr)")
+    run.add_argument("--vcd", metavar="OUT.vcd", help="record registers and core state over simulated time (GTKWave)")
+    run.add_argument("--vcd-signals", metavar="SPEC",
+                     help="registers for --vcd: PERIPH.REG,... or PERIPH.* (default: FLASH.SR, FLASH.CR, RCC.CR, "
+                          "SYSCFG.CFGR1, SCB.VTOR, SysTick.CTRL, USB.CNTR, USB.ISTR)")
     run.add_argument("--usart1-pty", action="store_true", help="expose USART1 as a pseudo-terminal (path printed)")
     run.add_argument("--usart2-pty", action="store_true", help="expose USART2 as a pseudo-terminal (path printed)")
+    run.add_argument("--usbip", type=int, metavar="PORT",
+                     help="serve the USB device over USB/IP on PORT (0: any free port) for `usbip attach -b 1-1`")
+    run.add_argument("--usbip-bind", default="127.0.0.1", metavar="ADDRESS",
+                     help="address the USB/IP port listens on (default loopback only)")
     run.add_argument("--at", metavar="ADDRESS|SYMBOL",
                      help="with --save-snapshot: stop there instead of at the jump into system memory")
     run.add_argument("--save-snapshot", metavar="FILE", help="stop at the jump (or --at) and save a snapshot")
@@ -290,6 +358,16 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
     check.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit report")
     check.set_defaults(func=check_command)
+    sweep = sub.add_parser("sweep", help="run a matrix (TOML) of images x option bytes x hosts on all cores")
+    sweep.add_argument("matrix", metavar="MATRIX.toml")
+    sweep.add_argument("--jobs", type=int, metavar="N", help="cells run at a time (default: the number of cores)")
+    sweep.add_argument("--engine", choices=("local", "dask"), default="local",
+                       help="local: a process pool here; dask: a Dask cluster")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --engine dask: tcp://HOST:8786 (default: a LocalCluster of --jobs workers)")
+    sweep.add_argument("--json", metavar="OUT", help="also write the results as JSON (schema c071emu.sweep/1)")
+    sweep.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit report of the cells with expectations")
+    sweep.set_defaults(func=sweep_command)
     bench = sub.add_parser("bench", help="compare the full machine with bare Unicorn on the bundled compute image")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=bench_command)

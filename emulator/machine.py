@@ -171,6 +171,7 @@ class Machine:
         self.loop.clock_source = self.rcc.hclk_hz
         self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
         self.loop.engine.sram_aliased = lambda: self._alias is self.sram
+        self.loop.engine.vector_source = self.memory_behind
         self._map_everything()
 
     # -- assembly -------------------------------------------------------------------------
@@ -426,6 +427,13 @@ class Machine:
                     return f"{name} [{image.path.name}]" if len(self.images) > 1 else name
         return None
 
+    def memory_behind(self, address: int) -> str:
+        """The memory that answers a read at ``address`` ("system memory via the 0x0 alias")."""
+        memory, native = self._memory_at(address)
+        if memory is None:
+            return "no memory"
+        return f"{memory.name} via the 0x0 alias" if native != address else memory.name
+
     # -- reset and boot -------------------------------------------------------------------
     def reset(self, cause: str = "power") -> None:
         """Power-on or system reset: peripherals, boot selection, alias, core (RM0490 §6.1)."""
@@ -542,6 +550,8 @@ class Machine:
 
     def _on_exception(self, record: ExceptionRecord) -> None:
         self.event(f"exception.{record.kind}", f"{c071.exception_name(record.number)}: {record.detail}", record.pc)
+        for observe in self.trace.exception_observers:      # --trace exc, --vcd (emulator/tracing)
+            observe(record)
 
     def _guest_output(self, text: str) -> None:
         self.output.append(text)
@@ -579,6 +589,67 @@ class Machine:
         if p is None:
             raise ValueError(f"0x{address:08X} is not a peripheral register")
         p.write(address - p.base, size, value)
+
+    # -- a debugger's view: the debug access port (emulator/gdb) --------------------------------
+    def debug_read(self, address: int, length: int) -> bytes:
+        """Read as the debug port does: memories directly (no flash wait states, through the
+        0x0 alias too), peripheral registers word by word through their models, so read side
+        effects happen as they would on silicon.  Raises ValueError where nothing answers."""
+        out = bytearray()
+        while length > 0:
+            memory, native = self._memory_at(address)
+            if memory is not None:
+                n = min(length, memory.base + memory.size - native)
+                out += memory.load(native, n)
+            else:
+                p = self.peripheral_at(address)
+                if p is None:
+                    raise ValueError(f"nothing answers at 0x{address:08X}")
+                word_at = address & ~3
+                n = min(length, word_at + 4 - address)
+                word = p.read(word_at - p.base, 4).to_bytes(4, "little")
+                out += word[address - word_at:address - word_at + n]
+            address, length = address + n, length - n
+        return bytes(out)
+
+    def debug_write(self, address: int, data: bytes) -> None:
+        """Write as the debug port does: SRAM directly, peripheral registers word by word
+        (read-modify-write for partial words); flash, system memory and OTP are read-only on
+        the bus, as on silicon (a debugger programs flash through the FLASH controller)."""
+        while data:
+            memory, native = self._memory_at(address)
+            if memory is not None:
+                if memory is not self.sram:
+                    raise ValueError(f"0x{address:08X} is {memory.name}: read-only on the bus")
+                n = min(len(data), memory.base + memory.size - native)
+                memory.store(self.cpu.uc, native, data[:n])
+            else:
+                p = self.peripheral_at(address)
+                if p is None:
+                    raise ValueError(f"nothing answers at 0x{address:08X}")
+                word_at = address & ~3
+                n = min(len(data), word_at + 4 - address)
+                word = bytearray(p.read(word_at - p.base, 4).to_bytes(4, "little")) if n < 4 else bytearray(4)
+                word[address - word_at:address - word_at + n] = data[:n]
+                p.write(word_at - p.base, 4, int.from_bytes(word, "little"))
+            address, data = address + n, data[n:]
+
+    def program_flash_directly(self, address: int, data: bytes) -> None:
+        """A debugger's flash loader: bytes land in main flash (gdb ``load``).  Real probes run a
+        loader through the FLASH controller; the end state is the same and the controller's
+        registers are left as a loader leaves them (locked, no flags)."""
+        if not self.flash.contains(address, len(data)):
+            raise ValueError(f"0x{address:08X}+{len(data)} is not inside main flash")
+        self.flash.store(self.cpu.uc, address, data)
+        self._watch_code()
+
+    def _memory_at(self, address: int) -> tuple[Optional[Memory], int]:
+        """The memory behind a bus address, and the address inside it (the 0x0 alias resolved)."""
+        native = self._native_address(address)
+        for memory in self.memories:
+            if memory.contains(native) and (address == native or memory is self._alias):
+                return memory, native
+        return None, address
 
 
 class _FlashArray:
@@ -653,20 +724,27 @@ class _MachineServices:
         loop = self.m.loop
         if loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
             loop.end_slice()
-        if self.m.trace.mmio_out:
+        trace = self.m.trace
+        if trace.mmio_out:
             self._log_mmio("R", peripheral, reg, value)
+        if trace.waveform:
+            trace.waveform.after_access(peripheral, is_write=False)
 
     def mmio_write(self, peripheral: Peripheral, reg: Register, old: int, data: int) -> None:
         self.m.loop.polls.forget()
-        if self.m.trace.mmio_out:
+        trace = self.m.trace
+        if trace.mmio_out:
             self._log_mmio("W", peripheral, reg, data)
+        if trace.waveform:
+            trace.waveform.after_access(peripheral, is_write=True)   # sampled once the write's effects are done
 
     def _log_mmio(self, rw: str, peripheral: Peripheral, reg: Register, value: int) -> None:
         pc = self.m.cpu.pc() if self.m.loop.in_slice else None
         where = self.m.describe(pc) if pc is not None else ""
-        fields = " ".join(f"{k}={v:X}" for k, v in reg.decode(value).items() if v)
+        fields = " ".join(f"{f.name}={v}" if f.width == 1 else f"{f.name}=0x{v:X}"
+                          for f in reg.fields if (v := f.extract(value)))
         self.m.trace.mmio_out.write(
-            f"{self.now_cycles():>12} {rw} {peripheral.name}.{reg.name:<10} 0x{value:08X} {fields}"
+            f"{self.now_cycles():>12} {rw} {peripheral.name + '.' + reg.name:<16} 0x{value:08X} {fields}"
             f"  pc=0x{pc or 0:08X} {where or ''}\n")
 
     def unmodelled(self, peripheral: Peripheral, offset: int, size: int, is_write: bool,

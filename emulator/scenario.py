@@ -54,6 +54,7 @@ class Scenario:
     operation: str
     expect_steps: dict[str, str]
     expect_blocking: Optional[list[str]]
+    diagnose: bool = False            # report the blamed items even when none are expected (sweeps)
 
 
 @dataclass
@@ -117,10 +118,12 @@ def run_scenario(sc: Scenario) -> ScenarioResult:
     except ImageError as exc:
         raise ScenarioError(str(exc)) from None
     flow = dfu_flow() if sc.host == "dfu" else usart_flow()
-    if sc.expect_blocking is not None:
+    if sc.expect_blocking is not None or sc.diagnose and sc.entry == "jump":
         d = diagnose(app, bootloader, flow, operation=sc.operation, option_bytes=sc.option_bytes)
         result.outcome, result.blocking = d.jump_outcome, [i.key for i in d.blamed]
-        if result.blocking != sc.expect_blocking:
+        if d.jump_outcome is None:
+            result.mismatches.append(d.note)
+        if sc.expect_blocking is not None and result.blocking != sc.expect_blocking:
             result.mismatches.append(f"blocking: expected {sc.expect_blocking}, got {result.blocking}")
     elif sc.entry == "boot0":
         result.outcome = flow.run(reference_run(app, bootloader, sc.option_bytes))

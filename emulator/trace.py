@@ -1,13 +1,15 @@
 """What happened during a run: named events, unmodelled accesses, optional MMIO log.
 
 Events are cheap records kept for the report (a reset, a clock switch, a fault,
-an exception entry with its vector source).  The per-access MMIO log exists only
-while ``--trace mmio`` asks for it, so it costs nothing otherwise.
+an exception entry with its vector source).  The per-access MMIO log, the exception
+log and the waveform exist only while ``--trace``/``--vcd`` ask for them
+(``emulator/tracing``), so they cost nothing otherwise: one attribute test per MMIO
+access and per exception.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional, TextIO
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, TextIO
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Trace:
         self.unmodelled: dict[tuple, UnmodelledAccess] = {}
         self.mmio_out: Optional[TextIO] = None
         self.echo: Optional[Callable[[str], None]] = None
+        self.exception_observers: list[Callable[[Any], None]] = []    # called with each ExceptionRecord
+        self.waveform: Optional[Any] = None        # a tracing.waveform.Waveform: after_access(peripheral, is_write)
 
     def add(self, event: TraceEvent) -> None:
         if len(self.events) < self.MAX_EVENTS:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import c071
-from .regs import Peripheral, Register, reg, ro, rw, todo, wo, BusKind
+from .regs import Peripheral, reg, ro, rw, todo, wo, BusKind
 
 HSI48_STARTUP_S = 4e-6        # assumption (DS14693 not retrieved)
 HSIUSB48_STARTUP_S = 4e-6     # assumption

@@ -17,7 +17,7 @@ that merely contains an idle, unmodelled control bit is not noise.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 from .services import ChipServices, NullServices

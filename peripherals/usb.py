@@ -55,7 +55,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import c071
-from .regs import Access, BusKind, Field, Peripheral, reg, ro, rw, todo, toggle, w0c
+from .regs import BusKind, Field, Peripheral, reg, ro, rw, todo, toggle, w0c
 
 PMA_SIZE = 2048
 NUM_ENDPOINTS = 8

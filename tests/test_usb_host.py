@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.host.usb_host import (ACK, NAK, In, Out, UsbDisconnected, UsbHost, UsbProtocolError, UsbStall,
+from emulator.host.usb_host import (ACK, NAK, In, UsbDisconnected, UsbHost, UsbProtocolError, UsbStall,
                                     UsbTimeout, parse_configuration)
 from tests.conftest import boot
 

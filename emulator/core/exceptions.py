@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from unicorn import UcError
 
@@ -44,12 +44,17 @@ class ExceptionRecord:
     cycle: int
     pc: int                   # entry: handler address; return: return address; fault: faulting PC
     detail: str
+    # entry only: where the vector came from (ARMv6-M B1.5.6: the word at VTOR + 4·N)
+    vtor: Optional[int] = None
+    vector_address: Optional[int] = None
+    vector_source: str = ""   # the memory that answered, e.g. "main flash", "system memory via the 0x0 alias"
 
 
 class ExceptionEngine:
     def __init__(self, cpu: Cpu, book: ExceptionBook, vtor: Callable[[], int],
                  now: Callable[[], int], record: Callable[[ExceptionRecord], None]) -> None:
         self.sram_aliased: Callable[[], bool] = lambda: False
+        self.vector_source: Callable[[int], str] = lambda address: ""   # the memory behind an address
         self.cpu = cpu
         self.book = book
         self.vtor = vtor
@@ -93,15 +98,18 @@ class ExceptionEngine:
         self.event_register = True
         table = self.vtor() & 0xFFFF_FF80
         vector_address = table + 4 * number
+        source = self.vector_source(vector_address)
+        vectoring = dict(vtor=table, vector_address=vector_address, vector_source=source)
         try:
             vector = cpu.read32(vector_address)
         except UcError:
-            self._record("entry", number, 0, f"vector fetch from 0x{vector_address:08X} failed")
+            self._record("entry", number, 0, f"vector fetch from 0x{vector_address:08X} failed", **vectoring)
             self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
                        return_address)
             return
-        detail = f"vectored through 0x{vector_address:08X} (VTOR 0x{table:08X}) -> 0x{vector:08X}"
-        self._record("entry", number, vector & ~1, detail)
+        in_memory = f", {source}" if source else ""
+        detail = f"vectored through 0x{vector_address:08X} (VTOR 0x{table:08X}{in_memory}) -> 0x{vector:08X}"
+        self._record("entry", number, vector & ~1, detail, **vectoring)
         cpu.write("pc", vector & ~1)
         cpu.write("xpsr", (cpu.read("xpsr") & ~0x3F) | number | EPSR_T)
         if vector & 1 == 0:
@@ -158,5 +166,5 @@ class ExceptionEngine:
         self.event_register = True
         self._record("return", number, pc & ~1, f"EXC_RETURN 0x{exc_return:08X}")
 
-    def _record(self, kind: str, number: int, pc: int, detail: str) -> None:
-        self.record(ExceptionRecord(kind, number, self.now(), pc, detail))
+    def _record(self, kind: str, number: int, pc: int, detail: str, **vectoring) -> None:
+        self.record(ExceptionRecord(kind, number, self.now(), pc, detail, **vectoring))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import signal
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from unicorn import UcError, UC_HOOK_INTR, UC_HOOK_INSN_INVALID, UC_HOOK_MEM_UNMAPPED, UC_HOOK_CODE, \
-    UC_HOOK_MEM_FETCH_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT
+    UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_UNMAPPED, \
+    UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT
 
 from peripherals import c071
 from peripherals.nvic import ExceptionBook
@@ -41,6 +42,8 @@ class EndReason(enum.Enum):
     INTERRUPTED = "interrupted"
     STRICT = "strict"
     STOP_AT = "stop-at"
+    STEP = "step"                # ``run(max_instructions=…)`` executed its instructions
+    HALTED = "halted"            # a debugger asked (Ctrl-C in gdb), a watchpoint hit, or a BKPT under a debugger
 
 
 @dataclass
@@ -49,6 +52,12 @@ class RunEnd:
     detail: str = ""
     exit_status: int = 0
     pc: int = 0
+
+
+@dataclass
+class WatchHit:
+    kind: str                    # "write" | "read" | "access"
+    address: int
 
 
 @dataclass
@@ -89,6 +98,12 @@ class RunLoop:
         self._stop_hooks: dict[int, int] = {}
         self._hooked_sites: set[int] = set()
         self._resuming_at, self._resumed_after = -1, -1
+        self._step_until: Optional[int] = None
+        # debugger support (emulator/gdb): all idle unless a debugger attaches
+        self.debugger_attached = False          # a BKPT halts instead of faulting
+        self.halt_requested: Optional[Callable[[], bool]] = None    # polled between slices
+        self.watch_hit: Optional[WatchHit] = None
+        self._watch_hooks: dict[tuple[int, int, str], int] = {}
         book.on_change = self.end_slice
         uc = cpu.uc
         uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
@@ -171,6 +186,36 @@ class RunLoop:
             self.cpu.uc.ctl_remove_cache(address, address + 2)
         self._stop_hooks.clear()
 
+    def remove_stop(self, address: int) -> None:
+        handle = self._stop_hooks.pop(address, None)
+        if handle is not None:
+            self.cpu.uc.hook_del(handle)
+            self.cpu.uc.ctl_remove_cache(address, address + 2)
+
+    def watch(self, address: int, length: int, kind: str) -> None:
+        """Halt after the instruction that reads/writes [address, address+length) completes, as
+        a DWT comparator does (ARMv6-M C1.8).  The memory hook is bounded to the range, but any
+        memory hook sends loads and stores through Unicorn's slow path: speed is paid only while
+        a watchpoint is set."""
+        key = (address, length, kind)
+        if key in self._watch_hooks:
+            return
+        types = {"write": UC_HOOK_MEM_WRITE, "read": UC_HOOK_MEM_READ,
+                 "access": UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[kind]
+        self._watch_hooks[key] = self.cpu.uc.hook_add(types, self._on_watch, kind, address, address + length - 1)
+        self.cpu.uc.ctl_flush_tb()          # code translated before the hook existed would not call it
+
+    def unwatch(self, address: int, length: int, kind: str) -> None:
+        handle = self._watch_hooks.pop((address, length, kind), None)
+        if handle is not None:
+            self.cpu.uc.hook_del(handle)
+
+    def _on_watch(self, uc, access, address, size, value, kind) -> None:
+        if self.watch_hit is None:
+            self.watch_hit = WatchHit(kind, address)
+            self._slice = SliceEnd("halt")
+            self.cpu.end_slice_at_next_boundary()
+
     def _on_stop_hook(self, uc, address, size, user_data) -> None:
         if self._resuming_at == address and self.instructions == self._resumed_after and self.cpu.counter() == 1:
             return          # a resumed run steps past the stop it is sitting on, as a debugger does
@@ -198,7 +243,10 @@ class RunLoop:
                     self._slice = SliceEnd("exit", exit_status=status)
                     self.cpu.end_slice_at_next_boundary()
                 return
-            self._slice = SliceEnd("fault", f"BKPT 0x{self.cpu.uc.mem_read(pc, 1)[0]:02X} with no debugger attached", pc)
+            if self.debugger_attached:
+                self._slice = SliceEnd("stop", "BKPT")  # halt on the BKPT, as halting debug does (C1.7)
+            else:
+                self._slice = SliceEnd("fault", f"BKPT 0x{self.cpu.uc.mem_read(pc, 1)[0]:02X} with no debugger attached", pc)
             uc.emu_stop()          # PC is on the instruction: stop before it restarts
             return
         elif intno == INTR_UNALIGNED:
@@ -238,19 +286,29 @@ class RunLoop:
         return False
 
     # -- the loop ------------------------------------------------------------------
-    def run(self, deadline_ps: Optional[int]) -> RunEnd:
+    def run(self, deadline_ps: Optional[int], max_instructions: Optional[int] = None) -> RunEnd:
+        """Run until the guest exits, locks up, hits a stop, reaches ``deadline_ps``, or - for a
+        debugger's single step - has executed ``max_instructions`` (an exception entry counts
+        as a step: the core halts on the handler's first instruction, as C1.5 halting does)."""
         self.end = None
+        self.watch_hit = None
         self._resuming_at, self._resumed_after = self.cpu.pc(), self.instructions
+        self._step_until = None if max_instructions is None else self.instructions + max_instructions
         interrupted = []
         previous = signal.getsignal(signal.SIGINT)
         try:
-            signal.signal(signal.SIGINT, lambda *a: interrupted.append(1))
+            # Ending the slice matters when Python runs inside it (tracing hooks): the
+            # handler runs there, and the slice would otherwise finish its whole budget.
+            signal.signal(signal.SIGINT, lambda *a: (interrupted.append(1), self.end_slice()))
         except ValueError:          # not the main thread
             previous = None
         try:
             while self.end is None:
                 if interrupted:
                     self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
+                    break
+                if self.halt_requested is not None and self.halt_requested():
+                    self.end = RunEnd(EndReason.HALTED, "halted by the debugger", pc=self.cpu.pc())
                     break
                 self._step(deadline_ps)
         finally:
@@ -278,14 +336,22 @@ class RunLoop:
             else:
                 self._advance_to_next_event(deadline, "core asleep (WFI/WFE) with no wake-up source")
                 return
+        if self._step_until is not None and self.instructions >= self._step_until:
+            self.end = RunEnd(EndReason.STEP, "single step", pc=self.cpu.pc())
+            return
         try:
-            self._take_exception()
+            entered = self._take_exception()
         except Lockup as lockup:
             self.end = RunEnd(EndReason.LOCKUP, str(lockup), pc=lockup.pc)
             return
         if self.sleeping:
             return
         budget = MAX_SLICE
+        if self._step_until is not None:
+            if entered:
+                self.end = RunEnd(EndReason.STEP, "single step", pc=self.cpu.pc())
+                return
+            budget = self._step_until - self.instructions
         nxt = self.scheduler.next_cycle()
         if nxt is not None:
             budget = min(budget, nxt - self.clock.cycles)
@@ -315,11 +381,13 @@ class RunLoop:
             return
         self.clock.cycles = max(self.clock.cycles, target)
 
-    def _take_exception(self) -> None:
+    def _take_exception(self) -> bool:
         number = self.book.next_to_take(self.cpu.primask())
-        if number is not None:
-            self.sleeping = False
-            self.engine.enter(number)
+        if number is None:
+            return False
+        self.sleeping = False
+        self.engine.enter(number)
+        return True
 
     def _run_slice(self, budget: int) -> None:
         cpu = self.cpu
@@ -371,8 +439,13 @@ class RunLoop:
         if end.kind == "exit":
             self.end = RunEnd(EndReason.EXIT, "guest exited via semihosting", exit_status=end.exit_status,
                               pc=self.cpu.pc())
+        elif end.kind == "stop" and end.fault == "BKPT":
+            self.end = RunEnd(EndReason.HALTED, f"BKPT at 0x{self.cpu.pc():08X}", pc=self.cpu.pc())
         elif end.kind == "stop":
             self.end = RunEnd(EndReason.STOP_AT, f"stopped at 0x{self.cpu.pc():08X}", pc=self.cpu.pc())
+        elif end.kind == "halt":
+            hit = self.watch_hit
+            self.end = RunEnd(EndReason.HALTED, f"{hit.kind} watchpoint at 0x{hit.address:08X}", pc=self.cpu.pc())
         elif end.kind in ("wfi", "wfe"):
             self.sleeping = not self.book.has_wakeup()
             self.polls.forget()

@@ -41,6 +41,13 @@ FAST_NAK_RETRIES = 16
 ACK, NAK, STALL, TIMEOUT = "ACK", "NAK", "STALL", "TIMEOUT"
 
 
+def wire_time(payload: int) -> float:
+    """Seconds on a full-speed bus for one transaction carrying ``payload`` bytes."""
+    # token (sync+PID+addr+CRC5+EOP ~ 35 bits), data packet (payload + 6 bytes framing with
+    # bit stuffing at worst 7/6), handshake, inter-packet gaps
+    return (35 + (payload + 6) * 8 * 7 / 6 + 19 + 2 * 8) * FS_BIT_S
+
+
 # -- errors ---------------------------------------------------------------------
 class UsbError(Exception):
     """A host-side USB failure."""
@@ -217,18 +224,13 @@ class UsbHost:
             self.log.append(Transaction(self.now(), "RESET", note="SE0 10 ms"))
             self._after(RESET_S, self._end_reset, "USB host bus reset")
         elif isinstance(request, Setup):
-            self._after(self._wire_time(len(request.data)), lambda: self._do(request), "USB host SETUP")
+            self._after(wire_time(len(request.data)), lambda: self._do(request), "USB host SETUP")
         elif isinstance(request, Out):
-            self._after(self._wire_time(len(request.data)), lambda: self._do(request), "USB host OUT")
+            self._after(wire_time(len(request.data)), lambda: self._do(request), "USB host OUT")
         elif isinstance(request, In):
-            self._after(self._wire_time(0), lambda: self._do(request), "USB host IN")
+            self._after(wire_time(0), lambda: self._do(request), "USB host IN")
         else:
             self._finish(error=TypeError(f"USB host flow yielded {request!r}"))
-
-    @staticmethod
-    def _wire_time(payload: int) -> float:
-        # token (sync+PID+addr+CRC5+EOP ~ 35 bits), data packet (payload + 6 bytes framing), handshake, gaps
-        return (35 + (payload + 6) * 8 * 7 / 6 + 19 + 2 * 8) * FS_BIT_S
 
     def _end_reset(self) -> None:
         self._start_sof()

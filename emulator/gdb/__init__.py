@@ -1,0 +1,1 @@
+"""A GDB remote stub for the machine (``c071emu run IMAGE --gdb PORT``)."""
