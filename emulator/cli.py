@@ -305,6 +305,13 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_listener(run: argparse.ArgumentParser, name: str, what: str) -> None:
+    """``--NAME PORT`` and ``--NAME-bind ADDRESS``: a TCP service on loopback unless told otherwise."""
+    run.add_argument(f"--{name}", type=int, metavar="PORT", help=f"{what} (PORT 0: any free port)")
+    run.add_argument(f"--{name}-bind", default="127.0.0.1", metavar="ADDRESS",
+                     help=f"address the --{name} port listens on (default loopback only)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="c071emu", description="Instruction-level emulator of the STM32C071 boot path")
     sub = p.add_subparsers(dest="command", required=True)
@@ -317,10 +324,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
     run.add_argument("--max-time", type=float, metavar="SECONDS",
                      help="simulated time limit (default 10 s; none while a debugger is attached or with --usbip)")
-    run.add_argument("--gdb", type=int, metavar="PORT",
-                     help="wait for GDB on PORT (0: any free port), halted on the reset handler")
-    run.add_argument("--gdb-bind", default="127.0.0.1", metavar="ADDRESS",
-                     help="address the GDB port listens on (default loopback only)")
+    _add_listener(run, "gdb", "wait for GDB on PORT, halted on the reset handler")
     run.add_argument("--flash-file", metavar="PATH",
                      help="keep flash and option bytes in PATH across runs (created from the image on first use)")
     run.add_argument("--strict", action="store_true", help="fail the run on the first unmodelled access")
@@ -336,10 +340,7 @@ def parser() -> argparse.ArgumentParser:
                           "SYSCFG.CFGR1, SCB.VTOR, SysTick.CTRL, USB.CNTR, USB.ISTR)")
     run.add_argument("--usart1-pty", action="store_true", help="expose USART1 as a pseudo-terminal (path printed)")
     run.add_argument("--usart2-pty", action="store_true", help="expose USART2 as a pseudo-terminal (path printed)")
-    run.add_argument("--usbip", type=int, metavar="PORT",
-                     help="serve the USB device over USB/IP on PORT (0: any free port) for `usbip attach -b 1-1`")
-    run.add_argument("--usbip-bind", default="127.0.0.1", metavar="ADDRESS",
-                     help="address the USB/IP port listens on (default loopback only)")
+    _add_listener(run, "usbip", "serve the USB device over USB/IP on PORT for `usbip attach -b 1-1`")
     run.add_argument("--at", metavar="ADDRESS|SYMBOL",
                      help="with --save-snapshot: stop there instead of at the jump into system memory")
     run.add_argument("--save-snapshot", metavar="FILE", help="stop at the jump (or --at) and save a snapshot")

@@ -70,14 +70,19 @@ class ScenarioResult:
         return not self.mismatches
 
 
+def read_toml(path: Path, error: type[Exception]) -> dict:
+    """A TOML file's tables; an unreadable or malformed file raises ``error`` naming it."""
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise error(f"{path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML ({exc})") from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"{path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, ScenarioError)
     s, expect = data.get("scenario"), data.get("expect")
     if not isinstance(s, dict) or not isinstance(expect, dict):
         raise ScenarioError(f"{path}: needs a [scenario] table and an [expect] table")

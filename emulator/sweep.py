@@ -38,7 +38,6 @@ import os
 import signal
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -48,7 +47,7 @@ from peripherals.option_bytes import parse_option_bytes_spec
 
 from .analysis.flows import STEPS
 from .image import ImageError, load_elf, load_image
-from .scenario import DEFAULT_BOOTLOADER, Scenario, ScenarioResult, junit, run_scenario
+from .scenario import DEFAULT_BOOTLOADER, Scenario, ScenarioResult, junit, read_toml, run_scenario
 
 SCHEMA = "c071emu.sweep/1"
 AXES = ("application", "option_bytes", "host", "entry", "operation")
@@ -121,12 +120,7 @@ class Matrix:
 
 def load_matrix(path: str | Path) -> Matrix:
     path = Path(path).absolute()              # workers elsewhere (Dask) need absolute paths
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise SweepError(f"{path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, SweepError)
     unknown = set(data) - {"sweep", "axes", "expect"}
     if unknown:
         raise SweepError(f"{path}: unknown table [{sorted(unknown)[0]}]; a matrix has [sweep], [axes] and [[expect]]")

@@ -287,3 +287,23 @@ def test_ctrl_c_flushes_and_closes_the_trace(tmp_path):
     last = trace.read_text().splitlines()[-1]
     assert "run ended: interrupted (interrupted (Ctrl-C))" in last
     assert read_vcd(vcd)[0]["core.hclk_hz"]
+
+
+def test_an_instruction_a_stop_halted_before_is_traced_once_when_it_runs():
+    import io
+    from emulator.tracing.instructions import InstructionTrace
+
+    def traced(stop_at: str | None) -> list[str]:
+        m = boot("systick")
+        out = io.StringIO()
+        InstructionTrace(m, out).attach()
+        if stop_at:
+            m.loop.stop_at(m.symbol(stop_at))
+            assert m.run(max_seconds=1).reason.value == "stop-at"
+            m.loop.clear_stops()
+        assert m.run(max_seconds=1).reason.value == "exit"
+        return out.getvalue().splitlines()
+
+    straight, stopped = traced(None), traced("SysTick_Handler")
+    assert stopped == straight
+    assert sum(" SysTick_Handler " in line for line in straight) == 10      # ten ticks, one line each

@@ -46,6 +46,7 @@ class InstructionTrace:
         # SRAM can never show a stale disassembly; no invalidation is needed.
         self._decoded: dict[tuple, str] = {}
         self._next_cycle: Optional[int] = None
+        self._last: tuple[int, int] = (-1, -1)
         self._hook: Optional[int] = None
 
     def attach(self) -> None:
@@ -76,6 +77,9 @@ class InstructionTrace:
 
     def _on_instruction(self, uc, address: int, size: int, user_data) -> None:
         cycle = self.m.loop.instruction_cycle()
+        if (cycle, address) == self._last:
+            return        # a stop hook (--at, a gdb breakpoint) halted before it ran: now it runs, once
+        self._last = (cycle, address)
         if self._next_cycle is not None and cycle > self._next_cycle:
             self._time_passed(cycle)
         self._next_cycle = cycle + 1
