@@ -171,9 +171,13 @@ def test_detach_lets_the_run_go_on_to_its_own_end():
 @needs_gdb
 def test_load_programs_flash_through_the_memory_map_and_the_new_image_runs():
     s = Session(str(elf("systick")))
-    out = s.gdb(str(elf("hello")), "load", "monitor reset", "maintenance flush register-cache", "continue")
+    out = s.gdb(str(elf("hello")), "compare-sections", "load", "compare-sections", "monitor reset",
+                "maintenance flush register-cache", "continue")
     status, stdout, _ = s.finish()
-    assert re.search(r"Loading section \.text", out) and "Transfer rate" in out, out
+    before, after = out.split("Transfer rate")
+    assert "MIS-MATCHED" in before, out                     # flash still holds systick.elf
+    assert re.search(r"Loading section \.text", before)
+    assert "matched" in after and "MIS-MATCHED" not in after, out      # qCRC over what load wrote
     assert "exited normally" in out
     assert status == 0 and "hello" in stdout.lower() and "10 ticks" not in stdout
 
@@ -223,3 +227,8 @@ def test_gdb_does_not_combine_with_a_snapshot_stop():
     done = subprocess.run([sys.executable, "-m", "emulator", "run", str(elf("hello")), "--gdb", "0",
                            "--save-snapshot", "x.snapshot"], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "does not combine with --save-snapshot" in done.stderr
+
+
+def test_qcrc_is_the_crc_gdb_computes_for_compare_sections():
+    from emulator.gdb.stub import gdb_crc32
+    assert gdb_crc32(b"123456789") == 0x0376_E6E7          # CRC-32/MPEG-2's check value: GDB's xcrc32

@@ -9,6 +9,7 @@ no test asserts on timing.
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -343,3 +344,17 @@ def test_ctrl_c_ends_the_served_run_with_status_130_and_the_run_report():
         assert "-- run ended: interrupted" in output and "usb echo ready" in output
     finally:
         emu.kill()
+
+
+USBIP_TOOL = shutil.which("usbip") or shutil.which("usbip", path="/usr/sbin:/sbin")    # root's tool
+
+
+@pytest.mark.skipif(USBIP_TOOL is None, reason="the usbip tool is not installed (apt install usbip)")
+def test_the_linux_usbip_tool_lists_the_exported_device(echo):
+    # `usbip list -r` is the user-space half of the real tool and needs no kernel module;
+    # `usbip attach` (vhci-hcd) cannot be loaded on the test machines
+    done = subprocess.run([USBIP_TOOL, "--tcp-port", str(echo.port), "list", "-r", "127.0.0.1"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"1-1: .*\(0483:c071\)", done.stdout), done.stdout
+    assert re.search(r"0 - .*\(ff/00/00\)", done.stdout), done.stdout

@@ -97,6 +97,12 @@ class GdbStub:
             return self._xfer(target_description(), text.rsplit(":", 1)[1])
         if text.startswith("qXfer:memory-map:read::"):
             return self._xfer(memory_map(), text.rsplit(":", 1)[1])
+        if text.startswith("qCRC:"):
+            address, length = (int(x, 16) for x in text[5:].split(","))
+            try:
+                return f"C{gdb_crc32(self.m.debug_read(address, length)):08x}"
+            except ValueError:
+                return "E14"
         if text.startswith("qRcmd,"):
             return self._monitor(bytes.fromhex(text[6:]).decode(errors="replace").strip())
         if text.startswith("vFlash"):
@@ -308,6 +314,28 @@ class GdbStub:
         self.log(text)
         for i in range(0, len(text), 512):
             self.conn.send("O" + text[i:i + 512].encode().hex())
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = (crc << 1 ^ 0x04C1_1DB7 if crc & 0x8000_0000 else crc << 1) & 0xFFFF_FFFF
+        table.append(crc)
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+def gdb_crc32(data: bytes) -> int:
+    """The CRC of ``qCRC`` (``compare-sections``): CRC-32 polynomial 0x04C11DB7, MSB first,
+    initial value 0xFFFFFFFF, no final inversion (GDB manual, "General Query Packets", qCRC)."""
+    crc = 0xFFFF_FFFF
+    for byte in data:
+        crc = (crc << 8 & 0xFFFF_FFFF) ^ CRC_TABLE[(crc >> 24 ^ byte) & 0xFF]
+    return crc
 
 
 def listen(bind: str, port: int) -> socket.socket:
