@@ -334,7 +334,9 @@ def run_local(cells: list[dict], jobs: int, progress: Progress) -> list[dict]:
         return results
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(processes=min(jobs, len(cells)), initializer=_ignore_sigint) as pool:   # before the bar's thread
+    workers = min(jobs, len(cells))
+    replays = max(1, (os.cpu_count() or 1) // workers)
+    with ctx.Pool(processes=workers, initializer=_set_up_worker, initargs=(replays,)) as pool:  # before the bar's thread
         progress.start()
         for result in pool.imap_unordered(run_cell, cells):
             results[result["index"]] = result
@@ -342,9 +344,19 @@ def run_local(cells: list[dict], jobs: int, progress: Progress) -> list[dict]:
     return results
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which terminates the pool."""
+def _set_up_worker(replays: int) -> None:
+    """Workers leave Ctrl-C to the parent, which terminates the pool, and share the cores
+    with each other when their diagnoses fork replays."""
+    from .analysis.replay import limit_parallel_replays
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_parallel_replays(replays)
+
+
+def run_cell_on_one_core(cell: dict) -> dict:
+    """``run_cell`` for a cluster worker that owns one core (Dask: one thread per worker)."""
+    from .analysis.replay import limit_parallel_replays
+    limit_parallel_replays(1)
+    return run_cell(cell)
 
 
 def run_cells(cells: list[dict], engine: str, jobs: int, scheduler: Optional[str], progress: Progress) -> list[dict]:

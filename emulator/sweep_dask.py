@@ -1,7 +1,7 @@
 """``c071emu sweep --engine dask``: the matrix's cells as Dask futures.
 
 Imported only when that engine is asked for.  Each cell's plain-dict description goes to
-a worker, which imports :func:`emulator.sweep.run_cell` and builds its own machine; the
+a worker, which imports :func:`emulator.sweep.run_cell_on_one_core` and builds its own machine; the
 plain-dict result comes back.  So every worker needs c071emu installed and the images
 (and the bootloader) at the same absolute paths as on the submitting machine - a shared
 checkout or file system.
@@ -16,7 +16,7 @@ import logging
 import uuid
 from typing import Optional
 
-from .sweep import Progress, SweepError, blank_result, run_cell
+from .sweep import Progress, SweepError, blank_result, run_cell_on_one_core
 
 
 def run_dask(cells: list[dict], scheduler: Optional[str], jobs: int, progress: Progress) -> list[dict]:
@@ -43,7 +43,7 @@ def run_dask(cells: list[dict], scheduler: Optional[str], jobs: int, progress: P
     futures = []
     run_id = uuid.uuid4().hex[:12]                     # keys unique on a scheduler shared with other sweeps
     try:
-        futures = client.map(run_cell, cells, key=[f"c071emu-sweep-{run_id}-cell-{c['index']}" for c in cells],
+        futures = client.map(run_cell_on_one_core, cells, key=[f"c071emu-sweep-{run_id}-cell-{c['index']}" for c in cells],
                              pure=False)
         index_of = {f.key: c["index"] for f, c in zip(futures, cells)}
         progress.start()

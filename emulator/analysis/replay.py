@@ -21,9 +21,19 @@ from .snapshot import JumpSnapshot
 R = TypeVar("R")
 
 
+_parallel_limit: int | None = None
+
+
+def limit_parallel_replays(limit: int | None) -> None:
+    """Cap the replays at a time in this process: a sweep already runs one diagnosis per
+    core, and each forking one replay per core would put cores² processes on the CPUs."""
+    global _parallel_limit
+    _parallel_limit = limit
+
+
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
     """Run each job in a child process forked from here; results in order."""
-    parallel = parallel or os.cpu_count() or 1
+    parallel = parallel or _parallel_limit or os.cpu_count() or 1
     results: list = [None] * len(jobs)
     running: dict[int, tuple[int, str]] = {}
     todo = list(enumerate(jobs))
