@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -307,3 +308,21 @@ def test_an_instruction_a_stop_halted_before_is_traced_once_when_it_runs():
     straight, stopped = traced(None), traced("SysTick_Handler")
     assert stopped == straight
     assert sum(" SysTick_Handler " in line for line in straight) == 10      # ten ticks, one line each
+
+
+VCD2FST, FST2VCD = shutil.which("vcd2fst"), shutil.which("fst2vcd")
+
+
+@pytest.mark.skipif(not (VCD2FST and FST2VCD), reason="GTKWave's vcd2fst/fst2vcd are not installed (apt install gtkwave)")
+def test_gtkwave_reads_the_waveform_with_every_change_in_place(capsys, tmp_path):
+    # GTKWave's own VCD reader (vcd2fst) loads the file; converted back, the changes are the same
+    vcd, fst, back = tmp_path / "flash.vcd", tmp_path / "flash.fst", tmp_path / "back.vcd"
+    assert run(capsys, elf("flash_program"), "--vcd", vcd)[0] == 0
+    subprocess.run([VCD2FST, str(vcd), str(fst)], check=True, capture_output=True, timeout=60)
+    back.write_text(subprocess.run([FST2VCD, str(fst)], check=True, capture_output=True, text=True,
+                                   timeout=60).stdout)
+    ours, _ = read_vcd(vcd)
+    theirs, timescale = read_vcd(back)
+    assert timescale.replace(" ", "") == "1ps"
+    assert theirs["FLASH.SR.BSY1"] == ours["FLASH.SR.BSY1"] and len(ours["FLASH.SR.BSY1"]) > 2
+    assert theirs["core.ipsr"] == ours["core.ipsr"]
