@@ -107,7 +107,7 @@ class GdbStub:
             return self._monitor(bytes.fromhex(text[6:]).decode(errors="replace").strip())
         if text.startswith("vFlash"):
             return self._flash(packet)
-        if text in ("qAttached",):
+        if text == "qAttached":          # attached to a running target: quitting GDB detaches
             return "1"
         if text == "qC":
             return "QC1"
