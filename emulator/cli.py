@@ -13,17 +13,15 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from peripherals import c071
 from peripherals.option_bytes import parse_option_bytes_spec
 
 from .core.runloop import EndReason, RunEnd
-from .image import ImageError, load_elf, load_image
+from .image import ImageError, load_bootloader, load_elf
 from .machine import Machine, MachineConfig
 from .tracing import TraceSession, TraceSetupError
 
 EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
 DEFAULT_MAX_TIME = 10.0
-DEFAULT_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"
 
 
 class BadInput(Exception):
@@ -45,13 +43,9 @@ def build_machine(args: argparse.Namespace) -> Machine:
         raise BadInput("--boot-pin takes 0 or 1")
     try:
         image = load_elf(args.image)
-        bootloader = load_image(args.bootloader, raw_base=c071.SYSMEM_BASE, raw_limit=c071.SYSMEM_SIZE,
-                                what="system memory") if args.bootloader else None
+        bootloader = load_bootloader(args.bootloader) if args.bootloader else None
     except ImageError as exc:
         raise BadInput(str(exc)) from None
-    if bootloader and bootloader.regions() != {"system memory"}:
-        raise BadInput(f"{bootloader.path}: a bootloader must lie in system memory (0x1FFF0000, 28 KiB), "
-                       f"this one has segments in {', '.join(sorted(bootloader.regions()))}")
     machine = Machine(MachineConfig(boot_pin=args.boot_pin, option_bytes=option_bytes, hse_hz=args.hse,
                                     strict=args.strict))
     for img in filter(None, (bootloader, image)):
@@ -246,18 +240,16 @@ def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
 
 def diagnose_command(args: argparse.Namespace) -> int:
     from .analysis.diagnose import diagnose
-    from .analysis.flows import dfu_flow, usart_flow
+    from .analysis.flows import flow_for
     from .analysis.report import print_terminal, to_html, to_json
     try:
         app = load_elf(args.image)
-        bootloader = load_image(args.bootloader or DEFAULT_BOOTLOADER, raw_base=c071.SYSMEM_BASE,
-                                raw_limit=c071.SYSMEM_SIZE, what="system memory")
+        bootloader = load_bootloader(args.bootloader)
         option_bytes = parse_option_bytes_spec(args.option_bytes) if args.option_bytes else {}
     except (ImageError, ValueError) as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    flow = dfu_flow() if args.host == "dfu" else usart_flow()
-    result = diagnose(app, bootloader, flow, operation=args.operation, option_bytes=option_bytes)
+    result = diagnose(app, bootloader, flow_for(args.host), operation=args.operation, option_bytes=option_bytes)
     if args.json:
         print(json.dumps(to_json(result), indent=2))
     else:

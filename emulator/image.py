@@ -140,6 +140,21 @@ def load_image(path: str | Path, raw_base: int | None = None, raw_limit: int = 0
     return load_elf(p)
 
 
+BUNDLED_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"
+
+
+def load_bootloader(path: str | Path | None = None) -> Image:
+    """A system-memory image: an ELF, or a raw dump of a chip's system memory placed at
+    0x1FFF0000 (default: the bundled reference bootloader).  Every segment must lie in
+    system memory, where the boot path looks for it."""
+    image = load_image(path or BUNDLED_BOOTLOADER, raw_base=c071.SYSMEM_BASE, raw_limit=c071.SYSMEM_SIZE,
+                       what="system memory")
+    if image.regions() != {"system memory"}:
+        raise ImageError(f"{image.path}: a bootloader must lie in system memory (0x1FFF0000, 28 KiB), "
+                         f"this one has segments in {', '.join(sorted(image.regions()))}")
+    return image
+
+
 def _check_overlaps(path: Path, segments: list[Segment]) -> None:
     spans = sorted((s.address, s.address + len(s.data)) for s in segments)
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):

@@ -21,7 +21,6 @@ from typing import Optional
 
 import pytest
 
-from peripherals import c071 as chip
 from peripherals.option_bytes import parse_option_bytes_spec
 
 
@@ -37,12 +36,11 @@ class C071:
 
     def boot(self, application: str | Path, bootloader: Optional[str | Path] = None, boot_pin: int = 0,
              option_bytes: str = ""):
-        from .image import load_elf, load_image
+        from .image import load_bootloader, load_elf
         from .machine import Machine, MachineConfig
         m = Machine(MachineConfig(boot_pin=boot_pin, option_bytes=parse_option_bytes_spec(option_bytes)))
         if bootloader:
-            m.load(load_image(self._path(bootloader), raw_base=chip.SYSMEM_BASE, raw_limit=chip.SYSMEM_SIZE,
-                              what="system memory"))
+            m.load(load_bootloader(self._path(bootloader)))
         m.load(load_elf(self._path(application)))
         m.reset("power")
         return m
@@ -50,12 +48,10 @@ class C071:
     def diagnose(self, application: str | Path, bootloader: Optional[str | Path] = None, host: str = "dfu",
                  operation: str = "erase", option_bytes: str = ""):
         from .analysis.diagnose import diagnose
-        from .analysis.flows import dfu_flow, usart_flow
-        from .image import load_elf, load_image
-        from .scenario import DEFAULT_BOOTLOADER
-        bl = load_image(self._path(bootloader) if bootloader else DEFAULT_BOOTLOADER, raw_base=chip.SYSMEM_BASE,
-                        raw_limit=chip.SYSMEM_SIZE, what="system memory")
-        return diagnose(load_elf(self._path(application)), bl, dfu_flow() if host == "dfu" else usart_flow(),
+        from .analysis.flows import flow_for
+        from .image import load_bootloader, load_elf
+        bl = load_bootloader(self._path(bootloader) if bootloader else None)
+        return diagnose(load_elf(self._path(application)), bl, flow_for(host),
                         operation=operation, option_bytes=parse_option_bytes_spec(option_bytes))
 
     def check(self, scenario_file: str | Path):

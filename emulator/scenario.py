@@ -28,14 +28,15 @@ from pathlib import Path
 from typing import Optional
 from xml.sax.saxutils import escape
 
-from peripherals import c071
 from peripherals.option_bytes import parse_option_bytes_spec
 
 from .analysis.diagnose import diagnose, jump_run, reference_run, usb_request_trigger
-from .analysis.flows import STEPS, FlowOutcome, dfu_flow, usart_flow
-from .image import ImageError, load_elf, load_image
+from .analysis.flows import STEPS, FlowOutcome, flow_for
+from .image import BUNDLED_BOOTLOADER, ImageError, load_bootloader, load_elf
 
-DEFAULT_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"
+
+
+STATUSES = ("ok", "failed", "not run")
 
 
 class ScenarioError(Exception):
@@ -98,7 +99,7 @@ def load_scenario(path: str | Path) -> Scenario:
     for step, status in steps.items():
         if step not in STEPS:
             raise ScenarioError(f"{path}: unknown step {step!r} in [expect]; steps are {', '.join(STEPS)}")
-        if status not in ("ok", "failed", "not run"):
+        if status not in STATUSES:
             raise ScenarioError(f"{path}: [expect] {step} = {status!r}; use \"ok\", \"failed\" or \"not run\"")
     blocking = expect.get("blocking")
     if blocking is not None and (not isinstance(blocking, list) or entry != "jump"):
@@ -107,7 +108,7 @@ def load_scenario(path: str | Path) -> Scenario:
         option_bytes = parse_option_bytes_spec(s.get("option_bytes", ""))
     except ValueError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
-    bootloader = base / s["bootloader"] if "bootloader" in s else DEFAULT_BOOTLOADER
+    bootloader = base / s["bootloader"] if "bootloader" in s else BUNDLED_BOOTLOADER
     return Scenario(path, s.get("name", path.stem), base / s["application"], bootloader, entry, host,
                     option_bytes, s.get("operation", "erase"), steps, blocking)
 
@@ -118,11 +119,10 @@ def run_scenario(sc: Scenario) -> ScenarioResult:
     result = ScenarioResult(sc)
     try:
         app = load_elf(sc.application)
-        bootloader = load_image(sc.bootloader, raw_base=c071.SYSMEM_BASE, raw_limit=c071.SYSMEM_SIZE,
-                                what="system memory")
+        bootloader = load_bootloader(sc.bootloader)
     except ImageError as exc:
         raise ScenarioError(str(exc)) from None
-    flow = dfu_flow() if sc.host == "dfu" else usart_flow()
+    flow = flow_for(sc.host)
     if sc.expect_blocking is not None or sc.diagnose and sc.entry == "jump":
         d = diagnose(app, bootloader, flow, operation=sc.operation, option_bytes=sc.option_bytes)
         result.outcome, result.blocking = d.jump_outcome, [i.key for i in d.blamed]

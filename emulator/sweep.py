@@ -42,18 +42,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from peripherals import c071
 from peripherals.option_bytes import parse_option_bytes_spec
 
 from .analysis.flows import STEPS
-from .image import ImageError, load_elf, load_image
-from .scenario import DEFAULT_BOOTLOADER, Scenario, ScenarioResult, junit, read_toml, run_scenario
+from .image import BUNDLED_BOOTLOADER, ImageError, load_bootloader, load_elf
+from .scenario import STATUSES, Scenario, ScenarioResult, junit, read_toml, run_scenario
 
 SCHEMA = "c071emu.sweep/1"
 AXES = ("application", "option_bytes", "host", "entry", "operation")
 AXIS_DEFAULTS = {"option_bytes": [""], "host": ["dfu"], "entry": ["jump"], "operation": ["erase"]}
 AXIS_CHOICES = {"host": ("dfu", "usart"), "entry": ("jump", "boot0"), "operation": ("erase", "write")}
-STATUSES = ("ok", "failed", "not run")
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -134,18 +132,15 @@ def load_matrix(path: str | Path) -> Matrix:
     diagnose = sweep.get("diagnose", False)
     if not isinstance(diagnose, bool):
         raise SweepError(f"{path}: [sweep] diagnose must be true or false, not {diagnose!r}")
-    bootloader = DEFAULT_BOOTLOADER
+    bootloader = BUNDLED_BOOTLOADER
     if "bootloader" in sweep:
         if not isinstance(sweep["bootloader"], str):
             raise SweepError(f"{path}: [sweep] bootloader must be a path (a string)")
         bootloader = path.parent / sweep["bootloader"]
     try:
-        image = load_image(bootloader, raw_base=c071.SYSMEM_BASE, raw_limit=c071.SYSMEM_SIZE, what="system memory")
+        load_bootloader(bootloader)
     except ImageError as exc:
         raise SweepError(f"{path}: [sweep] bootloader: {exc}") from None
-    if image.regions() != {"system memory"}:
-        raise SweepError(f"{path}: [sweep] bootloader: {bootloader} has segments outside system memory "
-                         f"({', '.join(sorted(image.regions()))})")
     if "application" not in axes_table:
         raise SweepError(f"{path}: [axes] needs application = [\"path/to/app.elf\", ...]")
     axes = {axis: _axis(path, axis, axes_table.get(axis, AXIS_DEFAULTS.get(axis))) for axis in AXES}

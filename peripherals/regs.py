@@ -62,7 +62,8 @@ class Register:
     ``on_write(old, new)`` runs after the access-mode arithmetic has updated the
     stored value; ``new`` is the stored value, ``self.last_written`` the raw bus
     value (for write-only key registers).  ``on_read(stored)`` computes a value
-    that depends on time or other state (a down-counter, a ready bit).
+    that depends on time or other state (a down-counter, a ready bit);
+    ``read_has_side_effects`` says that it also changes state (a flag a read clears).
     """
     name: str
     offset: int
@@ -70,6 +71,7 @@ class Register:
     fields: Sequence[Field] = ()
     on_write: Optional[WriteHook] = None
     on_read: Optional[ReadHook] = None
+    read_has_side_effects: bool = False
     doc: str = ""
     value: int = 0
     last_written: int = 0
@@ -127,6 +129,13 @@ class Register:
     def bus_value(self) -> int:
         v = self.on_read(self.value) if self.on_read else self.value
         return v & ~self.wo_mask & 0xFFFFFFFF
+
+    def peek(self) -> int:
+        """The register as an observer (a waveform) sees it, disturbing nothing: what a read
+        would return, or the stored value where a read would change state."""
+        if self.on_read is None or self.read_has_side_effects:
+            return self.value
+        return self.bus_value()
 
 
 class BusKind(enum.Enum):

@@ -24,7 +24,7 @@ class SysTick(Peripheral):
         self.book = book or ExceptionBook()
         registers = [
             reg("CTRL", 0x0, 0, rw("ENABLE", 0), rw("TICKINT", 1), rw("CLKSOURCE", 2), ro("COUNTFLAG", 16),
-                on_read=self._ctrl_read, on_write=self._ctrl_write),
+                on_read=self._ctrl_read, read_has_side_effects=True, on_write=self._ctrl_write),
             reg("LOAD", 0x4, 0, rw("RELOAD", 0, 24)),
             reg("VAL", 0x8, 0, rw("CURRENT", 0, 24), on_read=lambda v: self.current_value(),
                 on_write=self._val_write),

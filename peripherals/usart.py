@@ -174,7 +174,7 @@ class Usart(Peripheral):
                 wo("PECF", 0), wo("FECF", 1), wo("NECF", 2), wo("ORECF", 3), wo("IDLECF", 4), wo("TXFECF", 5),
                 wo("TCCF", 6), wo("TCBGTCF", 7), wo("LBDCF", 8), wo("CTSCF", 9), wo("RTOCF", 11), wo("EOBCF", 12),
                 wo("UDRCF", 13), wo("CMCF", 17), wo("WUCF", 20), on_write=self._icr_written),
-            reg("RDR", 0x24, 0, ro("RDR", 0, 9), on_read=self._rdr_read),
+            reg("RDR", 0x24, 0, ro("RDR", 0, 9), on_read=self._rdr_read, read_has_side_effects=True),
             reg("TDR", 0x28, 0, rw("TDR", 0, 9), on_write=self._tdr_written),
             reg("PRESC", 0x2C, 0, rw("PRESCALER", 0, 4), on_write=lambda o, n: self._config_written("PRESC", o, n)),
         ])

@@ -286,12 +286,8 @@ class UsbDevice(Peripheral):
         r = self.chep[n]
         if r.value >> UTYPE_SHIFT & 3 != UTYPE_CONTROL or r.value >> STATRX_SHIFT & 3 == DISABLED:
             return NO_RESPONSE
-        buf, size = self._rx_buffer(n)
-        if len(data) > size:
-            self._flag(ISTR_ERR)
+        if not self._receive(n, data):
             return NO_RESPONSE
-        self.pma.store(buf, bytes(data))
-        self._set_count_rx(n, len(data))
         r.value |= VTRX | SETUP_BIT | DTOGRX | DTOGTX
         self._set_stat(r, STATRX_SHIFT, NAK)
         self._set_stat(r, STATTX_SHIFT, NAK)
@@ -316,17 +312,24 @@ class UsbDevice(Peripheral):
         expected = 1 if r.value & DTOGRX else 0
         if toggle is not None and toggle != expected:
             return ACK                       # retransmission of a packet already received: discarded
-        buf, size = self._rx_buffer(n)
-        if len(data) > size:
-            self._flag(ISTR_ERR)
+        if not self._receive(n, data):
             return NO_RESPONSE
-        self.pma.store(buf, bytes(data))
-        self._set_count_rx(n, len(data))
         r.value = (r.value & ~SETUP_BIT) ^ DTOGRX
         r.value |= VTRX
         self._set_stat(r, STATRX_SHIFT, NAK)
         self._update_irq()
         return ACK
+
+    def _receive(self, n: int, data: bytes) -> bool:
+        """A data packet into endpoint ``n``'s RX buffer; one larger than the buffer is
+        stored nowhere and not answered, with ISTR.ERR set (module docstring)."""
+        buf, size = self._rx_buffer(n)
+        if len(data) > size:
+            self._flag(ISTR_ERR)
+            return False
+        self.pma.store(buf, bytes(data))
+        self._set_count_rx(n, len(data))
+        return True
 
     def in_(self, ep: int, address: int = 0, host_acks: bool = True) -> tuple[str, bytes, int]:
         """IN token; returns (handshake, data, PID toggle).  The host ACKs valid data."""

@@ -148,11 +148,17 @@ def test_baud_mismatch_is_a_framing_error_and_parity_mismatch_a_parity_error():
     assert isr & PE and not isr & FE and m.bus_read(U1 + RDR) == 0x55
 
 
-def test_auto_baud_0x7f_sets_brr_from_the_host_rate():
+def armed_for_auto_baud_0x7f():
+    """USART1 waiting for its first character to measure the rate, a host at 57600 8E1."""
     m = machine()
     port = SerialPort(m, "USART1", baud=57600)
     m.bus_write(U1 + CR2, ABREN | ABRMOD_7F)
     m.bus_write(U1 + CR1, M0 | PCE | TE | RE | UE)
+    return m, port
+
+
+def test_auto_baud_0x7f_sets_brr_from_the_host_rate():
+    m, port = armed_for_auto_baud_0x7f()
     port.send(b"\x7f")
     _advance(m, 11 / 57600 + 1e-6)
     isr = m.bus_read(U1 + ISR)
@@ -165,10 +171,7 @@ def test_auto_baud_0x7f_sets_brr_from_the_host_rate():
 
 
 def test_auto_baud_fails_on_a_character_that_is_not_0x7f():
-    m = machine()
-    port = SerialPort(m, "USART1", baud=57600)
-    m.bus_write(U1 + CR2, ABREN | ABRMOD_7F)
-    m.bus_write(U1 + CR1, M0 | PCE | TE | RE | UE)
+    m, port = armed_for_auto_baud_0x7f()
     port.send(b"\x55")
     _advance(m, 11 / 57600 + 1e-6)
     isr = m.bus_read(U1 + ISR)

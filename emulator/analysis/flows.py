@@ -193,3 +193,8 @@ class UsartFlow(DfuFlow):
 
 def usart_flow() -> UsartFlow:
     return UsartFlow()
+
+
+def flow_for(host: str) -> DfuFlow | UsartFlow:
+    """The host flow named on a command line or in a scenario: "dfu" or "usart"."""
+    return dfu_flow() if host == "dfu" else usart_flow()

@@ -121,6 +121,14 @@ class Transaction:
 
 
 @dataclass
+class Retries:
+    """How often one transaction has been tried: NAKs (paced, bounded by the deadline) and
+    strikes (no handshake, three before a transaction error)."""
+    naks: int = 0
+    strikes: int = 0
+
+
+@dataclass
 class DeviceInfo:
     address: int
     device_descriptor: bytes
@@ -311,7 +319,8 @@ class UsbHost:
     def out_packet(self, address: int, ep: int, data: bytes, deadline: float, pid: Optional[int] = None) -> Flow:
         """One OUT transaction with NAK retries; the host's data toggle advances on ACK."""
         key = (address, ep, "out")
-        strikes = naks = 0
+        what = f"OUT to address {address} endpoint {ep}"
+        retries = Retries()
         while True:
             use = self.toggles.get(key, 0) if pid is None else pid
             hs = yield Out(address, ep, data, use)
@@ -319,18 +328,13 @@ class UsbHost:
                 if pid is None:
                     self.toggles[key] = use ^ 1
                 return
-            if hs == STALL:
-                raise UsbStall(f"OUT to address {address} endpoint {ep}: STALL")
-            if hs == NAK:
-                naks += 1
-                yield from self._after_nak(naks, deadline, f"OUT to address {address} endpoint {ep}")
-                continue
-            strikes = self._strike(strikes, f"OUT to address {address} endpoint {ep}")
+            yield from self._not_acked(hs, retries, deadline, what)
 
     def in_packet(self, address: int, ep: int, deadline: float, pid: Optional[int] = None) -> Flow:
         """One IN transaction with NAK retries; a packet with the wrong toggle is ignored (USB 2.0 §8.6.4)."""
         key = (address, ep, "in")
-        strikes = naks = 0
+        what = f"IN from address {address} endpoint {ep}"
+        retries = Retries()
         while True:
             expect = self.toggles.get(key, 0) if pid is None else pid
             hs, data, got = yield In(address, ep, expect)
@@ -340,13 +344,17 @@ class UsbHost:
                 if pid is None:
                     self.toggles[key] = expect ^ 1
                 return bytes(data)
-            if hs == STALL:
-                raise UsbStall(f"IN from address {address} endpoint {ep}: STALL")
-            if hs == NAK:
-                naks += 1
-                yield from self._after_nak(naks, deadline, f"IN from address {address} endpoint {ep}")
-                continue
-            strikes = self._strike(strikes, f"IN from address {address} endpoint {ep}")
+            yield from self._not_acked(hs, retries, deadline, what)
+
+    def _not_acked(self, hs: str, retries: "Retries", deadline: float, what: str) -> Flow:
+        """Any handshake but ACK: STALL raises, NAK is retried (paced), silence is a strike."""
+        if hs == STALL:
+            raise UsbStall(f"{what}: STALL")
+        if hs == NAK:
+            retries.naks += 1
+            yield from self._after_nak(retries.naks, deadline, what)
+        else:
+            retries.strikes = self._strike(retries.strikes, what)
 
     # -- control transfers -----------------------------------------------------------------
     def control(self, address: int, request_type: int, request: int, value: int = 0, index: int = 0,

@@ -14,9 +14,8 @@ sampled:
   per-instruction PC - use ``--trace insn`` for that;
 - ``core.hclk_hz``: at slice boundaries (a clock switch ends the slice).
 
-Registers are sampled without bus side effects: the stored value, or for the few
-registers a model computes at read time *without* side effects (listed in
-``_COMPUTED_ON_READ``) the value a read would return.  Bits a model produces only by
+Registers are sampled without bus side effects (``Register.peek``): what a read would
+return, or the stored value where a read changes state.  Bits a model produces only by
 a read with a side effect (SysTick CTRL.COUNTFLAG, which a read clears) do not appear.
 Each register is a scope ``PERIPH.REG`` holding ``value`` (32 bits) and one signal per
 field, named as in RM0490.
@@ -43,9 +42,6 @@ DEFAULT_REGISTERS = ("FLASH.SR", "FLASH.CR", "RCC.CR", "SYSCFG.CFGR1", "SCB.VTOR
                      "USB.CNTR", "USB.ISTR")
 # ARMv6-M B3.3 names of the SysTick registers (the model uses CMSIS names)
 ALIASES = {"SYSTICK.CSR": "SysTick.CTRL", "SYSTICK.RVR": "SysTick.LOAD", "SYSTICK.CVR": "SysTick.VAL"}
-# Registers whose model computes the read value from other state with no side effect.
-_COMPUTED_ON_READ = {("NVIC", "ISER"), ("NVIC", "ICER"), ("NVIC", "ISPR"), ("NVIC", "ICPR"), ("SCB", "ICSR"),
-                     ("SysTick", "VAL"), ("PWR", "SR2"), ("USB", "ISTR")}
 
 
 class SignalError(ValueError):
@@ -95,14 +91,7 @@ class _RegisterSignals:
     register: Register
     value_var: object
     field_vars: list[tuple[object, int, int]]        # (var, mask, lsb)
-    computed: bool
     last: Optional[int] = None
-
-    def current(self) -> int:
-        r = self.register
-        if self.computed and r.on_read is not None:
-            return r.on_read(r.value) & ~r.wo_mask & 0xFFFF_FFFF
-        return r.value
 
 
 class Waveform:
@@ -126,8 +115,7 @@ class Waveform:
             signals = _RegisterSignals(
                 block, reg, w.register_var(scope, "value", "wire", size=32, init=reg.value),
                 [(w.register_var(scope, f.name, "wire", size=f.width, init=f.extract(reg.value)), f.mask, f.lsb)
-                 for f in reg.fields],
-                computed=(block.name, reg.name) in _COMPUTED_ON_READ)
+                 for f in reg.fields])
             self._registers.append(signals)
             self._by_block.setdefault(id(block), []).append(signals)
         self._last_ps = 0
@@ -189,7 +177,7 @@ class Waveform:
     def _sample_registers(self, signals: list[_RegisterSignals], t: int) -> None:
         change = self.writer.change
         for s in signals:
-            value = s.current()
+            value = s.register.peek()
             if value == s.last:
                 continue
             s.last = value
