@@ -159,9 +159,24 @@ class Machine:
         self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self._usart1_kernel_hz)
         self.usart2 = Usart(c071.USART2, services, "USART2", c071.IRQ_USART2, kernel_clock_hz=self.rcc.pclk_hz)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
+        # Every modelled block, one per line; the PPB trio is mapped through PrivatePeripheralBus.
         self.peripherals: list[Peripheral] = [
-            self.nvic, self.scb, self.systick, self.rcc, self.flash_controller, self.syscfg, self.pwr,
-            self.dbg, self.iwdg, *self.gpio.values(), self.usb, self.usb.pma, self.crs, self.usart1, self.usart2]
+            self.nvic,
+            self.scb,
+            self.systick,
+            self.rcc,
+            self.flash_controller,
+            self.syscfg,
+            self.pwr,
+            self.dbg,
+            self.iwdg,
+            *self.gpio.values(),
+            self.usb,
+            self.usb.pma,
+            self.crs,
+            self.usart1,
+            self.usart2,
+        ]
         self._wire_clocks_and_resets()
 
         # -- the run loop's view of the chip ------------------------------------------------
@@ -203,10 +218,9 @@ class Machine:
             m.map(uc)
         ppb = PrivatePeripheralBus([self.systick, self.nvic, self.scb], self.services)
         self._mmio(ppb)
-        for p in [self.rcc, self.flash_controller, self.syscfg, self.pwr, self.dbg, self.iwdg,
-                  *self.gpio.values(), self.usb, self.usb.pma, self.crs, self.usart1, self.usart2,
-                  *self.unmodelled_blocks]:
-            self._mmio(p)
+        for p in [*self.peripherals, *self.unmodelled_blocks]:
+            if p.base < c071.PPB_SCS:
+                self._mmio(p)
         uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
         uc.hook_add(UC_HOOK_MEM_READ_PROT, self._on_read_of_execute_only)
 
