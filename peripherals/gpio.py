@@ -209,3 +209,8 @@ class GpioPort(Peripheral):
 def make_port(name: str, services: Optional[ChipServices] = None) -> GpioPort:
     """Build port ``name`` ("GPIOA"...) at its RM0490 Table 7 base with its reset values."""
     return GpioPort(name, PORT_BASES[name], services, **PORT_RESETS[name])
+
+
+def oracle_instances(services: ChipServices) -> list[GpioPort]:
+    """Every port, for checks that walk all instances of a model (the SVD oracle)."""
+    return [make_port(name, services) for name in PORT_BASES]
