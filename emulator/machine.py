@@ -577,6 +577,17 @@ class Machine:
     def read32(self, address: int) -> int:
         return self.cpu.read32(address)
 
+    def drive_pin(self, pin: str, level: Optional[int]) -> None:
+        """Drive a pin from the board side ("PC13", 0 or 1); ``None`` releases it to its pull."""
+        port_letter, number = pin[1:2].upper(), pin[2:]
+        port = self.gpio.get(f"GPIO{port_letter}")
+        if not pin[:1].upper() == "P" or port is None or not number.isdigit():
+            raise ValueError(f"{pin!r} is not a pin name like PC13 (ports A, B, C, D, F)")
+        if level is None:
+            port.release(int(number))
+        else:
+            port.drive(int(number), level)
+
     def symbol(self, name: str) -> int:
         for image in self.images:
             if name in image.symbols:
