@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from .machine import Machine, MachineConfig
 from .tracing import TraceSession, TraceSetupError
 
 EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
+EXIT_BROKEN_PIPE = 128 + 13          # what a shell reports for a process killed by SIGPIPE
 DEFAULT_MAX_TIME = 10.0
 
 
@@ -369,7 +371,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        # Ctrl-C outside a run (waiting for a debugger or a client, writing a report)
+        print("\nc071emu: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`c071emu run ... --json | head`): end quietly, as Unix tools do,
+        # and keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

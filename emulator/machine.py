@@ -665,6 +665,8 @@ class Machine:
         registers are left as a loader leaves them (locked, no flags)."""
         if not self.flash.contains(address, len(data)):
             raise ValueError(f"0x{address:08X}+{len(data)} is not inside main flash")
+        if not data:
+            return
         self.flash.store(self.cpu.uc, address, data)
         self._watch_code()
 

@@ -44,3 +44,11 @@ def power_on_machine() -> Machine:
     m = Machine()
     m.reset("power")
     return m
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz targets' counts (tests/fuzz/fuzzkit.py), when any ran."""
+    import sys
+    fuzzkit = sys.modules.get("fuzzkit")
+    if fuzzkit is not None:
+        fuzzkit.summary(terminalreporter)

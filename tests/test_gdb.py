@@ -232,3 +232,14 @@ def test_gdb_does_not_combine_with_a_snapshot_stop():
 def test_qcrc_is_the_crc_gdb_computes_for_compare_sections():
     from emulator.gdb.stub import gdb_crc32
     assert gdb_crc32(b"123456789") == 0x0376_E6E7          # CRC-32/MPEG-2's check value: GDB's xcrc32
+
+
+def test_ctrl_c_while_the_stub_waits_for_gdb_ends_cleanly_with_status_130():
+    emu = subprocess.Popen([sys.executable, "-m", "emulator", "run", str(elf("hello")), "--gdb", "0"], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "listening on" in emu.stdout.readline()
+    emu.send_signal(signal.SIGINT)
+    out, err = emu.communicate(timeout=30)
+    assert emu.returncode == 130
+    assert "Traceback" not in err and err.strip().endswith("c071emu: interrupted")
+

@@ -13,6 +13,10 @@ import socket
 from typing import Optional
 
 INTERRUPT = 0x03
+# The largest frame a well-behaved GDB sends: the PacketSize we announce, every byte escaped,
+# plus framing.  Anything longer, or bytes outside a frame, is dropped as it arrives, so a
+# peer sending garbage cannot grow the stub's memory.
+MAX_FRAME = 2 * 0x4000 + 4
 
 
 class Disconnected(Exception):
@@ -34,10 +38,16 @@ def escape(data: bytes) -> bytes:
 
 
 def unescape(data: bytes) -> bytes:
+    """Undo ``}`` escapes; a ``}`` with nothing after it is a malformed packet (ValueError)."""
     out = bytearray()
     it = iter(data)
     for b in it:
-        out.append(next(it) ^ 0x20 if b == 0x7D else b)
+        if b == 0x7D:
+            b = next(it, None)
+            if b is None:
+                raise ValueError("binary data ends in an escape character")
+            b ^= 0x20
+        out.append(b)
     return bytes(out)
 
 
@@ -72,6 +82,7 @@ class RspConnection:
         except (Disconnected, OSError):
             self.interrupt_pending = True          # a vanished debugger halts the target too
         self._take_interrupts()
+        self._drop_garbage()
         return self.interrupt_pending
 
     def wait_interrupt(self) -> None:
@@ -80,10 +91,29 @@ class RspConnection:
             self._fill(None)
             self._take_interrupts()
 
+    def _drop_garbage(self) -> None:
+        """Keep only what can still become a packet: from the first ``$``, at most one frame."""
+        start = self._buffer.find(b"$")
+        dropped = self._buffer if start < 0 else self._buffer[:start]
+        if INTERRUPT in dropped:
+            self.interrupt_pending = True
+        if start < 0:
+            self._buffer.clear()
+            return
+        del self._buffer[:start]
+        if len(self._buffer) > MAX_FRAME and self._buffer.find(b"#", 0, MAX_FRAME) < 0:
+            # an oversized or unterminated frame: skip to the next frame start, if any
+            following = self._buffer.find(b"$", 1)
+            if following < 0:
+                self._buffer.clear()
+            else:
+                del self._buffer[:following]
+
     def receive(self) -> bytes:
         """The next packet's payload (escapes still in place: only binary packets undo them)."""
         while True:
             self._take_interrupts()
+            self._drop_garbage()
             start = self._buffer.find(b"$")
             if start >= 0:
                 end = self._buffer.find(b"#", start)

@@ -36,6 +36,35 @@ MONITOR_HELP = """monitor commands:
 """
 
 
+class Malformed(ValueError):
+    """A packet that does not parse: answered with ``E01``."""
+
+
+ADDRESS_SPACE = 1 << 32
+
+
+def hex_numbers(text: str, count: int, what: str) -> list[int]:
+    """``count`` comma-separated hexadecimal numbers, each a 32-bit unsigned value."""
+    parts = text.split(",")
+    if len(parts) != count or not all(parts):
+        raise Malformed(f"{what}: expected {count} comma-separated hex numbers, got {text!r}")
+    try:
+        numbers = [int(p, 16) for p in parts]
+    except ValueError:
+        raise Malformed(f"{what}: {text!r} is not hexadecimal") from None
+    if any(not 0 <= n < ADDRESS_SPACE for n in numbers) or any(p.strip() != p or p[0] in "+-" for p in parts):
+        raise Malformed(f"{what}: {text!r} is out of the 32-bit range")
+    return numbers
+
+
+def address_range(text: str, what: str) -> tuple[int, int]:
+    """``ADDR,LENGTH`` checked to lie inside the 32-bit address space before anything is allocated."""
+    address, length = hex_numbers(text, 2, what)
+    if address + length > ADDRESS_SPACE:
+        raise Malformed(f"{what}: 0x{address:x}+0x{length:x} runs past the end of the address space")
+    return address, length
+
+
 class GdbStub:
     def __init__(self, machine, conn: RspConnection, deadline_ps: Optional[int] = None,
                  log: Callable[[str], None] = lambda text: None) -> None:
@@ -83,7 +112,9 @@ class GdbStub:
         try:
             return self._handle(packet)
         except (ValueError, IndexError, struct.error):
-            return "E01"           # a malformed packet is GDB's error to see, not the end of the run
+            # A malformed packet is GDB's error to see, not the end of the run.  ``Malformed``
+            # is a ValueError; the others come from decoding hex of the wrong length.
+            return "E01"
 
     def _handle(self, packet: bytes) -> Optional[str]:
         text = packet.decode("latin-1")
@@ -98,7 +129,7 @@ class GdbStub:
         if text.startswith("qXfer:memory-map:read::"):
             return self._xfer(memory_map(), text.rsplit(":", 1)[1])
         if text.startswith("qCRC:"):
-            address, length = (int(x, 16) for x in text[5:].split(","))
+            address, length = address_range(text[5:], "qCRC")
             try:
                 return f"C{gdb_crc32(self.m.debug_read(address, length)):08x}"
             except ValueError:
@@ -128,30 +159,41 @@ class GdbStub:
         if head == "g":
             return "".join(struct.pack("<I", v).hex() for v in self._registers())
         if head == "G":
-            values = struct.unpack(f"<{len(text[1:]) // 8}I", bytes.fromhex(text[1:]))
+            if len(text) - 1 != 8 * len(REGISTER_NAMES):
+                raise Malformed(f"G: expected {len(REGISTER_NAMES)} registers")
+            values = struct.unpack(f"<{len(REGISTER_NAMES)}I", bytes.fromhex(text[1:]))
             for name, new, old in zip(REGISTER_NAMES, values, self._registers()):
                 if new != old:
                     self._write_register(name, new)
             return "OK"
         if head == "p":
-            number = int(text[1:], 16)
+            (number,) = hex_numbers(text[1:], 1, "p")
             return struct.pack("<I", self._registers()[number]).hex() if number < len(REGISTER_NAMES) else "E45"
         if head == "P":
-            number, value = text[1:].split("=")
-            if int(number, 16) >= len(REGISTER_NAMES):
+            number, sep, value = text[1:].partition("=")
+            (number,) = hex_numbers(number, 1, "P")
+            if not sep or len(value) != 8:
+                raise Malformed("P: expected NUMBER=8 hex digits")
+            if number >= len(REGISTER_NAMES):
                 return "E45"
-            self._write_register(REGISTER_NAMES[int(number, 16)], struct.unpack("<I", bytes.fromhex(value))[0])
+            self._write_register(REGISTER_NAMES[number], struct.unpack("<I", bytes.fromhex(value))[0])
             return "OK"
         if head == "m":
-            address, length = (int(x, 16) for x in text[1:].split(","))
+            address, length = address_range(text[1:], "m")
+            if length > PACKET_SIZE // 2:
+                return "E16"         # more than one reply can carry: GDB asks in PacketSize pieces
             try:
                 return self.m.debug_read(address, length).hex()
             except ValueError:
                 return "E14"
         if head in ("M", "X"):
-            where, _, data = packet[1:].partition(b":")
-            address, length = (int(x, 16) for x in where.decode().split(","))
-            payload = bytes.fromhex(data.decode()) if head == "M" else unescape(data)
+            where, sep, data = packet[1:].partition(b":")
+            address, length = address_range(where.decode("latin-1"), head)
+            if not sep:
+                raise Malformed(f"{head}: no ':' before the data")
+            payload = bytes.fromhex(data.decode("latin-1")) if head == "M" else unescape(data)
+            if len(payload) < length:
+                raise Malformed(f"{head}: {len(payload)} data bytes for a length of {length}")
             try:
                 self.m.debug_write(address, payload[:length])
             except ValueError:
@@ -159,10 +201,14 @@ class GdbStub:
             return "OK"
         if head in ("c", "s"):
             if len(text) > 1:
-                self._write_register("pc", int(text[1:], 16))
+                self._write_register("pc", hex_numbers(text[1:], 1, head)[0])
             return self.resume(step=head == "s")
         if head in ("Z", "z"):
-            return self._break_or_watch(head == "Z", *text[1:].split(";")[0].split(","))
+            kind, sep, rest = text[1:].split(";")[0].partition(",")
+            if not sep:
+                raise Malformed(f"{head}: expected TYPE,ADDR,KIND")
+            address, length = address_range(rest, head)
+            return self._break_or_watch(head == "Z", kind, address, length)
         if head == "D":
             self.outcome = "detach"
             return "OK"
@@ -193,13 +239,13 @@ class GdbStub:
 
     @staticmethod
     def _xfer(document: str, window: str) -> str:
-        offset, length = (int(x, 16) for x in window.split(","))
+        offset, length = hex_numbers(window, 2, "qXfer")
         chunk = document[offset:offset + length]
         return ("l" if offset + length >= len(document) else "m") + chunk
 
     # -- breakpoints and watchpoints ---------------------------------------------------------
-    def _break_or_watch(self, insert: bool, kind: str, address: str, length: str) -> str:
-        loop, at, size = self.m.loop, int(address, 16), int(length, 16)
+    def _break_or_watch(self, insert: bool, kind: str, at: int, size: int) -> str:
+        loop = self.m.loop
         if kind in ("0", "1"):              # software and hardware breakpoints are the same hook here
             if insert:
                 loop.stop_at(at & ~1)
@@ -275,11 +321,16 @@ class GdbStub:
         command, _, rest = packet.partition(b":")
         try:
             if command == b"vFlashErase":
-                address, length = (int(x, 16) for x in rest.decode().split(","))
+                address, length = address_range(rest.decode("latin-1"), "vFlashErase")
+                if not self.m.flash.contains(address, length):     # checked before allocating
+                    raise ValueError(f"0x{address:08X}+{length} is not inside main flash")
                 self.m.program_flash_directly(address, b"\xFF" * length)
             elif command == b"vFlashWrite":
-                address, _, data = rest.partition(b":")
-                self.m.program_flash_directly(int(address, 16), unescape(data))
+                address, sep, data = rest.partition(b":")
+                if not sep:
+                    raise Malformed("vFlashWrite: no ':' before the data")
+                (address,) = hex_numbers(address.decode("latin-1"), 1, "vFlashWrite")
+                self.m.program_flash_directly(address, unescape(data))
             elif command != b"vFlashDone":
                 return ""
         except ValueError as exc:
