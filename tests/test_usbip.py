@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.host.usbip import MAX_CONNECTIONS
 from emulator.image import load_elf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ CMD_SUBMIT, CMD_UNLINK, RET_SUBMIT, RET_UNLINK = 1, 2, 3, 4
 OUT, IN = 0, 1
 DEVICE = struct.Struct(">256s32sIIIHHHBBBBBB")
 HEADER = 48
-EPIPE, ECONNRESET = 32, 104
+EPIPE, ECONNRESET, EMSGSIZE = 32, 104, 90        # Linux errno values
 DEVID = 1 << 16 | 1                    # (busnum << 16) | devnum of bus id 1-1
 
 # DFU 1.1 / DfuSe (AN3156)
@@ -358,3 +359,39 @@ def test_the_linux_usbip_tool_lists_the_exported_device(echo):
     assert done.returncode == 0, done.stderr
     assert re.search(r"1-1: .*\(0483:c071\)", done.stdout), done.stdout
     assert re.search(r"0 - .*\(ff/00/00\)", done.stdout), done.stdout
+
+
+# -- hostile clients (regressions from the fuzzing campaign) --------------------------------------------
+def test_set_address_with_any_recipient_bits_is_intercepted_and_the_device_keeps_answering(echo):
+    with imported(echo.port) as client:
+        for request_type in (0x01, 0x02, 0x03, 0x80):
+            assert client.control(request_type, 5, 5)["status"] == 0
+        assert client.control(0x80, 6, 0x0100, length=18)["status"] == 0     # still at its address
+        assert echoes(client, b"still here")
+    with imported(echo.port) as client:                                       # and for the next importer
+        assert client.control(0x80, 6, 0x0100, length=18)["status"] == 0
+
+
+def test_an_out_urb_claiming_2_gib_is_refused_by_status_and_its_bytes_are_skipped(echo):
+    with imported(echo.port) as client:
+        client.seqnum += 1
+        client.directions[client.seqnum] = OUT
+        claimed = 0x7FFF_FFF0
+        client.sock.sendall(struct.pack(">IIIIIIiiii8s", CMD_SUBMIT, client.seqnum, DEVID, OUT, 1, 0, claimed, 0, -1,
+                                        0, bytes(8)))
+        reply = client.reply()
+        assert reply["seqnum"] == client.seqnum and reply["status"] == -EMSGSIZE
+        # what follows on the wire is payload of the refused URB: the server skips it; a client that
+        # gives up on that URB has to reconnect, and the next importer is served as usual
+    with imported(echo.port) as client:
+        assert echoes(client, b"served after the refused URB")
+
+
+def test_idle_connections_beyond_the_limit_do_not_lock_out_a_well_formed_client(echo):
+    idle = [socket.create_connection(("127.0.0.1", echo.port), timeout=5) for _ in range(3 * MAX_CONNECTIONS)]
+    try:
+        with imported(echo.port) as client:
+            assert echoes(client, b"through the crowd")
+    finally:
+        for sock in idle:
+            sock.close()

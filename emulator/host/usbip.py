@@ -20,7 +20,8 @@ What the server does, and where each choice comes from
   again it is enumerated and exported again under the same bus id.
 * Import.  One importer at a time.  An unknown bus id, or a device already imported,
   is refused with OP_REP_IMPORT status 1 ("1 for error", the protocol doc).
-* Requests the client's kernel handles itself: SET_ADDRESS is answered with status 0
+* Requests the client's kernel handles itself: SET_ADDRESS (bRequest 5 of the standard
+  type, whatever the direction and recipient bits say) is answered with status 0
   and not sent to the device (vhci-hcd assigns addresses locally; the device keeps
   address 1).  A port reset (SET_FEATURE(PORT_RESET) to a hub port, bmRequestType
   0x23) is a bus reset followed by SET_ADDRESS and the current SET_CONFIGURATION,
@@ -31,9 +32,20 @@ What the server does, and where each choice comes from
   one pipe) works through its URBs in order, while URBs of different endpoints take
   turns on the bus one transaction at a time (``bus_schedule.TransferSchedule``); a bulk IN that
   keeps being NAKed does not hold up ep0 or the OUT endpoint.
-* No server-side timeout.  A URB stays on the bus until it completes or the client
-  unlinks it; timeouts belong to the client's driver (error-codes: ``-ETIMEDOUT`` is
-  what synchronous USB message functions report, after unlinking).
+* Timeouts.  A bulk or interrupt URB stays on the bus until it completes or the client
+  unlinks it (a device may NAK an IN for as long as it has nothing to say).  A control
+  URB that has not completed after ``CONTROL_TIMEOUT_S`` of simulated time ends with
+  ``-ETIMEDOUT``: the 5 s that Linux's synchronous control messages allow
+  (``USB_CTRL_GET_TIMEOUT``/``USB_CTRL_SET_TIMEOUT`` in include/linux/usb.h), so a device
+  that never answers ep0 cannot hold the pipe for ever.
+* Limits (our choices, against a hostile or broken client).  At most ``MAX_CONNECTIONS``
+  clients that have not imported (a new one beyond that closes the longest-waiting one,
+  so idle connections cannot lock out a well-formed client); a client that has not
+  imported within ``IDLE_TIMEOUT_S`` of wall time is closed; a URB longer than
+  ``MAX_URB_LENGTH`` (64 KiB on ep0, the most wLength can ask; ``MAX_BULK_LENGTH`` on
+  the others) is refused with ``-EMSGSIZE`` (error-codes, "transfer length is invalid:
+  negative or too large for the host controller") and its OUT bytes are skipped as
+  they arrive, never held.
 * Unlink.  A URB still queued or on the bus is removed (a transaction already on the
   wire is withdrawn before it reaches the device): USBIP_RET_UNLINK status
   ``-ECONNRESET`` and no USBIP_RET_SUBMIT for it; an unknown or finished URB: status
@@ -73,7 +85,7 @@ from emulator.core.runloop import EndReason, RunEnd
 from .bus_schedule import Transfer, TransferSchedule
 from .usb_host import (RESET_RECOVERY_S, SET_ADDRESS_RECOVERY_S, Flow, Reset, UsbDisconnected, UsbError,
                        UsbHost, UsbStall, UsbTimeout, Wait)
-from .usbip_protocol import (DIR_IN, ECONNRESET, EINVAL, ENOENT, EOVERFLOW, EPIPE, EPROTO, EREMOTEIO, ESHUTDOWN,
+from .usbip_protocol import (DIR_IN, ECONNRESET, EINVAL, EMSGSIZE, ENOENT, EOVERFLOW, EPIPE, EPROTO, EREMOTEIO, ESHUTDOWN,
                              ETIMEDOUT, OP_REQ_DEVLIST, URB_SHORT_NOT_OK, URB_ZERO_PACKET, VERSION, DeviceRecord,
                              Submit, Unlink, UsbipProtocolError, device_record, devlist_reply, import_reply,
                              read_op_request, read_urb_command, ret_submit, ret_unlink)
@@ -86,6 +98,12 @@ NO_DEADLINE = float("inf")
 SET_ADDRESS, SET_FEATURE, SET_CONFIGURATION = 5, 3, 9
 PORT_RESET_REQUEST = (0x23, SET_FEATURE, 4)     # bmRequestType (class, other = hub port), bRequest, PORT_RESET
 RECV_SIZE = 65536
+CONTROL_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 16
+IDLE_TIMEOUT_S = 30.0
+MAX_CONTROL_LENGTH = 0xFFFF
+MAX_BULK_LENGTH = 1 << 20
+REQUEST_TYPE_MASK = 0x60                        # bmRequestType bits 6:5: standard, class, vendor
 
 
 def urb_status(error: UsbError) -> int:
@@ -111,6 +129,8 @@ class Connection:
         self.imported = False
         self.close_when_sent = False
         self.closed = False
+        self.opened = time.monotonic()
+        self.skip = 0                   # bytes of a refused URB's payload still to come
 
     def send(self, data: bytes) -> None:
         self.outbox += data
@@ -256,11 +276,25 @@ class UsbipServer:
         select.select(readers, writers, [], seconds)
 
     def _accept(self) -> None:
+        now = time.monotonic()
+        for conn in self.connections:
+            if not conn.imported and not conn.closed and now - conn.opened > IDLE_TIMEOUT_S:
+                self.log(f"USB/IP: {conn.peer} sent no complete request in {IDLE_TIMEOUT_S:g} s; closing it")
+                conn.close()
         while True:
             try:
                 sock, peer = self.listener.accept()
             except BlockingIOError:
                 return
+            except OSError as exc:            # out of file descriptors: serve who is there, retry later
+                self.log(f"USB/IP: cannot accept a client now ({exc.strerror or exc})")
+                return
+            waiting = [c for c in self.connections if not c.closed and not c.imported]
+            if len(waiting) >= MAX_CONNECTIONS:
+                # make room by closing the longest-waiting client that has not imported, so a
+                # flood of idle connections cannot lock out the next well-formed client
+                self.log(f"USB/IP: {MAX_CONNECTIONS} clients wait without importing; closing {waiting[0].peer}")
+                waiting[0].close()
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections.append(Connection(sock, f"{peer[0]}:{peer[1]}"))
@@ -274,8 +308,14 @@ class UsbipServer:
 
     def _process(self, conn: Connection) -> None:
         while not conn.closed and not conn.close_when_sent:
+            if conn.skip:
+                skipped = min(conn.skip, len(conn.inbox))
+                del conn.inbox[:skipped]
+                conn.skip -= skipped
+                if conn.skip:
+                    return
             if conn.imported:
-                command = read_urb_command(conn.inbox)
+                command = read_urb_command(conn.inbox, MAX_BULK_LENGTH)
                 if command is None:
                     return
                 if isinstance(command, Unlink):
@@ -315,6 +355,11 @@ class UsbipServer:
             self.m.loop.end = RunEnd(EndReason.STOP_AT, "USB/IP: a URB completed", pc=self.m.cpu.pc())
 
     def _submit(self, conn: Connection, urb: Submit) -> None:
+        limit = MAX_CONTROL_LENGTH if urb.ep == 0 else MAX_BULK_LENGTH
+        if urb.transfer_buffer_length > limit:
+            conn.skip = urb.refused_payload
+            self._reply(conn, urb.seqnum, -EMSGSIZE)
+            return
         if urb.number_of_packets > 0:
             self._reply(conn, urb.seqnum, -EINVAL)
             return
@@ -342,7 +387,7 @@ class UsbipServer:
     def _control(self, conn: Connection, urb: Submit) -> Optional[Flow]:
         """The flow of a control URB, or None when it was answered here (SET_ADDRESS, port reset)."""
         request_type, request, value, index, length = struct.unpack("<BBHHH", urb.setup)
-        if (request_type, request) == (0x00, SET_ADDRESS):
+        if request == SET_ADDRESS and request_type & REQUEST_TYPE_MASK == 0:
             self._reply(conn, urb.seqnum, 0)
             return None
         if (request_type, request, value) == PORT_RESET_REQUEST:
@@ -350,12 +395,12 @@ class UsbipServer:
             return None
         if request_type & 0x80:
             return self.host.control(DEVICE_ADDRESS, request_type, request, value, index, length=length,
-                                     timeout_s=NO_DEADLINE)
+                                     timeout_s=CONTROL_TIMEOUT_S)
         if len(urb.data) != length:
             self._reply(conn, urb.seqnum, -EINVAL)
             return None
         return self.host.control(DEVICE_ADDRESS, request_type, request, value, index, data=urb.data,
-                                 timeout_s=NO_DEADLINE)
+                                 timeout_s=CONTROL_TIMEOUT_S)
 
     def _completed(self, conn: Connection, urb: Submit, result: Any, error: Optional[UsbError]) -> None:
         if error is not None:

@@ -33,6 +33,7 @@ URB_ZERO_PACKET = 0x0040
 # Linux errno values (asm-generic/errno-base.h, errno.h)
 ENOENT, ENODEV, EINVAL, EPIPE = 2, 19, 22, 32
 EOVERFLOW, EPROTO, ECONNRESET, ESHUTDOWN, ETIMEDOUT, EREMOTEIO = 75, 71, 104, 108, 110, 121
+EMSGSIZE = 90        # error-codes: "transfer length is invalid: negative or too large for the host controller"
 
 OP_HEADER = struct.Struct(">HHI")                    # version, code, status
 BUSID_SIZE, PATH_SIZE = 32, 256
@@ -159,6 +160,7 @@ class Submit:
     number_of_packets: int
     setup: bytes
     data: bytes = b""           # the OUT payload
+    refused_payload: int = 0    # an OUT payload over the size limit: its bytes follow and are skipped
 
 
 @dataclass
@@ -168,8 +170,12 @@ class Unlink:
     unlink_seqnum: int
 
 
-def read_urb_command(buffer: bytearray) -> Optional[Union[Submit, Unlink]]:
-    """Take one CMD_SUBMIT (with its OUT payload) or CMD_UNLINK off ``buffer`` (None: incomplete)."""
+def read_urb_command(buffer: bytearray, max_length: int = 1 << 31) -> Optional[Union[Submit, Unlink]]:
+    """Take one CMD_SUBMIT (with its OUT payload) or CMD_UNLINK off ``buffer`` (None: incomplete).
+
+    A CMD_SUBMIT whose transfer_buffer_length exceeds ``max_length`` is returned at once, its
+    header only, with ``refused_payload`` set to the OUT bytes that follow it in the stream: the
+    caller skips them as they arrive instead of holding them in memory."""
     if len(buffer) < URB_HEADER_SIZE:
         return None
     command = struct.unpack_from(">I", buffer)[0]
@@ -185,6 +191,10 @@ def read_urb_command(buffer: bytearray) -> Optional[Union[Submit, Unlink]]:
         raise UsbipProtocolError(f"CMD_SUBMIT seqnum {seqnum}: direction {direction}, transfer_buffer_length "
                                  f"{length} is not a valid URB")
     payload = length if direction == DIR_OUT else 0
+    if length > max_length:
+        del buffer[:URB_HEADER_SIZE]
+        return Submit(seqnum, devid, direction, ep, flags, length, packets, setup,
+                      refused_payload=payload + max(packets, 0) * ISO_PACKET_DESCRIPTOR_SIZE)
     # ISO packet descriptors follow the payload; they are read so the stream stays aligned.
     total = URB_HEADER_SIZE + payload + max(packets, 0) * ISO_PACKET_DESCRIPTOR_SIZE
     if len(buffer) < total:
