@@ -132,6 +132,8 @@ def run_report(machine: Machine, end: RunEnd, wall: float, status: int) -> dict:
         "guest_output": machine.guest_output,
         "unmodelled_accesses": [a.line() for a in machine.trace.unmodelled.values()],
         "events": [e.line() for e in machine.trace.events if e.kind in ("reset", "exception.fault", "unmodelled")],
+        # the event log holds the first and last events and every decisive one; this many others went
+        "events_dropped": machine.trace.events.dropped,
     }
 
 
@@ -152,6 +154,9 @@ def print_report(machine: Machine, report: dict) -> None:
         print("   " + "  ".join(f"{n:>7}={regs[n]}" for n in names[i:i + 6]))
     for line in report["unmodelled_accesses"]:
         print(f"-- {line}")
+    if report["events_dropped"]:
+        print(f"-- event log: {report['events_dropped']} events from the middle of the run were not kept "
+              "(faults and resets always are)")
 
 
 def _address(machine: Machine, text: str) -> int:

@@ -8,8 +8,73 @@ access and per exception.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Generic, Iterator, Optional, TextIO, TypeVar
+
+T = TypeVar("T")
+
+
+class HeadTailLog(Generic[T]):
+    """An append-only log bounded in memory: the first ``head`` and the last ``tail`` items,
+    plus every item ``keep`` says must never be dropped (a fault, a reset).
+
+    Positions are absolute: ``len(log)`` counts every item ever appended, and ``log[a:b]``
+    gives the items still held whose position lies in ``a:b``, so "the events since mark"
+    (``log[mark:]``) keeps its meaning after items in the middle were dropped.  ``dropped``
+    says how many were; reports print it, so a cap is never silent."""
+
+    def __init__(self, head: int, tail: int, keep: Callable[[T], bool] = lambda item: False) -> None:
+        self._head_size, self._tail_size, self._keep = head, tail, keep
+        self._head: list[tuple[int, T]] = []
+        self._kept: list[tuple[int, T]] = []
+        self._tail: deque[tuple[int, T]] = deque()
+        self._count = 0
+        self.dropped = 0
+
+    def append(self, item: T) -> None:
+        entry = (self._count, item)
+        self._count += 1
+        if len(self._head) < self._head_size:
+            self._head.append(entry)
+            return
+        self._tail.append(entry)
+        if len(self._tail) > self._tail_size:
+            old = self._tail.popleft()
+            if self._keep(old[1]):
+                self._kept.append(old)
+            else:
+                self.dropped += 1
+
+    def _entries(self) -> Iterator[tuple[int, T]]:
+        yield from self._head
+        yield from self._kept
+        yield from self._tail
+
+    def __iter__(self) -> Iterator[T]:
+        return (item for _, item in self._entries())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self._count)
+            return [item for at, item in self._entries() if start <= at < stop][::step]
+        at = key + self._count if key < 0 else key
+        for position, item in self._entries():
+            if position == at:
+                return item
+        raise IndexError(f"item {key} was dropped or never logged")
+
+    def clear(self) -> None:
+        self._head.clear()
+        self._kept.clear()
+        self._tail.clear()
+        self._count = self.dropped = 0
 
 
 @dataclass
@@ -45,11 +110,17 @@ class UnmodelledAccess:
         return f"unmodelled {verb} {self.what}{value}{pc}{where}{times}"
 
 
+def decisive(event: TraceEvent) -> bool:
+    """Events a capped log never drops: what ends or redirects a run."""
+    return (event.kind.startswith(("exception.fault", "lockup", "reset", "scb.sysresetreq", "iwdg", "wwdg"))
+            or event.kind == "exception.entry" and event.text.startswith(("HardFault", "NMI")))
+
+
 class Trace:
-    MAX_EVENTS = 100_000
+    MAX_EVENTS = 100_000            # held in memory: the first and the last half, and every decisive one
 
     def __init__(self) -> None:
-        self.events: list[TraceEvent] = []
+        self.events: HeadTailLog[TraceEvent] = HeadTailLog(self.MAX_EVENTS // 2, self.MAX_EVENTS // 2, decisive)
         self.unmodelled: dict[tuple, UnmodelledAccess] = {}
         self.mmio_out: Optional[TextIO] = None
         self.echo: Optional[Callable[[str], None]] = None
@@ -57,8 +128,7 @@ class Trace:
         self.waveform: Optional[Any] = None        # a tracing.waveform.Waveform: after_access(peripheral, is_write)
 
     def add(self, event: TraceEvent) -> None:
-        if len(self.events) < self.MAX_EVENTS:
-            self.events.append(event)
+        self.events.append(event)
         if self.echo:
             self.echo(event.line())
 

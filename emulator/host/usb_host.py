@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generator, Optional
 
 from emulator.core.runloop import EndReason, RunEnd
+from emulator.trace import HeadTailLog
 
 FS_BIT_S = 1 / 12e6
 ATTACH_DEBOUNCE_S = 100e-3
@@ -166,11 +167,15 @@ Flow = Generator[Any, Any, Any]
 _TYPES = {0: "control", 1: "isochronous", 2: "bulk", 3: "interrupt"}
 
 
+LOG_HEAD = LOG_TAIL = 10_000
+
+
 class UsbHost:
     def __init__(self, machine, log_sof: bool = False) -> None:
         self.m = machine
         self.device = machine.usb
-        self.log: list[Transaction] = []
+        # bounded: the first and last transactions of a long session (log.dropped says how many went)
+        self.log: HeadTailLog[Transaction] = HeadTailLog(LOG_HEAD, LOG_TAIL)
         self.log_sof = log_sof
         self.frame = 0
         self.sofs = 0
