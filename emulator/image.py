@@ -6,16 +6,24 @@ before any memory is touched, so a failed load never leaves a half-loaded machin
 from __future__ import annotations
 
 import bisect
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import struct
+
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from peripherals import c071
 
 EM_ARM = 40
+# What a damaged file can make pyelftools raise while it parses (it trusts the offsets and
+# counts it reads): each becomes "malformed ELF file", never a traceback.
+_PARSE_ERRORS = (ELFError, struct.error, ValueError, KeyError, IndexError, AttributeError, TypeError,
+                 UnicodeDecodeError, OverflowError, MemoryError, RecursionError)
 LOADABLE_REGIONS = (
     ("main flash", c071.FLASH_BASE, c071.FLASH_SIZE),
     ("system memory", c071.SYSMEM_BASE, c071.SYSMEM_SIZE),
@@ -84,47 +92,67 @@ def load_elf(path: str | Path) -> Image:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
-    with path.open("rb") as fh:
-        if fh.read(4) != b"\x7fELF":
-            raise ImageError(f"{path}: not an ELF file")
-        fh.seek(0)
-        try:
-            elf = ELFFile(fh)
-            if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
-                raise ImageError(f"{path}: ELF for {elf['e_machine']} ({elf.elfclass}-bit), "
-                                 "not 32-bit little-endian ARM; is this an image for another chip?")
-            segments = []
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD" or seg["p_filesz"] == 0:
-                    continue
-                address = seg["p_paddr"]        # load address (LMA): .data is stored in flash
-                data = seg.data()[: seg["p_filesz"]]
-                _check_segment(path, address, len(data))
-                segments.append(Segment(address, data))
-            symbols = {}
-            table = elf.get_section_by_name(".symtab")
-            entries = []
-            if table is not None:
-                for sym in table.iter_symbols():
-                    kind = sym["st_info"]["type"]
-                    if sym.name and kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") \
-                            and sym["st_shndx"] != "SHN_UNDEF" and not sym.name.startswith("$"):
-                        symbols[sym.name] = sym["st_value"]
-                        entries.append((sym["st_value"] & ~1, sym.name, sym["st_size"]))
-            entry = elf["e_entry"]
-        except ELFError as exc:
-            raise ImageError(f"{path}: malformed ELF file ({exc})") from None
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if blob[:4] != b"\x7fELF":
+        raise ImageError(f"{path}: not an ELF file")
+    try:
+        segments, symbols, entries, entry = _parse_elf(path, blob)
+    except ImageError:
+        raise
+    except _PARSE_ERRORS as exc:
+        raise ImageError(f"{path}: malformed ELF file ({type(exc).__name__}: {exc})") from None
     if not segments:
         raise ImageError(f"{path}: no loadable segments")
     _check_overlaps(path, segments)
     return Image(path, segments, symbols, entry, sorted(entries))
 
 
+def _parse_elf(path: Path, blob: bytes):
+    """Segments, symbols and entry point of an ELF image, each header checked against the file."""
+    elf = ELFFile(io.BytesIO(blob))
+    if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
+        raise ImageError(f"{path}: ELF for {elf['e_machine']} ({elf.elfclass}-bit), "
+                         "not 32-bit little-endian ARM; is this an image for another chip?")
+    if elf["e_type"] != "ET_EXEC":
+        raise ImageError(f"{path}: ELF type {elf['e_type']}, not an executable (ET_EXEC); "
+                         "link the program (an object file or library cannot run)")
+    if elf["e_version"] != "EV_CURRENT":
+        raise ImageError(f"{path}: ELF version {elf['e_version']}, not 1 (EV_CURRENT)")
+    segments = []
+    for seg in elf.iter_segments():
+        if seg["p_type"] != "PT_LOAD" or seg["p_filesz"] == 0:
+            continue
+        address, offset, size = seg["p_paddr"], seg["p_offset"], seg["p_filesz"]   # LMA: .data lives in flash
+        if offset + size > len(blob):
+            raise ImageError(f"{path}: segment at 0x{address:08X} claims {size} bytes at file offset {offset}, "
+                             f"past the end of the {len(blob)}-byte file (truncated?)")
+        _check_segment(path, address, size)
+        segments.append(Segment(address, blob[offset:offset + size]))
+    symbols, entries = {}, []
+    table = elf.get_section_by_name(".symtab")
+    if table is not None:
+        if not isinstance(table, SymbolTableSection):
+            raise ImageError(f"{path}: section .symtab has type {table['sh_type']}, not a symbol table")
+        for sym in table.iter_symbols():
+            kind = sym["st_info"]["type"]
+            if sym.name and kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") \
+                    and sym["st_shndx"] != "SHN_UNDEF" and not sym.name.startswith("$"):
+                symbols[sym.name] = sym["st_value"]
+                entries.append((sym["st_value"] & ~1, sym.name, sym["st_size"]))
+    return segments, symbols, entries, elf["e_entry"]
+
+
 def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data:
         raise ImageError(f"{path}: empty file")
     if len(data) > limit:
@@ -135,9 +163,17 @@ def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
 def load_image(path: str | Path, raw_base: int | None = None, raw_limit: int = 0, what: str = "") -> Image:
     """An ELF file, or (when ``raw_base`` is given) a raw binary placed at that address."""
     p = Path(path)
-    if raw_base is not None and p.is_file() and p.read_bytes()[:4] != b"\x7fELF":
+    if raw_base is not None and p.is_file() and _head(p) != b"\x7fELF":
         return load_binary(p, raw_base, raw_limit, what)
     return load_elf(p)
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 BUNDLED_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"

@@ -69,3 +69,79 @@ def test_the_usb_host_log_is_bounded():
     for i in range(LOG_HEAD + LOG_TAIL + 500):
         host.log.append(Transaction(i, "SOF"))
     assert sum(1 for _ in host.log) == LOG_HEAD + LOG_TAIL and host.log.dropped == 500
+
+
+# -- damaged images ---------------------------------------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emulator", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _refused_in_one_line(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2, done
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("c071emu: "), done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def _damaged(tmp_path, name: str, change) -> Path:
+    import struct as _struct
+    blob = bytearray(elf("hello").read_bytes())
+    change(blob, _struct)
+    path = tmp_path / name
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def _first_load_header(blob, struct_):
+    phoff, = struct_.unpack_from("<I", blob, 28)
+    phentsize, phnum = struct_.unpack_from("<HH", blob, 42)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if struct_.unpack_from("<I", blob, at)[0] == 1:        # PT_LOAD
+            return at
+    raise AssertionError("no PT_LOAD")
+
+
+def test_a_segment_whose_data_lies_past_the_end_of_the_file_is_refused(tmp_path):
+    def push_past_eof(blob, struct_):
+        at = _first_load_header(blob, struct_)
+        struct_.pack_into("<I", blob, at + 4, len(blob) - 8)            # p_offset near EOF, p_filesz unchanged
+    done = _cli("run", str(_damaged(tmp_path, "past_eof.elf", push_past_eof)))
+    _refused_in_one_line(done, "past_eof.elf", "past the end")
+
+
+def test_a_symtab_that_is_not_a_symbol_table_is_refused(tmp_path):
+    def retype_symtab(blob, struct_):
+        shoff, = struct_.unpack_from("<I", blob, 32)
+        shentsize, shnum, shstrndx = struct_.unpack_from("<HHH", blob, 46)
+        names_at = struct_.unpack_from("<I", blob, shoff + shstrndx * shentsize + 16)[0]
+        for i in range(shnum):
+            header = shoff + i * shentsize
+            name_offset = struct_.unpack_from("<I", blob, header)[0]
+            if bytes(blob[names_at + name_offset:names_at + name_offset + 8]) == b".symtab\0":
+                struct_.pack_into("<I", blob, header + 4, 1)            # SHT_PROGBITS
+                return
+        raise AssertionError("no .symtab")
+    done = _cli("run", str(_damaged(tmp_path, "symtab.elf", retype_symtab)))
+    _refused_in_one_line(done, "symtab.elf", ".symtab")
+
+
+def test_an_object_file_is_refused_as_not_an_executable(tmp_path):
+    done = _cli("run", str(_damaged(tmp_path, "object.o", lambda blob, s: s.pack_into("<H", blob, 16, 1))))
+    _refused_in_one_line(done, "object.o", "ET_EXEC")
+
+
+def test_an_unreadable_image_is_refused(monkeypatch, tmp_path, capsys):
+    from emulator.cli import main
+    path = tmp_path / "locked.elf"
+    path.write_bytes(elf("hello").read_bytes())
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(Path, "read_bytes", refuse)          # as root, file modes cannot make this happen
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"c071emu: {path}: cannot read (Permission denied)"
