@@ -310,3 +310,20 @@ def test_otp_is_written_through_alternate_setting_2():
     assert s.alternate == 2 and s.m.otp.load(0x1FFF_7000, 16) == data
     with pytest.raises(DfuError, match="not erasable"):
         s.download(0x1FFF_7000, data)                 # dfu-util refuses: the OTP string has no 'e' bit
+
+
+@pytest.mark.parametrize("address, options", [
+    (0x0800_0001, {}),                                  # unaligned: reading [address] would fault
+    (0x0802_0000, {}),                                  # past the end of the 128 KiB flash
+    (0x2000_6000, {}),                                  # past the end of the 24 KiB SRAM
+    (FLASH, {"OPTR": (BOOT0_OPTR & ~0xFF) | 0xBB}),     # RDP 1: flash unreadable from system memory
+], ids=["unaligned", "past-flash", "past-sram", "rdp1-flash"])
+def test_leave_to_an_address_whose_vectors_cannot_be_read_resets_instead_of_faulting(address, options):
+    """AN3156: with no valid code to jump to, the bootloader resets (dfu-util -s ADDR:leave)."""
+    s = session(**options)
+    s.host.run(s.client.leave(address))
+    s.m.run(max_seconds=0.01)                           # detach and reset come after the last reply
+    events = s.m.trace.events
+    assert any(e.kind == "reset" and "system" in e.text for e in events)
+    assert not any(e.kind.startswith("exception.fault") for e in events)
+    assert DfuSession(s.m).enumerate().product_id == 0xDF11    # BOOT0 still high: the bootloader again

@@ -46,9 +46,21 @@ void bl_system_reset(void)
         ;
 }
 
+/* Can the vector pair at [address] be read from here?  It must be word-aligned and lie whole
+   in SRAM or main flash, and main flash is unreadable from system memory under RDP level 1
+   (RM0490 §4.5.1): reading anything else would fault inside the bootloader. */
+static int vectors_readable(uint32_t address)
+{
+    if (address & 3u)
+        return 0;
+    if (address >= BL_SRAM_BASE && address <= BL_SRAM_END - 8u)
+        return 1;
+    return address >= BL_FLASH_BASE && address <= BL_FLASH_BASE + BL_FLASH_SIZE - 8u &&
+           (FLASH_OPTR_REG & OPTR_RDP_MASK) == OPTR_RDP_LEVEL0;
+}
+
 void bl_leave(uint32_t address)
 {
-    uint32_t sp = REG32(address), pc = REG32(address + 4u);
     USB_BCDR &= ~BCDR_DPPU;                          /* detach: the host sees the device leave */
     USB_CNTR = CNTR_USBRST | CNTR_PDWN;              /* CNTR reset value (FACTS §5.2) */
     CRS_CR &= ~(CRS_CR_CEN | CRS_CR_AUTOTRIMEN);
@@ -58,7 +70,10 @@ void bl_leave(uint32_t address)
     SYST_LOAD = 0;
     SYST_VAL = 0;
     SCB_ICSR = SCB_ICSR_PENDSTCLR;
-    /* AN3156: no valid code at the pointer -> reset */
+    /* AN3156/AN3155: with no valid code to jump to, the bootloader resets the device */
+    if (!vectors_readable(address))
+        bl_system_reset();
+    uint32_t sp = REG32(address), pc = REG32(address + 4u);
     if (sp <= BL_SRAM_BASE || sp > BL_SRAM_END || !(pc & 1u) ||
         !((pc >= BL_FLASH_BASE && pc < BL_FLASH_BASE + BL_FLASH_SIZE) ||
           (pc >= BL_SRAM_BASE && pc < BL_SRAM_END)))
