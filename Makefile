@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install images images-check bench clean
+.PHONY: demo test fuzz install images images-check bench clean
 
 $(BIN)/c071emu: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The property-based fuzz targets of tests/fuzz with thousands of cases each (make test runs
+# a few dozen); prints cases, tracebacks, hangs and unauthorised flash changes per target.
+fuzz: install
+	C071_FUZZ=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 images:
 	$(MAKE) -C images
