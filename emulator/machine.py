@@ -15,6 +15,7 @@ from typing import Callable, Optional
 from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT
 
 from peripherals import c071
+from peripherals.crc import Crc
 from peripherals.crs import ClockRecoverySystem
 from peripherals.dbg import DebugSupport
 from peripherals.flash import FlashController
@@ -158,6 +159,7 @@ class Machine:
         self.crs = ClockRecoverySystem(c071.CRS, services)
         self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self._usart1_kernel_hz)
         self.usart2 = Usart(c071.USART2, services, "USART2", c071.IRQ_USART2, kernel_clock_hz=self.rcc.pclk_hz)
+        self.crc = Crc(c071.CRC, services)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         # Every modelled block, one per line; the PPB trio is mapped through PrivatePeripheralBus.
         self.peripherals: list[Peripheral] = [
@@ -176,6 +178,7 @@ class Machine:
             self.crs,
             self.usart1,
             self.usart2,
+            self.crc,
         ]
         self._wire_clocks_and_resets()
 
@@ -203,6 +206,7 @@ class Machine:
             (self.crs, "APBENR1", "CRSEN", "APBRSTR1", "CRSRST"),
             (self.usart1, "APBENR2", "USART1EN", "APBRSTR2", "USART1RST"),
             (self.usart2, "APBENR1", "USART2EN", "APBRSTR1", "USART2RST"),
+            (self.crc, "AHBENR", "CRCEN", "AHBRSTR", "CRCRST"),
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)

@@ -84,7 +84,6 @@ UNMODELLED_BLOCKS = (
     Block("DMA1", DMA1),
     Block("DMAMUX1", DMAMUX1),
     Block("EXTI", EXTI),
-    Block("CRC", CRC),
 )
 
 # -- exceptions (RM0490 Table 55, ARMv6-M B1.5.2) --------------------------------
