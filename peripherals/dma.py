@@ -141,6 +141,9 @@ class DirectMemoryAccess(Peripheral):
         self._in_beat = False
         super().__init__(base, services, registers)
         self.isr = self.reg["ISR"]
+        # per-channel registers by channel number (index 0 unused): the beat path reads them often
+        self._ccr = [None] + [self.reg[f"CCR{x}"] for x in range(1, CHANNELS + 1)]
+        self._cndtr = [None] + [self.reg[f"CNDTR{x}"] for x in range(1, CHANNELS + 1)]
 
     def on_reset(self) -> None:
         if self._beat_event is not None:
@@ -206,17 +209,20 @@ class DirectMemoryAccess(Peripheral):
             self.mux.check_driven(x)
 
     def _pending(self, x: int) -> bool:
-        ccr = self.reg[f"CCR{x}"].value
-        if not (ccr & EN and self._channels[x].running and self.reg[f"CNDTR{x}"].value & 0xFFFF):
+        ccr = self._ccr[x].value
+        if not (ccr & EN and self._channels[x].running and self._cndtr[x].value & 0xFFFF):
             return False
         return bool(ccr & MEM2MEM) or (self.mux is not None and self.mux.request_active(x))
 
     def _next_channel(self) -> Optional[int]:
         """Arbitration: highest PL first, then the lowest channel number."""
-        pending = [x for x in range(1, CHANNELS + 1) if self._pending(x)]
-        if not pending:
-            return None
-        return min(pending, key=lambda x: (-self.reg[f"CCR{x}"].get("PL"), x))
+        best, best_pl = None, -1
+        for x in range(1, CHANNELS + 1):
+            if self._pending(x):
+                pl = self._ccr[x].value >> 12 & 3
+                if pl > best_pl:
+                    best, best_pl = x, pl
+        return best
 
     def _kick(self) -> None:
         """Schedule the next beat if a channel has a pending request and none is scheduled."""
@@ -244,10 +250,9 @@ class DirectMemoryAccess(Peripheral):
 
     # -- one transfer -----------------------------------------------------------------------
     def _transfer(self, x: int) -> None:
-        ccr_reg = self.reg[f"CCR{x}"]
-        ccr = ccr_reg.value
+        ccr = self._ccr[x].value
         state = self._channels[x]
-        psize, msize = _size(ccr_reg.get("PSIZE")), _size(ccr_reg.get("MSIZE"))
+        psize, msize = _size(ccr >> 8 & 3), _size(ccr >> 10 & 3)
         paddr = state.peripheral_address & ~(psize - 1)
         maddr = state.memory_address & ~(msize - 1)
         if ccr & DIR:
@@ -267,7 +272,7 @@ class DirectMemoryAccess(Peripheral):
             state.peripheral_address = paddr + psize
         if ccr & MINC:
             state.memory_address = maddr + msize
-        cndtr = self.reg[f"CNDTR{x}"]
+        cndtr = self._cndtr[x]
         remaining = (cndtr.value & 0xFFFF) - 1
         cndtr.value = remaining
         flags = 0
