@@ -245,3 +245,14 @@ def test_usart_rx_by_dma_circular_wraps_and_signals_half_and_complete():
     assert m.sram.load(DST, 4) == b"efcd"                              # wrapped after "abcd"
     assert m.bus_read(ISR) & flag("TCIF", 1) and m.bus_read(cndtr(1)) == 2
     assert not m.bus_read(USART_ISR) & (1 << 3)                         # no overrun: the DMA kept up
+
+
+def test_dma_feeds_the_crc_unit_with_byte_writes():
+    """MEM2MEM from a buffer to CRC_DR (PINC = 0): each beat is an 8-bit AHB write, so the
+    CRC sees bytes, as when the CPU feeds it byte by byte."""
+    m = machine()
+    m.bus_write(RCC_AHBENR, DMA1EN | FLASHEN | 1 << 12)          # + CRCEN
+    m.sram.store(None, SRC, b"123456789")
+    start_channel(m, 1, MEM2MEM | DIR | MINC | PSIZE_8 | MSIZE_8, 9, c071.CRC, SRC)
+    advance_cycles(m, 9 * 5)
+    assert m.bus_read(cndtr(1)) == 0 and m.bus_read(c071.CRC) == 0x0376_E6E7     # CRC-32/MPEG-2
