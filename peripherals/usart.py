@@ -49,7 +49,9 @@ description" unless stated):
   IDLE & IDLEIE, PE & PEIE, (FE | NE | ORE) & CR3.EIE.
 * DMA requests (DMAMUX lines USARTx_RX / USARTx_TX): RXNE & CR3.DMAR and TXE & CR3.DMAT
   while UE = 1.  The DMA's read of RDR clears RXNE and its write of TDR clears TXE, which
-  ends the request, as the handshake does on silicon.
+  ends the request, as the handshake does on silicon.  With DMAR = 1 and DDRE = 0 a
+  character received with a parity or framing error sets PE/FE but not RXNE, so the DMA
+  does not transfer it (RM0490 CR3.DDRE).
 
 Not modelled (fields declared ``todo``, accesses reported): FIFO mode, synchronous,
 smartcard, IrDA, LIN, half-duplex, RS-485 driver enable, hardware flow control,
@@ -334,7 +336,8 @@ class Usart(Peripheral):
             self.services.event("usart", f"{self.name}: overrun: 0x{data:02X} lost, RDR still unread")
         else:
             self.reg["RDR"].value = data
-            self.isr.value |= RXNE
+            if not (error and self.reg["CR3"].value & DMAR):
+                self.isr.value |= RXNE          # with DMAR (DDRE = 0) a bad character raises no request
             if error == "parity":
                 self.isr.value |= PE
             elif error == "framing":

@@ -256,3 +256,21 @@ def test_dma_feeds_the_crc_unit_with_byte_writes():
     start_channel(m, 1, MEM2MEM | DIR | MINC | PSIZE_8 | MSIZE_8, 9, c071.CRC, SRC)
     advance_cycles(m, 9 * 5)
     assert m.bus_read(cndtr(1)) == 0 and m.bus_read(c071.CRC) == 0x0376_E6E7     # CRC-32/MPEG-2
+
+
+def test_usart_rx_dma_skips_a_character_with_a_framing_error():
+    """CR3.DDRE = 0: the error flag is set, RXNE is not, so the DMA never moves the bad byte."""
+    m = machine()
+    port = usart2_8n1(m)
+    start_channel(m, 1, MINC | PSIZE_8 | MSIZE_8, 4, USART_RDR, DST, REQUEST_LINES["USART2_RX"])
+    m.bus_write(USART_CR3, DMAR)
+    port.send(b"a")
+    advance(m, 10 / 115200 + 20e-6)
+    port.configure(baud=57600)                                        # the next character is garbled
+    port.send(b"b")
+    advance(m, 10 / 57600 + 20e-6)
+    port.configure(baud=115200)
+    port.send(b"c")
+    advance(m, 10 / 115200 + 20e-6)
+    assert m.sram.load(DST, 3) == b"ac\0" and m.bus_read(cndtr(1)) == 2
+    assert m.bus_read(USART_ISR) & 0x2                                 # FE
