@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Optional, Protocol
 
 from . import c071
+from .dmamux import DmaRequestMux
 from .regs import BusKind, Peripheral, Register, reg, ro, rw, wo
 from .services import ChipServices
 
@@ -113,7 +114,7 @@ class DirectMemoryAccess(Peripheral):
     manual = "RM0490 DMA"
 
     def __init__(self, base: int, services: ChipServices | None = None, system_bus: Optional[SystemBus] = None,
-                 mux=None) -> None:
+                 mux: Optional[DmaRequestMux] = None) -> None:
         registers: list[Register] = [
             reg("ISR", 0x00, 0, *[f for x in range(1, CHANNELS + 1) for f in (
                 ro(f"GIF{x}", 4 * (x - 1)), ro(f"TCIF{x}", 4 * (x - 1) + 1), ro(f"HTIF{x}", 4 * (x - 1) + 2),
@@ -128,9 +129,12 @@ class DirectMemoryAccess(Peripheral):
                 reg(f"CCR{x}", at, 0, rw("EN", 0), rw("TCIE", 1), rw("HTIE", 2), rw("TEIE", 3), rw("DIR", 4),
                     rw("CIRC", 5), rw("PINC", 6), rw("MINC", 7), rw("PSIZE", 8, 2), rw("MSIZE", 10, 2),
                     rw("PL", 12, 2), rw("MEM2MEM", 14), on_write=lambda o, n, x=x: self._ccr_written(x, o, n)),
-                reg(f"CNDTR{x}", at + 0x04, 0, rw("NDT", 0, 16), on_write=lambda o, n, x=x: self._cndtr_written(x, o)),
-                reg(f"CPAR{x}", at + 0x08, 0, rw("PA", 0, 32), on_write=lambda o, n, x=x: self._address_written(x, "CPAR")),
-                reg(f"CMAR{x}", at + 0x0C, 0, rw("MA", 0, 32), on_write=lambda o, n, x=x: self._address_written(x, "CMAR")),
+                reg(f"CNDTR{x}", at + 0x04, 0, rw("NDT", 0, 16),
+                    on_write=lambda o, n, x=x: self._cndtr_written(x, o)),
+                reg(f"CPAR{x}", at + 0x08, 0, rw("PA", 0, 32),
+                    on_write=lambda o, n, x=x: self._address_written(x, "CPAR")),
+                reg(f"CMAR{x}", at + 0x0C, 0, rw("MA", 0, 32),
+                    on_write=lambda o, n, x=x: self._address_written(x, "CMAR")),
             ]
         self.system_bus: SystemBus = system_bus or _NoBus()
         self.mux = mux
