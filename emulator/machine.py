@@ -15,8 +15,11 @@ from typing import Callable, Optional
 from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT
 
 from peripherals import c071
+from peripherals.crc import Crc
 from peripherals.crs import ClockRecoverySystem
 from peripherals.dbg import DebugSupport
+from peripherals.dma import DirectMemoryAccess
+from peripherals.dmamux import DmaRequestMux
 from peripherals.flash import FlashController
 from peripherals.option_bytes import write_factory_option_bytes
 from peripherals.gpio import make_port
@@ -39,6 +42,7 @@ from .core.memory import Memory
 from .core.runloop import EndReason, RunEnd, RunLoop
 from .image import Image
 from .semihosting import Semihosting
+from .system_bus import SystemBusPort
 from .trace import Trace, TraceEvent, UnmodelledAccess
 
 BOOT0_PIN = 14      # PA14 (RM0490 §3.1)
@@ -158,6 +162,9 @@ class Machine:
         self.crs = ClockRecoverySystem(c071.CRS, services)
         self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self._usart1_kernel_hz)
         self.usart2 = Usart(c071.USART2, services, "USART2", c071.IRQ_USART2, kernel_clock_hz=self.rcc.pclk_hz)
+        self.crc = Crc(c071.CRC, services)
+        self.dmamux = DmaRequestMux(c071.DMAMUX1, services)
+        self.dma = DirectMemoryAccess(c071.DMA1, services, system_bus=SystemBusPort(self), mux=self.dmamux)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         # Every modelled block, one per line; the PPB trio is mapped through PrivatePeripheralBus.
         self.peripherals: list[Peripheral] = [
@@ -176,6 +183,9 @@ class Machine:
             self.crs,
             self.usart1,
             self.usart2,
+            self.crc,
+            self.dma,
+            self.dmamux,
         ]
         self._wire_clocks_and_resets()
 
@@ -203,6 +213,9 @@ class Machine:
             (self.crs, "APBENR1", "CRSEN", "APBRSTR1", "CRSRST"),
             (self.usart1, "APBENR2", "USART1EN", "APBRSTR2", "USART1RST"),
             (self.usart2, "APBENR1", "USART2EN", "APBRSTR1", "USART2RST"),
+            (self.crc, "AHBENR", "CRCEN", "AHBRSTR", "CRCRST"),
+            (self.dma, "AHBENR", "DMA1EN", "AHBRSTR", "DMA1RST"),
+            (self.dmamux, "AHBENR", "DMA1EN", "AHBRSTR", "DMA1RST"),     # DMA1EN clocks DMA1 and DMAMUX
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)
@@ -211,6 +224,8 @@ class Machine:
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
+        self.usart1.request_dma = self.dmamux.connect("USART1_RX", "USART1_TX")
+        self.usart2.request_dma = self.dmamux.connect("USART2_RX", "USART2_TX")
 
     def _map_everything(self) -> None:
         uc = self.cpu.uc

@@ -81,10 +81,7 @@ UNMODELLED_BLOCKS = (
     Block("SPI1", SPI1),
     Block("TIM16", TIM16),
     Block("TIM17", TIM17),
-    Block("DMA1", DMA1),
-    Block("DMAMUX1", DMAMUX1),
     Block("EXTI", EXTI),
-    Block("CRC", CRC),
 )
 
 # -- exceptions (RM0490 Table 55, ARMv6-M B1.5.2) --------------------------------
@@ -92,6 +89,7 @@ RESET, NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK = 1, 2, 3, 11, 14, 15
 IRQ_BASE = 16
 NUM_IRQS = 32
 IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 3, 4, 8
+IRQ_DMA1_CH1, IRQ_DMA1_CH2_3, IRQ_DMAMUX1_DMA1_CH4_5 = 9, 10, 11
 IRQ_USART1, IRQ_USART2 = 27, 28
 EXCEPTION_NAMES = {1: "Reset", 2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
 IRQ_NAMES = {

@@ -47,12 +47,17 @@ description" unless stated):
   unchanged and is logged as an event.
 * Interrupt (IRQ 27 / 28): RXNE & RXNEIE, ORE & RXNEIE, TXE & TXEIE, TC & TCIE,
   IDLE & IDLEIE, PE & PEIE, (FE | NE | ORE) & CR3.EIE.
+* DMA requests (DMAMUX lines USARTx_RX / USARTx_TX): RXNE & CR3.DMAR and TXE & CR3.DMAT
+  while UE = 1.  The DMA's read of RDR clears RXNE and its write of TDR clears TXE, which
+  ends the request, as the handshake does on silicon.  With DMAR = 1 and DDRE = 0 a
+  character received with a parity or framing error sets PE/FE but not RXNE, so the DMA
+  does not transfer it (RM0490 CR3.DDRE).
 
 Not modelled (fields declared ``todo``, accesses reported): FIFO mode, synchronous,
 smartcard, IrDA, LIN, half-duplex, RS-485 driver enable, hardware flow control,
 multiprocessor mute mode, address match, receiver timeout, wake-up from Stop, DMA
-requests, pin swap and inversion, MSB first, break transmission.  The pins (PA9/PA10,
-PA2/PA3, alternate function 1) are not checked: the GPIO model has no alternate
+disable on reception error (DDRE), pin swap and inversion, MSB first, break
+transmission.  The pins (PA9/PA10, PA2/PA3, alternate function 1) are not checked: the GPIO model has no alternate
 functions, so the host is connected whatever the pin configuration.  Noise (NE)
 never occurs.
 """
@@ -70,6 +75,8 @@ ABRE, ABRF, BUSY, TEACK, REACK, TXFE = 1 << 14, 1 << 15, 1 << 16, 1 << 21, 1 << 
 ISR_RESET = 0x0080_00C0            # TXE, TC (and TXFE, as the SVD gives it)
 # CR1 bits
 UE, RE, TE, IDLEIE, RXNEIE, TCIE, TXEIE, PEIE = 1 << 0, 1 << 2, 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+# CR3 bits
+DMAR, DMAT = 1 << 6, 1 << 7
 CR1_FRAME_FIELDS = (1 << 9) | (1 << 10) | (1 << 12) | (1 << 15) | (1 << 28)   # PS, PCE, M0, OVER8, M1
 
 PRESC_DIVIDERS = (1, 2, 4, 6, 8, 10, 12, 16, 32, 64, 128, 256)
@@ -131,6 +138,9 @@ class Usart(Peripheral):
         self.irq = irq
         self.kernel_clock_hz = kernel_clock_hz
         self.on_transmit: Callable[[int, Framing], None] = lambda value, framing: None   # the host listens
+        # DMA request lines "<name>_RX" / "<name>_TX" (machine wiring: DMAMUX.connect)
+        self.request_dma: Callable[[str, bool], None] = lambda line, level: None
+        self._dma_requests = (False, False)
         self._tx_event = None
         self._rx_event = None
         self._idle_event = None
@@ -153,7 +163,7 @@ class Usart(Peripheral):
                 on_write=lambda o, n: self._config_written("CR2", o, n)),
             reg("CR3", 0x08, 0,
                 rw("EIE", 0), todo("IREN", 1), todo("IRLP", 2), todo("HDSEL", 3), todo("NACK", 4), todo("SCEN", 5),
-                todo("DMAR", 6), todo("DMAT", 7), todo("RTSE", 8), todo("CTSE", 9), todo("CTSIE", 10),
+                rw("DMAR", 6), rw("DMAT", 7), todo("RTSE", 8), todo("CTSE", 9), todo("CTSIE", 10),
                 rw("ONEBIT", 11, doc="sampling method; no effect without noise"), rw("OVRDIS", 12),
                 todo("DDRE", 13), todo("DEM", 14), todo("DEP", 15), todo("SCARCNT", 17, 3), todo("WUS", 20, 2),
                 todo("WUFIE", 22), todo("TXFTIE", 23), todo("TCBGTIE", 24), todo("RXFTCFG", 25, 3),
@@ -326,7 +336,8 @@ class Usart(Peripheral):
             self.services.event("usart", f"{self.name}: overrun: 0x{data:02X} lost, RDR still unread")
         else:
             self.reg["RDR"].value = data
-            self.isr.value |= RXNE
+            if not (error and self.reg["CR3"].value & DMAR):
+                self.isr.value |= RXNE          # with DMAR (DDRE = 0) a bad character raises no request
             if error == "parity":
                 self.isr.value |= PE
             elif error == "framing":
@@ -392,3 +403,18 @@ class Usart(Peripheral):
 
     def _update_irq(self) -> None:
         self.services.set_irq_line(self.irq, self.interrupt_pending())
+        self._update_dma_requests()
+
+    # -- DMA requests --------------------------------------------------------------------------------
+    def _update_dma_requests(self) -> None:
+        """CR3.DMAR: request while RXNE = 1; CR3.DMAT: request while TXE = 1 (RM0490 USART
+        "Continuous communication using DMA"); the DMA's RDR read / TDR write ends it."""
+        isr, cr3, ue = self.isr.value, self.reg["CR3"].value, self.reg["CR1"].value & UE
+        requests = (bool(ue and cr3 & DMAR and isr & RXNE), bool(ue and cr3 & DMAT and isr & TXE))
+        if requests == self._dma_requests:
+            return
+        previous, self._dma_requests = self._dma_requests, requests
+        if requests[0] != previous[0]:
+            self.request_dma(f"{self.name}_RX", requests[0])
+        if requests[1] != previous[1]:
+            self.request_dma(f"{self.name}_TX", requests[1])

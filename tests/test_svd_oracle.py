@@ -34,7 +34,7 @@ if not SVD_PATH.exists():
 MODEL_MODULES = tuple(m.name for m in pkgutil.iter_modules(peripherals.__path__))
 
 # SVD peripheral name -> c071 constant name, where they differ
-C071_BASE_NAMES = {"FLASH": "FLASH_REGS"}
+C071_BASE_NAMES = {"FLASH": "FLASH_REGS", "DMA": "DMA1", "DMAMUX": "DMAMUX1"}
 
 # (SVD peripheral, model register name) -> SVD register name without the peripheral prefix
 ALIASES = {
