@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import contextmanager
 
 from hypothesis import HealthCheck, settings
 
@@ -26,18 +27,29 @@ FINDINGS: Counter = Counter()
 """(target, kind) -> count, kind one of traceback, hang, unauthorised-flash-change."""
 
 
+@contextmanager
+def case(target: str):
+    """One fuzz case of ``target``: counted, and an exception escaping it counted as a traceback."""
+    CASES[target] += 1
+    try:
+        yield
+    except AssertionError:
+        raise
+    except Exception:
+        FINDINGS[target, "traceback"] += 1
+        raise
+
+
 def summary(terminalreporter) -> None:
     """Called from tests/conftest.py's terminal-summary hook once any fuzz target ran."""
     if not CASES:
         return
-    failed = {report.nodeid for report in terminalreporter.stats.get("failed", [])}
     write = terminalreporter.write_line
+    kinds = ("traceback", "hang", "unauthorised-flash-change")
     write("")
-    write("fuzz targets: cases run, tracebacks, hangs, unauthorised flash changes")
+    write(f"{'fuzz target':<22} {'cases':>7} {'tracebacks':>11} {'hangs':>6} {'unauthorised flash changes':>27}")
     for target in sorted(CASES):
-        tracebacks = FINDINGS[target, "traceback"] + sum(target in node for node in failed)
-        write(f"  {target:<22} {CASES[target]:>7}  {tracebacks:>3}  {FINDINGS[target, 'hang']:>3}  "
-              f"{FINDINGS[target, 'unauthorised-flash-change']:>3}")
-    write(f"  {'total':<22} {sum(CASES.values()):>7}  {sum(v for (t, k), v in FINDINGS.items() if k == 'traceback') + len(failed):>3}"
-          f"  {sum(v for (t, k), v in FINDINGS.items() if k == 'hang'):>3}"
-          f"  {sum(v for (t, k), v in FINDINGS.items() if k == 'unauthorised-flash-change'):>3}")
+        counts = [FINDINGS[target, kind] for kind in kinds]
+        write(f"{target:<22} {CASES[target]:>7} {counts[0]:>11} {counts[1]:>6} {counts[2]:>27}")
+    totals = [sum(v for (_, k), v in FINDINGS.items() if k == kind) for kind in kinds]
+    write(f"{'total':<22} {sum(CASES.values()):>7} {totals[0]:>11} {totals[1]:>6} {totals[2]:>27}")

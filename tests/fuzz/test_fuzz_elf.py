@@ -10,7 +10,7 @@ from conftest import elf
 from emulator.core.runloop import EndReason
 from emulator.image import ImageError, load_elf
 from emulator.machine import Machine
-from fuzzkit import CASES
+from fuzzkit import case
 
 ORIGINAL = elf("hello").read_bytes()
 HEADER_FIELDS = {            # offset, struct format of the ELF32 header fields worth damaging
@@ -50,17 +50,17 @@ def mutate(blob: bytes, steps) -> bytes:
 
 @given(steps=st.lists(mutations, min_size=1, max_size=3))
 def test_a_damaged_elf_is_refused_in_one_line_or_runs_to_a_documented_end(tmp_path_factory, steps):
-    CASES["elf mutants"] += 1
-    path = tmp_path_factory.mktemp("elf") / "mutant.elf"
-    path.write_bytes(mutate(ORIGINAL, steps))
-    try:
-        image = load_elf(path)
-    except ImageError as exc:
-        message = str(exc)
-        assert message.startswith(str(path)) and "\n" not in message
-        return
-    m = Machine()
-    m.load(image)
-    m.reset("power")
-    end = m.run(max_seconds=2e-3)
-    assert isinstance(end.reason, EndReason)
+    with case("elf mutants"):
+        path = tmp_path_factory.mktemp("elf") / "mutant.elf"
+        path.write_bytes(mutate(ORIGINAL, steps))
+        try:
+            image = load_elf(path)
+        except ImageError as exc:
+            message = str(exc)
+            assert message.startswith(str(path)) and "\n" not in message
+            return
+        m = Machine()
+        m.load(image)
+        m.reset("power")
+        end = m.run(max_seconds=2e-3)
+        assert isinstance(end.reason, EndReason)

@@ -15,7 +15,7 @@ from hypothesis import given, strategies as st
 from conftest import boot
 from emulator.gdb.rsp import MAX_FRAME, RspConnection
 from emulator.gdb.stub import GdbStub
-from fuzzkit import CASES
+from fuzzkit import case
 
 FLASH_BASE = 0x0800_0000
 
@@ -66,8 +66,8 @@ tails = st.one_of(
 
 @given(head=st.sampled_from(HEADS), tail=tails)
 def test_random_packets_get_an_answer_never_an_exception(stub, head, tail):
-    CASES["gdb packets"] += 1
-    reply_to(stub, head.encode() + tail)
+    with case("gdb packets"):
+        reply_to(stub, head.encode() + tail)
 
 
 @pytest.mark.parametrize("packet", [b"Z0,8000000", b"z0,", b"Z4", b"Z0,-1,1", b"vFlashErase:8000000,0",

@@ -12,7 +12,7 @@ from conftest import boot
 from emulator.host.usbip import UsbipServer
 from emulator.host.usbip_protocol import (CMD_SUBMIT, CMD_UNLINK, OP_REQ_DEVLIST, OP_REQ_IMPORT, VERSION,
                                           UsbipProtocolError, read_op_request, read_urb_command)
-from fuzzkit import CASES
+from fuzzkit import case
 
 u32 = st.integers(0, 0xFFFF_FFFF)
 i32 = st.integers(-(1 << 31), (1 << 31) - 1)
@@ -30,18 +30,18 @@ streams = st.lists(st.one_of(submit_headers, unlink_headers, st.binary(max_size=
 
 @given(stream=st.one_of(streams, op_requests.map(lambda r: r + b"junk")))
 def test_parsers_consume_or_refuse_never_crash(stream):
-    CASES["usbip messages"] += 1
-    for reader in (read_op_request, read_urb_command):
-        buffer = bytearray(stream)
-        try:
-            while True:
-                before = len(buffer)
-                message = reader(buffer)
-                if message is None:
-                    break
-                assert len(buffer) < before                      # every message takes bytes off
-        except UsbipProtocolError:
-            pass
+    with case("usbip messages"):
+        for reader in (read_op_request, read_urb_command):
+            buffer = bytearray(stream)
+            try:
+                while True:
+                    before = len(buffer)
+                    message = reader(buffer)
+                    if message is None:
+                        break
+                    assert len(buffer) < before                      # every message takes bytes off
+            except UsbipProtocolError:
+                pass
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +84,15 @@ def well_formed_echo(server) -> bytes:
 
 @given(stream=st.one_of(op_requests.flatmap(lambda r: streams.map(lambda s: r + s)), streams))
 def test_the_server_survives_any_stream_and_serves_the_next_client(server, stream):
-    CASES["usbip server"] += 1
-    hostile = socket.create_connection(server.address, timeout=5)
-    try:
-        hostile.sendall(stream)
-    except OSError:
-        pass
-    serve_for(server, 4e-3)
-    hostile.close()
-    serve_for(server, 2e-3)
-    reply = well_formed_echo(server)
-    status = struct.unpack_from(">i", reply, 8 + 312 + 20)[0]
-    assert status == 0 and reply[8 + 312 + 48:][:2] == b"\x12\x01"
+    with case("usbip server"):
+        hostile = socket.create_connection(server.address, timeout=5)
+        try:
+            hostile.sendall(stream)
+        except OSError:
+            pass
+        serve_for(server, 4e-3)
+        hostile.close()
+        serve_for(server, 2e-3)
+        reply = well_formed_echo(server)
+        status = struct.unpack_from(">i", reply, 8 + 312 + 20)[0]
+        assert status == 0 and reply[8 + 312 + 48:][:2] == b"\x12\x01"
