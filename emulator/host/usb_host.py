@@ -20,6 +20,7 @@ Timing facts (USB 2.0): attach debounce 100 ms (§7.1.7.3 TATTDB), reset signall
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Generator, Optional
@@ -193,10 +194,11 @@ class UsbHost:
 
     # -- running a flow -----------------------------------------------------------------
     def run(self, flow: Flow, timeout_s: float = 5.0) -> Any:
-        """Run the machine until ``flow`` returns; its value is returned, its error raised."""
+        """Run the machine until ``flow`` returns; its value is returned, its error raised.
+        An infinite ``timeout_s`` runs until the flow ends or the machine stops."""
         self._flow, self._done, self._result, self._error = flow, False, None, None
         self._after(0, lambda: self._advance(None), "USB host flow start")
-        end: RunEnd = self.m.run(max_seconds=timeout_s)
+        end: RunEnd = self.m.run(max_seconds=None if math.isinf(timeout_s) else timeout_s)
         if self._error is not None:
             raise self._error
         if not self._done:
