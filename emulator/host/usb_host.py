@@ -5,9 +5,13 @@ The host talks to the device model (``machine.usb``) only through its transactio
 verbs (``setup``/``out``/``in_``/``sof``/``bus_reset``/``attached``).  A host *flow*
 is a generator that yields transaction requests (``Setup``, ``Out``, ``In``,
 ``Wait``, ``Reset``) and receives each result, so a flow reads like straight-line
-host code and replays deterministically.  Each request is executed by a scheduler
-event at the end of its time on the wire (12 Mbit/s; a NAKed token costs a few
-microseconds), and SOF is sent every 1 ms while the bus is active.
+host code and replays deterministically.  Every packet costs its full-speed time on the
+wire (12 Mbit/s, token + data + handshake + gaps, with a bit-stuffing allowance): SETUP
+and OUT reach the device at the end of their transaction, IN at the end of its token,
+and the flow goes on when the device's answer and the host's handshake are over, so
+bulk throughput stays under the full-speed ceiling (19 x 64 bytes per frame, 1.216 MB/s).
+Interrupt endpoints are polled once per bInterval frames; SOF is sent every 1 ms while
+the bus is active.
 
 ``UsbHost.run(flow)`` runs the machine until the flow finishes or a simulated time
 limit passes; the convenience methods (``enumerate``, ``control_transfer``,
@@ -42,11 +46,38 @@ FAST_NAK_RETRIES = 16
 ACK, NAK, STALL, TIMEOUT = "ACK", "NAK", "STALL", "TIMEOUT"
 
 
+# Bit counts of full-speed packets (USB 2.0 §8.3-8.4): SYNC 8 + PID 8 + ... + EOP 3.
+TOKEN_BITS = 35                 # SYNC, PID, ADDR 7, ENDP 4, CRC5, EOP
+HANDSHAKE_BITS = 19             # SYNC, PID, EOP
+GAP_BITS = 8                    # inter-packet delay (§7.1.18.1: 2 to 6.5 bit times) rounded up
+TURNAROUND_BITS = 18            # no answer: the host's bus turnaround timeout (§7.1.19.1)
+
+
+def data_packet_bits(payload: int) -> float:
+    """SYNC, PID, payload, CRC16, EOP, with the worst-case bit-stuffing allowance (one stuffed bit
+    per six, §7.1.9)."""
+    return (payload + 6) * 8 * 7 / 6
+
+
 def wire_time(payload: int) -> float:
-    """Seconds on a full-speed bus for one transaction carrying ``payload`` bytes."""
-    # token (sync+PID+addr+CRC5+EOP ~ 35 bits), data packet (payload + 6 bytes framing with
-    # bit stuffing at worst 7/6), handshake, inter-packet gaps
-    return (35 + (payload + 6) * 8 * 7 / 6 + 19 + 2 * 8) * FS_BIT_S
+    """Seconds on a full-speed bus for one whole transaction carrying ``payload`` bytes:
+    token, data packet, handshake and the gaps between them."""
+    return (TOKEN_BITS + data_packet_bits(payload) + HANDSHAKE_BITS + 2 * GAP_BITS) * FS_BIT_S
+
+
+def answer_time(handshake: str, payload: int) -> float:
+    """Seconds from the end of an IN token to the end of the transaction: the device's data packet
+    and the host's ACK, or the device's NAK/STALL, or the turnaround timeout when nothing answers."""
+    if handshake == ACK:
+        bits = GAP_BITS + data_packet_bits(payload) + GAP_BITS + HANDSHAKE_BITS
+    elif handshake in (NAK, STALL):
+        bits = GAP_BITS + HANDSHAKE_BITS
+    else:
+        bits = TURNAROUND_BITS
+    return bits * FS_BIT_S
+
+
+IN_TOKEN_S = TOKEN_BITS * FS_BIT_S
 
 
 # -- errors ---------------------------------------------------------------------
@@ -179,6 +210,9 @@ class UsbHost:
         self._connected = False
         self.toggles: dict[tuple[int, int, str], int] = {}
         self.max_packet: dict[tuple[int, int], int] = {}
+        # interrupt endpoints: (address, endpoint address) -> seconds between polls (bInterval)
+        self.poll_period: dict[tuple[int, int], float] = {}
+        self._next_poll: dict[tuple[int, int], float] = {}
         self.info: Optional[DeviceInfo] = None
         self._flow: Optional[Flow] = None
         self._done = False
@@ -238,7 +272,7 @@ class UsbHost:
         elif isinstance(request, Out):
             self._after(wire_time(len(request.data)), lambda: self._do(request), "USB host OUT")
         elif isinstance(request, In):
-            self._after(wire_time(0), lambda: self._do(request), "USB host IN")
+            self._after(IN_TOKEN_S, lambda: self._do(request), "USB host IN")
         else:
             self._finish(error=TypeError(f"USB host flow yielded {request!r}"))
 
@@ -264,7 +298,8 @@ class UsbHost:
                 note = f"data toggle mismatch (expected DATA{request.expect_pid}): data ignored"
             self.log.append(Transaction(self.now(), "IN", request.address, request.endpoint, data,
                                         pid if hs == ACK else None, hs, note))
-            self._advance((hs, data, pid))
+            # the data packet and the host's handshake still occupy the bus
+            self._after(answer_time(hs, len(data)), lambda: self._advance((hs, data, pid)), "USB host IN data")
 
     # -- SOF ------------------------------------------------------------------------------
     def _start_sof(self) -> None:
@@ -318,12 +353,24 @@ class UsbHost:
                 return
             strikes = self._strike(strikes, f"SETUP to address {address}")
 
+    def _poll_slot(self, address: int, endpoint: int) -> Flow:
+        """An interrupt endpoint is served once per bInterval frames (USB 2.0 §5.7.4): wait for
+        its next slot.  Other endpoints go at once."""
+        period = self.poll_period.get((address, endpoint))
+        if not period:
+            return
+        due = self._next_poll.get((address, endpoint), 0.0)
+        if self.now() < due:
+            yield Wait(due - self.now())
+        self._next_poll[(address, endpoint)] = self.now() + period
+
     def out_packet(self, address: int, ep: int, data: bytes, deadline: float, pid: Optional[int] = None) -> Flow:
         """One OUT transaction with NAK retries; the host's data toggle advances on ACK."""
         key = (address, ep, "out")
         what = f"OUT to address {address} endpoint {ep}"
         retries = Retries()
         while True:
+            yield from self._poll_slot(address, ep)
             use = self.toggles.get(key, 0) if pid is None else pid
             hs = yield Out(address, ep, data, use)
             if hs == ACK:
@@ -338,6 +385,7 @@ class UsbHost:
         what = f"IN from address {address} endpoint {ep}"
         retries = Retries()
         while True:
+            yield from self._poll_slot(address, ep | 0x80)
             expect = self.toggles.get(key, 0) if pid is None else pid
             hs, data, got = yield In(address, ep, expect)
             if hs == ACK:
@@ -463,9 +511,12 @@ class UsbHost:
         total = struct.unpack_from("<H", config_head, 2)[0]
         config = yield from self.control(address, 0x80, 6, 0x0200, 0, length=total)
         interfaces = parse_configuration(config, total)
+        self.poll_period = {}
         for intf in interfaces:
             for ep in intf["endpoints"]:
                 self.max_packet[(address, ep["address"])] = ep["max_packet"]
+                if ep["type"] == "interrupt":
+                    self.poll_period[(address, ep["address"])] = max(ep["interval"], 1) * FRAME_S
         strings: dict[int, str] = {}
         indexes = [device[14], device[15], device[16]] + [i["string"] for i in interfaces]
         if any(indexes):
@@ -529,6 +580,7 @@ def parse_configuration(config: bytes, total: int) -> list[dict[str, Any]]:
                 raise UsbProtocolError(f"endpoint descriptor at offset {offset} is malformed or outside an interface")
             address, attributes = config[offset + 2], config[offset + 3]
             interfaces[-1]["endpoints"].append({"address": address, "type": _TYPES[attributes & 3],
-                                                "max_packet": struct.unpack_from("<H", config, offset + 4)[0]})
+                                                "max_packet": struct.unpack_from("<H", config, offset + 4)[0],
+                                                "interval": config[offset + 6]})
         offset += length
     return interfaces
