@@ -44,6 +44,11 @@ STRIKES = 3
 # seconds from costing a simulated event every few microseconds.
 FAST_NAK_RETRIES = 16
 ACK, NAK, STALL, TIMEOUT = "ACK", "NAK", "STALL", "TIMEOUT"
+ISO = "ISO"                # an isochronous transaction: no handshake phase (USB 2.0 §5.6.4)
+SOF_PACKET_S = 35 / 12e6   # the SOF token on the wire: a frame's transactions follow it
+RESUME_S = 20e-3           # downstream resume signalling (USB 2.0 §7.1.7.7 TDRSMDN)
+RESUME_RECOVERY_S = 10e-3  # TRSMRCY: the host leaves the device alone after a resume
+REMOTE_WAKEUP_RESPONSE_S = 1e-3   # the host takes over the K state within 1 ms (TURSM)
 
 
 # Bit counts of full-speed packets (USB 2.0 §8.3-8.4): SYNC 8 + PID 8 + ... + EOP 3.
@@ -72,6 +77,8 @@ def answer_time(handshake: str, payload: int) -> float:
         bits = GAP_BITS + data_packet_bits(payload) + GAP_BITS + HANDSHAKE_BITS
     elif handshake in (NAK, STALL):
         bits = GAP_BITS + HANDSHAKE_BITS
+    elif handshake == ISO:
+        bits = GAP_BITS + data_packet_bits(payload)
     else:
         bits = TURNAROUND_BITS
     return bits * FS_BIT_S
@@ -206,6 +213,9 @@ class UsbHost:
         self.log_sof = log_sof
         self.frame = 0
         self.sofs = 0
+        self.last_sof_s: Optional[float] = None
+        self.suspended = False
+        self.remote_wakeups = 0
         self._sof_event = None
         self._connected = False
         self.toggles: dict[tuple[int, int, str], int] = {}
@@ -218,6 +228,7 @@ class UsbHost:
         self._done = False
         self._result: Any = None
         self._error: Optional[BaseException] = None
+        self.device.on_remote_wakeup = self._remote_wakeup
 
     # -- time ----------------------------------------------------------------------
     def now(self) -> float:
@@ -297,7 +308,7 @@ class UsbHost:
             if hs == ACK and pid != request.expect_pid:
                 note = f"data toggle mismatch (expected DATA{request.expect_pid}): data ignored"
             self.log.append(Transaction(self.now(), "IN", request.address, request.endpoint, data,
-                                        pid if hs == ACK else None, hs, note))
+                                        pid if hs in (ACK, ISO) else None, hs, note))
             # the data packet and the host's handshake still occupy the bus
             self._after(answer_time(hs, len(data)), lambda: self._advance((hs, data, pid)), "USB host IN data")
 
@@ -320,6 +331,7 @@ class UsbHost:
             return
         self.frame = (self.frame + 1) & 0x7FF
         self.sofs += 1
+        self.last_sof_s = self.now()
         self.device.sof(self.frame)
         if self.log_sof:
             self.log.append(Transaction(self.now(), "SOF", note=f"frame {self.frame}"))
@@ -405,6 +417,63 @@ class UsbHost:
             yield from self._after_nak(retries.naks, deadline, what)
         else:
             retries.strikes = self._strike(retries.strikes, what)
+
+    # -- isochronous: one transaction per frame, no handshake, no retry ------------------------
+    def next_frame(self) -> Flow:
+        """Wait for the start of the next frame (its SOF on the wire)."""
+        if self.last_sof_s is None or self._sof_event is None:
+            raise UsbProtocolError("isochronous transfer on a bus without SOF (not reset, or suspended)")
+        start = self.last_sof_s + FRAME_S + SOF_PACKET_S
+        yield Wait(max(start - self.now(), SOF_PACKET_S))
+
+    def iso_out(self, address: int, ep: int, packets: list[bytes]) -> Flow:
+        """One OUT packet per frame (DATA0); returns what the device's SIE reported per packet."""
+        results = []
+        for packet in packets:
+            yield from self.next_frame()
+            results.append((yield Out(address, ep, packet, 0)))
+        return results
+
+    def iso_in(self, address: int, ep: int, frames: int) -> Flow:
+        """One IN token per frame; the packets received (b"" where the device sent nothing)."""
+        packets = []
+        for _ in range(frames):
+            yield from self.next_frame()
+            hs, data, pid = yield In(address, ep, 0)
+            packets.append(bytes(data) if hs == ISO else b"")
+        return packets
+
+    # -- suspend and resume (USB 2.0 §7.1.7.6-7) --------------------------------------------------
+    def suspend(self, idle_s: float = 5e-3) -> Flow:
+        """Stop sending SOFs (the device suspends after 3 ms of idle bus) and wait ``idle_s``."""
+        self._stop_sof()
+        self.suspended = True
+        self.log.append(Transaction(self.now(), "SUSP", note="SOF stopped: bus idle"))
+        yield Wait(idle_s)
+
+    def resume(self) -> Flow:
+        """Drive resume signalling for 20 ms, then SOFs again and the recovery time."""
+        self._drive_resume("host resume")
+        yield Wait(RESUME_S)
+        self._end_resume()
+        yield Wait(RESUME_RECOVERY_S)
+
+    def _drive_resume(self, why: str) -> None:
+        self.log.append(Transaction(self.now(), "RESUM", note=f"{why}: K state for 20 ms"))
+        self.device.resume()
+
+    def _end_resume(self) -> None:
+        self.suspended = False
+        self._start_sof()
+
+    def _remote_wakeup(self) -> None:
+        """The device drives K on a suspended bus: the host answers with its own resume."""
+        if not self.suspended or self._sof_event is not None:
+            return
+        self.remote_wakeups += 1
+        self.log.append(Transaction(self.now(), "WAKE", note="remote wake-up signalling from the device"))
+        self._after(REMOTE_WAKEUP_RESPONSE_S, lambda: self._drive_resume("remote wake-up"), "USB host resume")
+        self._after(REMOTE_WAKEUP_RESPONSE_S + RESUME_S, self._end_resume, "USB host end of resume")
 
     # -- control transfers -----------------------------------------------------------------
     def control(self, address: int, request_type: int, request: int, value: int = 0, index: int = 0,
