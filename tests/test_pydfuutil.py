@@ -138,3 +138,19 @@ def test_pydfuutil_mass_erases_downloads_uploads_verifies_and_leaves(bootloader,
     assert end.reason.value == "exit" and end.exit_status == 0
     assert "10 ticks" in m.guest_output
     assert not m.usb.attached()
+
+
+def test_pyusb_run_launcher_runs_the_pydfuutil_console_script_against_the_emulated_chip():
+    import subprocess
+    from pathlib import Path
+    from tests.conftest import elf
+    from tests.test_bootloader_dfu import BOOT0_OPTR
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "emulator.host.pyusb_run", "--bootloader", str(elf("bootloader")),
+                           "--boot-pin", "1", "--option-bytes", f"OPTR={BOOT0_OPTR:#x}", str(elf("hello")),
+                           "--", "pydfuutil", "-l"], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 'Found DFU: [0483:df11] ver=0200, devnum=1, cfg=1, intf=0, path="1-1.1", alt=0' in done.stdout
+    missing = subprocess.run([sys.executable, "-m", "emulator.host.pyusb_run", str(elf("hello")), "--",
+                              "no-such-tool"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
