@@ -10,8 +10,11 @@ wire (12 Mbit/s, token + data + handshake + gaps, with a bit-stuffing allowance)
 and OUT reach the device at the end of their transaction, IN at the end of its token,
 and the flow goes on when the device's answer and the host's handshake are over, so
 bulk throughput stays under the full-speed ceiling (19 x 64 bytes per frame, 1.216 MB/s).
-Interrupt endpoints are polled once per bInterval frames; SOF is sent every 1 ms while
-the bus is active.
+Interrupt endpoints are polled once per bInterval frames; isochronous transfers
+(``iso_out``/``iso_in``) put one packet in each frame, right after its SOF, with no
+handshake and no retry.  SOF is sent every 1 ms while the bus is active; ``suspend``
+stops it (the device suspends after 3 ms), ``resume`` drives 20 ms of resume signalling,
+and remote wake-up signalling from the device (CNTR.L2RES) makes the host resume by itself.
 
 ``UsbHost.run(flow)`` runs the machine until the flow finishes or a simulated time
 limit passes; the convenience methods (``enumerate``, ``control_transfer``,
@@ -20,7 +23,7 @@ limit passes; the convenience methods (``enumerate``, ``control_transfer``,
 Timing facts (USB 2.0): attach debounce 100 ms (§7.1.7.3 TATTDB), reset signalling
 10 ms (§7.1.7.5 TDRST) and 10 ms recovery (TRSTRCY), 2 ms after SET_ADDRESS
 (§9.2.6.3), frame = 1 ms (§8.4.3), three strikes before a transaction error (§8.5.1
-/ common host-controller practice).
+/ common host-controller practice), resume 20 ms and 10 ms recovery (§7.1.7.7).
 """
 from __future__ import annotations
 
