@@ -118,3 +118,16 @@ def test_find_without_backend_sees_the_emulated_device_inside_installed_as_defau
         assert dev is not None and dev.bus == 1 and dev.speed == 2
         assert usb.util.get_string(dev, 2) == "USB echo"
     assert usb.backend.libusb1.get_backend is before
+
+
+def test_control_data_stage_longer_than_wlength_is_an_overflow():
+    """A device answering more than wLength: the host's UsbOverflow becomes LIBUSB_ERROR_OVERFLOW."""
+    from emulator.host.usb_host import UsbOverflow
+    m, host, dev = echo_device()
+
+    def overlong(*args, **kwargs):
+        raise UsbOverflow("control 0xc0/0x03 to address 1: device sent 12 bytes, wLength was 4")
+    host.control_transfer = overlong
+    with pytest.raises(usb_core.USBError) as overflow:
+        dev.ctrl_transfer(0xC0, 0x03, 0, 0, 4)
+    assert (overflow.value.errno, overflow.value.backend_error_code) == (errno.EOVERFLOW, LIBUSB_ERROR_OVERFLOW)

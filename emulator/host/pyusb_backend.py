@@ -44,7 +44,7 @@ import usb.backend.libusb1
 import usb.backend.openusb
 import usb.core
 
-from .usb_host import UsbDisconnected, UsbError, UsbHost, UsbStall, UsbTimeout
+from .usb_host import UsbDisconnected, UsbError, UsbHost, UsbOverflow, UsbStall, UsbTimeout
 
 # libusb_error (libusb.h) and the errno pyusb's libusb1 backend pairs with each
 LIBUSB_ERROR_IO, LIBUSB_ERROR_NO_DEVICE, LIBUSB_ERROR_TIMEOUT = -1, -4, -7
@@ -153,6 +153,8 @@ class EmulatorBackend(usb.backend.IBackend):
             raise libusb_error(LIBUSB_ERROR_TIMEOUT, str(exc)) from exc
         except UsbDisconnected as exc:
             raise libusb_error(LIBUSB_ERROR_NO_DEVICE, str(exc)) from exc
+        except UsbOverflow as exc:
+            raise libusb_error(LIBUSB_ERROR_OVERFLOW, str(exc)) from exc
         except UsbError as exc:
             raise libusb_error(LIBUSB_ERROR_IO, str(exc)) from exc
 

@@ -107,6 +107,10 @@ class UsbProtocolError(UsbError):
     """The device broke the protocol: no handshake, a malformed descriptor, a bad length."""
 
 
+class UsbOverflow(UsbProtocolError):
+    """The device sent more data than the transfer asked for (libusb: LIBUSB_ERROR_OVERFLOW)."""
+
+
 class UsbDisconnected(UsbError):
     """The device is not on the bus (no D+ pull-up, no clock)."""
 
@@ -498,7 +502,7 @@ class UsbHost:
                     if len(packet) < mps:
                         break
                 if len(received) > wlength:
-                    raise UsbProtocolError(f"{what}: device sent {len(received)} bytes, wLength was {wlength}")
+                    raise UsbOverflow(f"{what}: device sent {len(received)} bytes, wLength was {wlength}")
                 yield from self.out_packet(address, 0, b"", deadline, pid=1)
                 result: Any = bytes(received)
             else:
