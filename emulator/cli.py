@@ -225,7 +225,7 @@ def run_with_gdb(machine: Machine, args: argparse.Namespace) -> RunEnd:
     if (args.save_snapshot or args.at or args.usart1_pty or args.usart2_pty or _rfc2217_wanted(args)
             or args.usbip is not None):
         raise BadInput("--gdb runs one debugging session: it does not combine with --save-snapshot, --at, "
-                       "--usbip or the USART ptys (--from-snapshot does: debug from a saved jump)")
+                       "--usbip or the USART ptys and RFC 2217 ports (--from-snapshot does: debug from a saved jump)")
     _restore_snapshot(machine, args)
     try:
         listener = listen(args.gdb_bind, args.gdb)
