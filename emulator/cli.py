@@ -172,6 +172,10 @@ def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
     from .host.rfc2217 import Rfc2217Bridge, SerialWiring
     from .host.serial_port import PtyBridge, SerialPort, linger, run_bridged
     out = sys.stderr if args.json else sys.stdout
+    for n in (1, 2):
+        if getattr(args, f"usart{n}_pty") and getattr(args, f"usart{n}_rfc2217") is not None:
+            raise BadInput(f"USART{n} is either a pty (--usart{n}-pty) or an RFC 2217 port (--usart{n}-rfc2217), "
+                           "not both")
     wiring = SerialWiring(machine, args.serial_wiring)
     bridges: list = [PtyBridge(SerialPort(machine, name)) for name, wanted in
                      (("USART1", args.usart1_pty), ("USART2", args.usart2_pty)) if wanted]

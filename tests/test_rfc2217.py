@@ -137,3 +137,9 @@ def test_wiring_none_leaves_reset_and_boot0_alone():
     wiring.set_dtr(False)
     assert not wiring.nrst_held and m.boot_mode.name == "MAIN_FLASH"
     assert not [r for r in resets(m) if "pin" in r]
+
+
+def test_one_usart_cannot_be_both_a_pty_and_an_rfc2217_port():
+    done = subprocess.run([sys.executable, "-m", "emulator", "run", str(elf("hello")), "--usart1-pty",
+                           "--usart1-rfc2217", "0"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "either a pty" in done.stderr and "Traceback" not in done.stderr
