@@ -84,7 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
             end = run_with_gdb(machine, args)
         elif args.usbip is not None:
             end = run_with_usbip(machine, args)
-        elif args.usart1_pty or args.usart2_pty:
+        elif args.usart1_pty or args.usart2_pty or _rfc2217_wanted(args):
             end = run_with_ptys(machine, args)
         else:
             end = run_with_snapshots(machine, args)
@@ -169,15 +169,42 @@ def _address(machine: Machine, text: str) -> int:
             raise BadInput(f"--at: {text!r} is neither an address nor a symbol of the loaded images") from None
 
 
+def _rfc2217_wanted(args: argparse.Namespace) -> bool:
+    return args.usart1_rfc2217 is not None or args.usart2_rfc2217 is not None
+
+
 def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
-    """``--usart1-pty``/``--usart2-pty``: each USART as a pseudo-terminal for host tools (stm32flash)."""
-    from .host.serial_port import PtyBridge, SerialPort, run_bridged
-    bridges = [PtyBridge(SerialPort(machine, name)) for name, wanted in
-               (("USART1", args.usart1_pty), ("USART2", args.usart2_pty)) if wanted]
-    for b in bridges:
-        print(f"{b.port.name} pty: {b.path}", file=sys.stderr if args.json else sys.stdout, flush=True)
+    """``--usart1-pty``/``--usart2-pty``: each USART as a pseudo-terminal for host tools (stm32flash);
+    ``--usart1-rfc2217``/``--usart2-rfc2217``: as an RFC 2217 port, modem lines per ``--serial-wiring``."""
+    from .host.rfc2217 import Rfc2217Bridge, SerialWiring
+    from .host.serial_port import PtyBridge, SerialPort, linger, run_bridged
+    out = sys.stderr if args.json else sys.stdout
+    for n in (1, 2):
+        if getattr(args, f"usart{n}_pty") and getattr(args, f"usart{n}_rfc2217") is not None:
+            raise BadInput(f"USART{n} is either a pty (--usart{n}-pty) or an RFC 2217 port (--usart{n}-rfc2217), "
+                           "not both")
+    wiring = SerialWiring(machine, args.serial_wiring)
+    bridges: list = [PtyBridge(SerialPort(machine, name)) for name, wanted in
+                     (("USART1", args.usart1_pty), ("USART2", args.usart2_pty)) if wanted]
     try:
-        return run_bridged(machine, bridges, args.max_time)
+        for name, tcp_port, bind in (("USART1", args.usart1_rfc2217, args.usart1_rfc2217_bind),
+                                     ("USART2", args.usart2_rfc2217, args.usart2_rfc2217_bind)):
+            if tcp_port is None:
+                continue
+            if not 0 <= tcp_port <= 65535:
+                raise BadInput(f"--{name.lower()}-rfc2217 {tcp_port}: a TCP port is 0..65535 (0 picks a free one)")
+            try:
+                bridges.append(Rfc2217Bridge(SerialPort(machine, name), bind, tcp_port, wiring))
+            except OSError as exc:
+                raise BadInput(f"--{name.lower()}-rfc2217: cannot listen on {bind}:{tcp_port} "
+                               f"({exc.strerror or exc}); choose another port, or 0 for a free one") from None
+        for b in bridges:
+            where = b.url if isinstance(b, Rfc2217Bridge) else b.path
+            kind = "RFC 2217" if isinstance(b, Rfc2217Bridge) else "pty"
+            print(f"{b.port.name} {kind}: {where}", file=out, flush=True)
+        end = run_bridged(machine, bridges, args.max_time)
+        linger(bridges)               # the tool reads the last bytes (a Go ACK) after the guest has left
+        return end
     finally:
         for b in bridges:
             b.close()
@@ -188,8 +215,8 @@ def run_with_usbip(machine: Machine, args: argparse.Namespace) -> RunEnd:
     from .host.usbip import UsbipServer, serve
     if not 0 <= args.usbip <= 65535:
         raise BadInput(f"--usbip {args.usbip}: a TCP port is 0..65535 (0 picks a free one)")
-    if args.usart1_pty or args.usart2_pty or args.save_snapshot or args.from_snapshot:
-        raise BadInput("--usbip cannot be combined with --usart1-pty/--usart2-pty or the snapshot options")
+    if args.usart1_pty or args.usart2_pty or _rfc2217_wanted(args) or args.save_snapshot or args.from_snapshot:
+        raise BadInput("--usbip cannot be combined with the USART ptys or RFC 2217 ports or the snapshot options")
     try:
         server = UsbipServer(machine, args.usbip, args.usbip_bind)
     except OSError as exc:
@@ -206,9 +233,10 @@ def run_with_usbip(machine: Machine, args: argparse.Namespace) -> RunEnd:
 def run_with_gdb(machine: Machine, args: argparse.Namespace) -> RunEnd:
     """``--gdb PORT``: halt after reset and serve one GDB session (emulator/gdb)."""
     from .gdb.stub import listen, serve_gdb
-    if args.save_snapshot or args.at or args.usart1_pty or args.usart2_pty or args.usbip is not None:
+    if (args.save_snapshot or args.at or args.usart1_pty or args.usart2_pty or _rfc2217_wanted(args)
+            or args.usbip is not None):
         raise BadInput("--gdb runs one debugging session: it does not combine with --save-snapshot, --at, "
-                       "--usbip or the USART ptys (--from-snapshot does: debug from a saved jump)")
+                       "--usbip or the USART ptys and RFC 2217 ports (--from-snapshot does: debug from a saved jump)")
     _restore_snapshot(machine, args)
     try:
         listener = listen(args.gdb_bind, args.gdb)
@@ -339,6 +367,12 @@ def parser() -> argparse.ArgumentParser:
                           "SYSCFG.CFGR1, SCB.VTOR, SysTick.CTRL, USB.CNTR, USB.ISTR)")
     run.add_argument("--usart1-pty", action="store_true", help="expose USART1 as a pseudo-terminal (path printed)")
     run.add_argument("--usart2-pty", action="store_true", help="expose USART2 as a pseudo-terminal (path printed)")
+    _add_listener(run, "usart1-rfc2217", "serve USART1 as an RFC 2217 serial port (rfc2217://HOST:PORT) on PORT")
+    _add_listener(run, "usart2-rfc2217", "serve USART2 as an RFC 2217 serial port (rfc2217://HOST:PORT) on PORT")
+    run.add_argument("--serial-wiring", choices=("boot0-reset", "none"), default="boot0-reset",
+                     help="RFC 2217 modem lines: boot0-reset (default) wires DTR to NRST and RTS to BOOT0 as a "
+                          "USB-UART adapter does (asserted = low: DTR holds the chip in reset, RTS asserted = "
+                          "BOOT0 0); none leaves them unconnected")
     _add_listener(run, "usbip", "serve the USB device over USB/IP on PORT for `usbip attach -b 1-1`")
     run.add_argument("--at", metavar="ADDRESS|SYMBOL",
                      help="with --save-snapshot: stop there instead of at the jump into system memory")

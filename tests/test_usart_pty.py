@@ -88,3 +88,62 @@ def test_stm32flash_syncs_and_reads_the_c071_id_through_the_pty():
     finally:
         emu.terminate()
         emu.wait(timeout=10)
+
+
+def _bootloader_behind_a_pty(baud: int = 57600):
+    m = Machine()
+    m.load(load_elf(elf("usart_bl")))
+    m.reset("power")
+    bridge = PtyBridge(SerialPort(m, "USART1"))
+    tool = os.open(bridge.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    _raw(tool, baud)
+    bridge.port.configure(baud=baud)
+    bridge.port.follow_usart_format = True
+    return m, bridge, tool
+
+
+def test_a_transmitted_byte_reaches_the_pty_as_it_is_sent_not_at_a_slice_boundary():
+    m, bridge, tool = _bootloader_behind_a_pty()
+    try:
+        bridge.port.send(b"\x7f")
+        m.run(max_seconds=0.05)                         # no pump: only the transmit itself can deliver
+        assert os.read(tool, 16) == b"\x79"
+    finally:
+        os.close(tool)
+        bridge.close()
+
+
+def test_the_pty_stays_open_after_the_run_until_the_tool_has_read_everything():
+    from emulator.host.serial_port import linger
+    import threading
+    m, bridge, tool = _bootloader_behind_a_pty()
+    got = []
+    try:
+        bridge.port.send(b"\x7f")
+        m.run(max_seconds=0.05)
+        assert bridge.pending() == 1
+        reader = threading.Timer(0.3, lambda: got.append(os.read(tool, 16)))
+        reader.start()
+        started = time.monotonic()
+        linger([bridge], wall_seconds=5.0)
+        assert 0.25 <= time.monotonic() - started < 5.0 and got == [b"\x79"] and bridge.pending() == 0
+    finally:
+        os.close(tool)
+        bridge.close()
+
+
+def test_ctrl_c_in_a_pty_run_prints_the_report_and_writes_the_flash_file(tmp_path):
+    import signal
+    emu = subprocess.Popen([sys.executable, "-m", "emulator", "run", str(elf("usart_bl")), "--usart1-pty",
+                            "--max-time", "60", "--flash-file", str(tmp_path / "flash.bin")], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert emu.stdout.readline().startswith("USART1 pty: /dev/")
+        time.sleep(0.5)
+        emu.send_signal(signal.SIGINT)
+        out, err = emu.communicate(timeout=30)
+    finally:
+        emu.kill()
+    assert emu.returncode == 130, err
+    assert "-- run ended: interrupted" in out and "Traceback" not in err
+    assert (tmp_path / "flash.bin").stat().st_size > 0

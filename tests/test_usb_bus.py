@@ -284,3 +284,84 @@ def test_sof_sets_flag_frame_number_and_lock(m):
     assert m.bus_read(FNR) & 0x7FF == 5 and not m.bus_read(FNR) & (1 << 13)
     m.usb.sof(6)
     assert m.bus_read(FNR) & (1 << 13)
+
+
+# -- direction, double buffering, isochronous (RM0490 §31.5) --------------------------------------
+CHEP2R, CHEP3R, CHEP4R = USB + 0x08, USB + 0x0C, USB + 0x10
+ISO = 2 << 9
+
+
+def test_tokens_reach_the_register_serving_their_direction(m):
+    configure_ep0(m)
+    m.bus_write(PMA + 8 * 3 + 4, 0x100 | (1 << 31) | (1 << 26))   # CHEP3R: EP3 OUT, RX buffer 0x100
+    m.bus_write(CHEP3R, 3 | BULK | STATRX_VALID)
+    m.bus_write(PMA + 0x140, 0x0033_3231)
+    m.bus_write(PMA + 8 * 4, 0x140 | 3 << 16)                     # CHEP4R: EP3 IN (0x83), "123"
+    m.bus_write(CHEP4R, 3 | BULK | STATTX_VALID)
+    assert m.usb.in_(3) == (ACK, b"123", 0)                        # not CHEP3R's (disabled) TX side
+    assert m.usb.out(3, b"out", toggle=0) == ACK
+    assert m.bus_read(CHEP3R) & VTRX and m.bus_read(CHEP4R) & VTTX
+    assert m.bus_read(PMA + 0x100) & 0xFFFFFF == int.from_bytes(b"out", "little")
+
+
+def _double_buffered_out(m: Machine) -> None:
+    configure_ep0(m)
+    m.bus_write(PMA + 8 * 1, 0x100 | (1 << 31) | (1 << 26))      # buffer 0 in the TXBD slot
+    m.bus_write(PMA + 8 * 1 + 4, 0x140 | (1 << 31) | (1 << 26))  # buffer 1 in the RXBD slot
+    m.bus_write(CHEP1R, 1 | BULK | EPKIND | STATRX_VALID | DTOGTX)  # DTOG_RX 0, SW_BUF 1
+
+
+def test_double_buffered_bulk_out_alternates_buffers_and_naks_until_the_application_releases_one(m):
+    _double_buffered_out(m)
+    assert m.usb.out(1, b"first", toggle=0) == ACK
+    chep = m.bus_read(CHEP1R)
+    assert chep & (VTRX | DTOGRX) == VTRX | DTOGRX and chep & 0x3000 == STATRX_VALID   # STAT stays VALID
+    assert m.bus_read(PMA + 8) >> 16 & 0x3FF == 5                  # COUNT in buffer 0's word
+    assert m.usb.out(1, b"second", toggle=1) == NAK_HS             # DTOG_RX = SW_BUF: no free buffer
+    m.bus_write(CHEP1R, 1 | BULK | EPKIND | VTTX | DTOGTX)          # VTRX cleared, SW_BUF toggled
+    assert m.usb.out(1, b"second", toggle=1) == ACK
+    assert m.bus_read(PMA + 12) >> 16 & 0x3FF == 6                 # buffer 1
+    assert m.usb.pma.load(0x100, 5) == b"first" and m.usb.pma.load(0x140, 6) == b"second"
+    assert m.usb.out(1, b"third", toggle=0) == NAK_HS
+
+
+def test_double_buffered_bulk_in_sends_buffer_dtog_tx_once_released(m):
+    configure_ep0(m)
+    m.usb.pma.store(0x100, b"zero")
+    m.usb.pma.store(0x140, b"one!")
+    m.bus_write(PMA + 8 * 1, 0x100 | 4 << 16)
+    m.bus_write(PMA + 8 * 1 + 4, 0x140 | 4 << 16)
+    m.bus_write(CHEP1R, 1 | BULK | EPKIND | STATTX_VALID)           # DTOG_TX = SW_BUF = 0
+    assert m.usb.in_(1)[0] == NAK_HS
+    m.bus_write(CHEP1R, 1 | BULK | EPKIND | DTOGRX)                  # release buffer 0
+    assert m.usb.in_(1) == (ACK, b"zero", 0)
+    assert m.usb.in_(1)[0] == NAK_HS                                 # DTOG_TX 1 = SW_BUF 1
+    m.bus_write(CHEP1R, 1 | BULK | EPKIND | VTRX | DTOGRX)
+    assert m.usb.in_(1) == (ACK, b"one!", 1)
+    assert m.bus_read(CHEP1R) & 0x30 == STATTX_VALID
+
+
+def test_isochronous_endpoints_have_no_handshake_no_toggle_check_and_swap_buffers(m):
+    configure_ep0(m)
+    m.bus_write(PMA + 8 * 1, 0x100 | (1 << 31) | (1 << 26))
+    m.bus_write(PMA + 8 * 1 + 4, 0x140 | (1 << 31) | (1 << 26))
+    m.bus_write(CHEP1R, 1 | ISO | STATRX_VALID)                      # iso OUT
+    assert m.usb.out(1, b"a" * 10, toggle=0) == "ISO"
+    assert m.usb.out(1, b"b" * 20, toggle=0) == "ISO"                # DATA0 again: still taken
+    assert m.usb.pma.load(0x100, 10) == b"a" * 10 and m.usb.pma.load(0x140, 20) == b"b" * 20
+    assert m.bus_read(CHEP1R) & 0x3000 == STATRX_VALID               # never NAKed
+    m.usb.pma.store(0x180, b"frame0")
+    m.usb.pma.store(0x1C0, b"frame1")
+    m.bus_write(PMA + 8 * 2, 0x180 | 6 << 16)
+    m.bus_write(PMA + 8 * 2 + 4, 0x1C0 | 6 << 16)
+    m.bus_write(CHEP2R, 1 | ISO | STATTX_VALID)                      # iso IN, same EA
+    assert [m.usb.in_(1) for _ in range(3)] == [("ISO", b"frame0", 0), ("ISO", b"frame1", 0),
+                                               ("ISO", b"frame0", 0)]
+
+
+def test_iso_packet_larger_than_its_buffer_is_truncated_and_flags_err(m):
+    configure_ep0(m)
+    m.bus_write(PMA + 8 * 1, 0x100 | (1 << 26))                      # 2-byte blocks x 1: 2 bytes
+    m.bus_write(CHEP1R, 1 | ISO | STATRX_VALID)
+    assert m.usb.out(1, b"abcd", toggle=0) == "ISO"
+    assert m.bus_read(ISTR) & (1 << 13) and m.bus_read(PMA + 8) >> 16 & 0x3FF == 2

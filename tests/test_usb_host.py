@@ -167,3 +167,47 @@ def test_malformed_configuration_descriptor_is_a_protocol_error():
         parse_configuration(bytes([9, 2, 12, 0, 1, 1, 0, 0x80, 50, 0, 4, 0]), 12)
     with pytest.raises(UsbProtocolError, match="wTotalLength"):
         parse_configuration(bytes(9), 32)
+
+
+FULL_SPEED_BULK_CEILING = 19 * 64 / 1e-3          # bytes/s: 19 64-byte packets per 1 ms frame (USB 2.0 §5.8.4)
+
+
+def test_bulk_throughput_in_simulated_time_stays_under_the_full_speed_ceiling():
+    m, host, info = enumerated()
+    for offset in range(0, 16384, 4096):
+        start = m.clock.seconds()
+        assert host.bulk_write(0x01, PATTERN[offset:offset + 4096]) == 4096
+        wrote = m.clock.seconds() - start
+        start = m.clock.seconds()
+        assert host.bulk_read(0x81, 4096) == PATTERN[offset:offset + 4096]
+        read = m.clock.seconds() - start
+        assert 4096 / wrote <= FULL_SPEED_BULK_CEILING and 4096 / read <= FULL_SPEED_BULK_CEILING
+    # every data packet, IN as OUT, costs its time on the wire: no two 64-byte packets closer
+    # than 64 bytes at the ceiling rate
+    for direction in ("IN", "OUT"):
+        times = [t.time_s for t in host.log if t.token == direction and t.endpoint == 1
+                 and t.handshake == ACK and len(t.data) == 64]
+        assert len(times) > 100
+        assert min(b - a for a, b in zip(times, times[1:])) >= 64 / FULL_SPEED_BULK_CEILING
+
+
+def test_interrupt_endpoint_is_polled_once_per_binterval():
+    """The host polls an interrupt IN endpoint once per bInterval frames, NAK or not (the echo's
+    bulk IN is declared interrupt with bInterval 4 on the host side: its poll schedule is host logic)."""
+    m, host, info = enumerated()
+    host.poll_period[(1, 0x81)] = 4e-3
+    start = len(host.log)
+    with pytest.raises(UsbTimeout):
+        host.bulk_read(0x81, 64, timeout_s=0.05)
+    polls = [t.time_s for t in host.log[start:] if t.token == "IN" and t.endpoint == 1]
+    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    assert 11 <= len(polls) <= 14 and all(abs(g - 4e-3) < 1e-6 for g in gaps)
+    host.bulk_write(0x01, b"data")
+    assert host.bulk_read(0x81, 64) == b"data"
+
+
+def test_enumeration_records_binterval_of_interrupt_endpoints():
+    config = bytes([9, 2, 32, 0, 1, 1, 0, 0x80, 50, 9, 4, 0, 0, 2, 3, 0, 0, 0,
+                    7, 5, 0x81, 3, 8, 0, 10, 7, 5, 0x02, 2, 64, 0, 0])
+    eps = parse_configuration(config, 32)[0]["endpoints"]
+    assert [(e["type"], e["interval"]) for e in eps] == [("interrupt", 10), ("bulk", 0)]

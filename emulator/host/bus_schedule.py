@@ -6,7 +6,8 @@ taking turns, one transaction on the wire at a time.
 several transfers in flight at once (the USB/IP server: a bulk IN left pending while
 ep0 is used) needs this instead, so that an endpoint NAKing for seconds does not hold
 up the others.  Each transaction reaches the device model at the end of its time on
-the wire (``wire_time``, the same accounting as ``UsbHost``).
+the wire (``wire_time``, the same accounting as ``UsbHost``); an IN reaches it at the end of
+its token and holds the bus for the answer (``answer_time``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .usb_host import Flow, In, Out, Reset, Setup, UsbError, UsbHost, UsbProtocolError, Wait, wire_time
+from .usb_host import (IN_TOKEN_S, Flow, In, Out, Reset, Setup, UsbError, UsbHost, UsbProtocolError, Wait,
+                       answer_time, wire_time)
 
 
 @dataclass(eq=False)
@@ -125,10 +127,10 @@ class TransferSchedule:
             if isinstance(transfer.request, Wait):
                 self._advance(transfer, None)         # its wait is over: let the flow continue
                 continue
-            payload = len(transfer.request.data) if isinstance(transfer.request, (Setup, Out)) else 0
+            request = transfer.request
             self._on_wire = transfer
-            self._wire_event = self.m.host_after(wire_time(payload), self._transaction_done,
-                                                 "USB/IP transaction")
+            duration = IN_TOKEN_S if isinstance(request, In) else wire_time(len(request.data))
+            self._wire_event = self.m.host_after(duration, self._transaction_done, "USB/IP transaction")
 
     def _wake_at(self, when: float) -> None:
         if self._wake_event is not None:
@@ -149,5 +151,15 @@ class TransferSchedule:
             result = device.out(request.endpoint, request.data, toggle=request.pid, address=request.address)
         else:
             result = device.in_(request.endpoint, address=request.address)
+            # the data packet and the host's handshake keep the bus busy before the next transaction
+            self._on_wire = transfer
+            self._wire_event = self.m.host_after(answer_time(result[0], len(result[1])),
+                                                 lambda: self._in_done(transfer, result), "USB/IP IN data")
+            return
+        self._advance(transfer, result)
+        self._dispatch()
+
+    def _in_done(self, transfer: Transfer, result: Any) -> None:
+        self._on_wire = None
         self._advance(transfer, result)
         self._dispatch()

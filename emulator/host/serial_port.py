@@ -19,8 +19,10 @@ tool's own timeouts mean what they say.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import select
+import struct
 import termios
 import time
 import tty
@@ -56,6 +58,8 @@ class SerialPort:
         self._sending = False
         self._wait_for: Optional[Callable[[], bool]] = None
         self.follow_usart_format = False     # True: data bits/parity/stop taken from the USART (pty bridge)
+        # called with each character as its stop bit ends (a bridge passes it on at once)
+        self.on_receive: Optional[Callable[[RxChar], None]] = None
         self.usart.on_transmit = self._usart_transmitted
 
     # -- configuration ---------------------------------------------------------------
@@ -103,6 +107,8 @@ class SerialPort:
         ch = RxChar(self.now(), data, error)
         self.received.append(ch)
         self.history.append((ch.time_s, "rx", data, error))
+        if self.on_receive is not None:
+            self.on_receive(ch)
         self._check_wait()
 
     def take(self, n: Optional[int] = None) -> bytes:
@@ -170,6 +176,27 @@ class PtyBridge:
         self.path = os.ttyname(self._slave)
         os.set_blocking(self.master, False)
         self.bytes_in = self.bytes_out = 0
+        port.on_receive = lambda ch: self._deliver()     # a character reaches the tool when it is sent
+
+    def wait_fds(self) -> list[int]:
+        """File descriptors whose readiness should wake the run loop."""
+        return [self.master]
+
+    def _deliver(self) -> None:
+        out = self.port.take()
+        if out:
+            try:
+                os.write(self.master, out)
+            except BlockingIOError:
+                pass                  # the tool stopped reading and the pty buffer is full: as a UART, drop
+            self.bytes_out += len(out)
+
+    def pending(self) -> int:
+        """Bytes written to the tool that it has not read yet (the slave side's input queue)."""
+        try:
+            return struct.unpack("i", fcntl.ioctl(self._slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return 0
 
     def _follow_tool_settings(self) -> None:
         """Baud rate from the tool's terminal settings; character format from the USART.
@@ -192,10 +219,7 @@ class PtyBridge:
             self.port.send(data)
             self.bytes_in += len(data)
             got = True
-        out = self.port.take()
-        if out:
-            os.write(self.master, out)
-            self.bytes_out += len(out)
+        self._deliver()
         return got
 
     def close(self) -> None:
@@ -206,23 +230,40 @@ class PtyBridge:
                 pass
 
 
-def run_bridged(machine, bridges: list[PtyBridge], max_seconds: float, slice_s: float = 2e-3,
+def run_bridged(machine, bridges: list, max_seconds: float, slice_s: float = 2e-3,
                 should_stop: Callable[[], bool] = lambda: False) -> RunEnd:
     """Run the machine in slices of simulated time, moving bytes through the bridges.
 
     Simulated time is kept from running ahead of wall-clock time (the machine waits,
     in ``select``, for the tool), so a tool's timeouts in seconds match simulated seconds;
-    when emulation is slower than real time nothing waits.
+    when emulation is slower than real time nothing waits.  A bridge that holds the chip
+    in reset (``held_in_reset()``: NRST wired to a modem line) stops the machine, and
+    pacing starts afresh when it lets go.  Ctrl-C ends the run as "interrupted".
     """
+    try:
+        return _run_bridged(machine, bridges, max_seconds, slice_s, should_stop)
+    except KeyboardInterrupt:
+        return RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=machine.cpu.pc())
+
+
+def _run_bridged(machine, bridges: list, max_seconds: float, slice_s: float,
+                 should_stop: Callable[[], bool]) -> RunEnd:
     start_wall = time.monotonic()
-    start_sim = machine.seconds()
-    fds = [b.master for b in bridges]
+    start_sim = run_start = machine.seconds()
+    held = False
     while True:
+        fds = [fd for b in bridges for fd in b.wait_fds()]
         for b in bridges:
             b.pump()
         if should_stop():
             return RunEnd(EndReason.STOP_AT, "bridge stopped", pc=machine.cpu.pc())
-        remaining = max_seconds - (machine.seconds() - start_sim)
+        if any(getattr(b, "held_in_reset", lambda: False)() for b in bridges):
+            held = True
+            select.select(fds, [], [], slice_s)
+            continue
+        if held:                       # out of reset: pace from here
+            held, start_wall, start_sim = False, time.monotonic(), machine.seconds()
+        remaining = max_seconds - (machine.seconds() - run_start)
         if remaining <= 0:
             return RunEnd(EndReason.TIME_LIMIT, "time limit reached", pc=machine.cpu.pc())
         end = machine.run(max_seconds=min(slice_s, remaining))
@@ -233,3 +274,19 @@ def run_bridged(machine, bridges: list[PtyBridge], max_seconds: float, slice_s: 
         ahead = (machine.seconds() - start_sim) - (time.monotonic() - start_wall)
         if ahead > 0:
             select.select(fds, [], [], ahead)
+
+
+def linger(bridges: list, wall_seconds: float = 5.0, poll_s: float = 0.02) -> None:
+    """After the run: keep the bridges open until each tool has read what the chip sent
+    (or closed), for at most ``wall_seconds`` - stm32flash reads the Go ACK after the guest
+    has already left the bootloader."""
+    deadline = time.monotonic() + wall_seconds
+    while time.monotonic() < deadline:
+        for b in bridges:
+            b.pump()
+        if not any(b.pending() for b in bridges):
+            return
+        try:
+            time.sleep(poll_s)
+        except KeyboardInterrupt:
+            return

@@ -5,9 +5,16 @@ The host talks to the device model (``machine.usb``) only through its transactio
 verbs (``setup``/``out``/``in_``/``sof``/``bus_reset``/``attached``).  A host *flow*
 is a generator that yields transaction requests (``Setup``, ``Out``, ``In``,
 ``Wait``, ``Reset``) and receives each result, so a flow reads like straight-line
-host code and replays deterministically.  Each request is executed by a scheduler
-event at the end of its time on the wire (12 Mbit/s; a NAKed token costs a few
-microseconds), and SOF is sent every 1 ms while the bus is active.
+host code and replays deterministically.  Every packet costs its full-speed time on the
+wire (12 Mbit/s, token + data + handshake + gaps, with a bit-stuffing allowance): SETUP
+and OUT reach the device at the end of their transaction, IN at the end of its token,
+and the flow goes on when the device's answer and the host's handshake are over, so
+bulk throughput stays under the full-speed ceiling (19 x 64 bytes per frame, 1.216 MB/s).
+Interrupt endpoints are polled once per bInterval frames; isochronous transfers
+(``iso_out``/``iso_in``) put one packet in each frame, right after its SOF, with no
+handshake and no retry.  SOF is sent every 1 ms while the bus is active; ``suspend``
+stops it (the device suspends after 3 ms), ``resume`` drives 20 ms of resume signalling,
+and remote wake-up signalling from the device (CNTR.L2RES) makes the host resume by itself.
 
 ``UsbHost.run(flow)`` runs the machine until the flow finishes or a simulated time
 limit passes; the convenience methods (``enumerate``, ``control_transfer``,
@@ -16,10 +23,11 @@ limit passes; the convenience methods (``enumerate``, ``control_transfer``,
 Timing facts (USB 2.0): attach debounce 100 ms (§7.1.7.3 TATTDB), reset signalling
 10 ms (§7.1.7.5 TDRST) and 10 ms recovery (TRSTRCY), 2 ms after SET_ADDRESS
 (§9.2.6.3), frame = 1 ms (§8.4.3), three strikes before a transaction error (§8.5.1
-/ common host-controller practice).
+/ common host-controller practice), resume 20 ms and 10 ms recovery (§7.1.7.7).
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Generator, Optional
@@ -40,13 +48,47 @@ STRIKES = 3
 # seconds from costing a simulated event every few microseconds.
 FAST_NAK_RETRIES = 16
 ACK, NAK, STALL, TIMEOUT = "ACK", "NAK", "STALL", "TIMEOUT"
+ISO = "ISO"                # an isochronous transaction: no handshake phase (USB 2.0 §5.6.4)
+SOF_PACKET_S = 35 / 12e6   # the SOF token on the wire: a frame's transactions follow it
+RESUME_S = 20e-3           # downstream resume signalling (USB 2.0 §7.1.7.7 TDRSMDN)
+RESUME_RECOVERY_S = 10e-3  # TRSMRCY: the host leaves the device alone after a resume
+REMOTE_WAKEUP_RESPONSE_S = 1e-3   # the host takes over the K state within 1 ms (TURSM)
+
+
+# Bit counts of full-speed packets (USB 2.0 §8.3-8.4): SYNC 8 + PID 8 + ... + EOP 3.
+TOKEN_BITS = 35                 # SYNC, PID, ADDR 7, ENDP 4, CRC5, EOP
+HANDSHAKE_BITS = 19             # SYNC, PID, EOP
+GAP_BITS = 8                    # inter-packet delay (§7.1.18.1: 2 to 6.5 bit times) rounded up
+TURNAROUND_BITS = 18            # no answer: the host's bus turnaround timeout (§7.1.19.1)
+
+
+def data_packet_bits(payload: int) -> float:
+    """SYNC, PID, payload, CRC16, EOP, with the worst-case bit-stuffing allowance (one stuffed bit
+    per six, §7.1.9)."""
+    return (payload + 6) * 8 * 7 / 6
 
 
 def wire_time(payload: int) -> float:
-    """Seconds on a full-speed bus for one transaction carrying ``payload`` bytes."""
-    # token (sync+PID+addr+CRC5+EOP ~ 35 bits), data packet (payload + 6 bytes framing with
-    # bit stuffing at worst 7/6), handshake, inter-packet gaps
-    return (35 + (payload + 6) * 8 * 7 / 6 + 19 + 2 * 8) * FS_BIT_S
+    """Seconds on a full-speed bus for one whole transaction carrying ``payload`` bytes:
+    token, data packet, handshake and the gaps between them."""
+    return (TOKEN_BITS + data_packet_bits(payload) + HANDSHAKE_BITS + 2 * GAP_BITS) * FS_BIT_S
+
+
+def answer_time(handshake: str, payload: int) -> float:
+    """Seconds from the end of an IN token to the end of the transaction: the device's data packet
+    and the host's ACK, or the device's NAK/STALL, or the turnaround timeout when nothing answers."""
+    if handshake == ACK:
+        bits = GAP_BITS + data_packet_bits(payload) + GAP_BITS + HANDSHAKE_BITS
+    elif handshake in (NAK, STALL):
+        bits = GAP_BITS + HANDSHAKE_BITS
+    elif handshake == ISO:
+        bits = GAP_BITS + data_packet_bits(payload)
+    else:
+        bits = TURNAROUND_BITS
+    return bits * FS_BIT_S
+
+
+IN_TOKEN_S = TOKEN_BITS * FS_BIT_S
 
 
 # -- errors ---------------------------------------------------------------------
@@ -64,6 +106,10 @@ class UsbStall(UsbError):
 
 class UsbProtocolError(UsbError):
     """The device broke the protocol: no handshake, a malformed descriptor, a bad length."""
+
+
+class UsbOverflow(UsbProtocolError):
+    """The device sent more data than the transfer asked for (libusb: LIBUSB_ERROR_OVERFLOW)."""
 
 
 class UsbDisconnected(UsbError):
@@ -179,15 +225,22 @@ class UsbHost:
         self.log_sof = log_sof
         self.frame = 0
         self.sofs = 0
+        self.last_sof_s: Optional[float] = None
+        self.suspended = False
+        self.remote_wakeups = 0
         self._sof_event = None
         self._connected = False
         self.toggles: dict[tuple[int, int, str], int] = {}
         self.max_packet: dict[tuple[int, int], int] = {}
+        # interrupt endpoints: (address, endpoint address) -> seconds between polls (bInterval)
+        self.poll_period: dict[tuple[int, int], float] = {}
+        self._next_poll: dict[tuple[int, int], float] = {}
         self.info: Optional[DeviceInfo] = None
         self._flow: Optional[Flow] = None
         self._done = False
         self._result: Any = None
         self._error: Optional[BaseException] = None
+        self.device.on_remote_wakeup = self._remote_wakeup
 
     # -- time ----------------------------------------------------------------------
     def now(self) -> float:
@@ -198,10 +251,11 @@ class UsbHost:
 
     # -- running a flow -----------------------------------------------------------------
     def run(self, flow: Flow, timeout_s: float = 5.0) -> Any:
-        """Run the machine until ``flow`` returns; its value is returned, its error raised."""
+        """Run the machine until ``flow`` returns; its value is returned, its error raised.
+        An infinite ``timeout_s`` runs until the flow ends or the machine stops."""
         self._flow, self._done, self._result, self._error = flow, False, None, None
         self._after(0, lambda: self._advance(None), "USB host flow start")
-        end: RunEnd = self.m.run(max_seconds=timeout_s)
+        end: RunEnd = self.m.run(max_seconds=None if math.isinf(timeout_s) else timeout_s)
         if self._error is not None:
             raise self._error
         if not self._done:
@@ -241,7 +295,7 @@ class UsbHost:
         elif isinstance(request, Out):
             self._after(wire_time(len(request.data)), lambda: self._do(request), "USB host OUT")
         elif isinstance(request, In):
-            self._after(wire_time(0), lambda: self._do(request), "USB host IN")
+            self._after(IN_TOKEN_S, lambda: self._do(request), "USB host IN")
         else:
             self._finish(error=TypeError(f"USB host flow yielded {request!r}"))
 
@@ -266,8 +320,9 @@ class UsbHost:
             if hs == ACK and pid != request.expect_pid:
                 note = f"data toggle mismatch (expected DATA{request.expect_pid}): data ignored"
             self.log.append(Transaction(self.now(), "IN", request.address, request.endpoint, data,
-                                        pid if hs == ACK else None, hs, note))
-            self._advance((hs, data, pid))
+                                        pid if hs in (ACK, ISO) else None, hs, note))
+            # the data packet and the host's handshake still occupy the bus
+            self._after(answer_time(hs, len(data)), lambda: self._advance((hs, data, pid)), "USB host IN data")
 
     # -- SOF ------------------------------------------------------------------------------
     def _start_sof(self) -> None:
@@ -288,6 +343,7 @@ class UsbHost:
             return
         self.frame = (self.frame + 1) & 0x7FF
         self.sofs += 1
+        self.last_sof_s = self.now()
         self.device.sof(self.frame)
         if self.log_sof:
             self.log.append(Transaction(self.now(), "SOF", note=f"frame {self.frame}"))
@@ -321,12 +377,24 @@ class UsbHost:
                 return
             strikes = self._strike(strikes, f"SETUP to address {address}")
 
+    def _poll_slot(self, address: int, endpoint: int) -> Flow:
+        """An interrupt endpoint is served once per bInterval frames (USB 2.0 §5.7.4): wait for
+        its next slot.  Other endpoints go at once."""
+        period = self.poll_period.get((address, endpoint))
+        if not period:
+            return
+        due = self._next_poll.get((address, endpoint), 0.0)
+        if self.now() < due:
+            yield Wait(due - self.now())
+        self._next_poll[(address, endpoint)] = self.now() + period
+
     def out_packet(self, address: int, ep: int, data: bytes, deadline: float, pid: Optional[int] = None) -> Flow:
         """One OUT transaction with NAK retries; the host's data toggle advances on ACK."""
         key = (address, ep, "out")
         what = f"OUT to address {address} endpoint {ep}"
         retries = Retries()
         while True:
+            yield from self._poll_slot(address, ep)
             use = self.toggles.get(key, 0) if pid is None else pid
             hs = yield Out(address, ep, data, use)
             if hs == ACK:
@@ -341,6 +409,7 @@ class UsbHost:
         what = f"IN from address {address} endpoint {ep}"
         retries = Retries()
         while True:
+            yield from self._poll_slot(address, ep | 0x80)
             expect = self.toggles.get(key, 0) if pid is None else pid
             hs, data, got = yield In(address, ep, expect)
             if hs == ACK:
@@ -360,6 +429,63 @@ class UsbHost:
             yield from self._after_nak(retries.naks, deadline, what)
         else:
             retries.strikes = self._strike(retries.strikes, what)
+
+    # -- isochronous: one transaction per frame, no handshake, no retry ------------------------
+    def next_frame(self) -> Flow:
+        """Wait for the start of the next frame (its SOF on the wire)."""
+        if self.last_sof_s is None or self._sof_event is None:
+            raise UsbProtocolError("isochronous transfer on a bus without SOF (not reset, or suspended)")
+        start = self.last_sof_s + FRAME_S + SOF_PACKET_S
+        yield Wait(max(start - self.now(), SOF_PACKET_S))
+
+    def iso_out(self, address: int, ep: int, packets: list[bytes]) -> Flow:
+        """One OUT packet per frame (DATA0); returns what the device's SIE reported per packet."""
+        results = []
+        for packet in packets:
+            yield from self.next_frame()
+            results.append((yield Out(address, ep, packet, 0)))
+        return results
+
+    def iso_in(self, address: int, ep: int, frames: int) -> Flow:
+        """One IN token per frame; the packets received (b"" where the device sent nothing)."""
+        packets = []
+        for _ in range(frames):
+            yield from self.next_frame()
+            hs, data, pid = yield In(address, ep, 0)
+            packets.append(bytes(data) if hs == ISO else b"")
+        return packets
+
+    # -- suspend and resume (USB 2.0 §7.1.7.6-7) --------------------------------------------------
+    def suspend(self, idle_s: float = 5e-3) -> Flow:
+        """Stop sending SOFs (the device suspends after 3 ms of idle bus) and wait ``idle_s``."""
+        self._stop_sof()
+        self.suspended = True
+        self.log.append(Transaction(self.now(), "SUSP", note="SOF stopped: bus idle"))
+        yield Wait(idle_s)
+
+    def resume(self) -> Flow:
+        """Drive resume signalling for 20 ms, then SOFs again and the recovery time."""
+        self._drive_resume("host resume")
+        yield Wait(RESUME_S)
+        self._end_resume()
+        yield Wait(RESUME_RECOVERY_S)
+
+    def _drive_resume(self, why: str) -> None:
+        self.log.append(Transaction(self.now(), "RESUM", note=f"{why}: K state for 20 ms"))
+        self.device.resume()
+
+    def _end_resume(self) -> None:
+        self.suspended = False
+        self._start_sof()
+
+    def _remote_wakeup(self) -> None:
+        """The device drives K on a suspended bus: the host answers with its own resume."""
+        if not self.suspended or self._sof_event is not None:
+            return
+        self.remote_wakeups += 1
+        self.log.append(Transaction(self.now(), "WAKE", note="remote wake-up signalling from the device"))
+        self._after(REMOTE_WAKEUP_RESPONSE_S, lambda: self._drive_resume("remote wake-up"), "USB host resume")
+        self._after(REMOTE_WAKEUP_RESPONSE_S + RESUME_S, self._end_resume, "USB host end of resume")
 
     # -- control transfers -----------------------------------------------------------------
     def control(self, address: int, request_type: int, request: int, value: int = 0, index: int = 0,
@@ -381,7 +507,7 @@ class UsbHost:
                     if len(packet) < mps:
                         break
                 if len(received) > wlength:
-                    raise UsbProtocolError(f"{what}: device sent {len(received)} bytes, wLength was {wlength}")
+                    raise UsbOverflow(f"{what}: device sent {len(received)} bytes, wLength was {wlength}")
                 yield from self.out_packet(address, 0, b"", deadline, pid=1)
                 result: Any = bytes(received)
             else:
@@ -466,9 +592,12 @@ class UsbHost:
         total = struct.unpack_from("<H", config_head, 2)[0]
         config = yield from self.control(address, 0x80, 6, 0x0200, 0, length=total)
         interfaces = parse_configuration(config, total)
+        self.poll_period = {}
         for intf in interfaces:
             for ep in intf["endpoints"]:
                 self.max_packet[(address, ep["address"])] = ep["max_packet"]
+                if ep["type"] == "interrupt":
+                    self.poll_period[(address, ep["address"])] = max(ep["interval"], 1) * FRAME_S
         strings: dict[int, str] = {}
         indexes = [device[14], device[15], device[16]] + [i["string"] for i in interfaces]
         if any(indexes):
@@ -532,6 +661,7 @@ def parse_configuration(config: bytes, total: int) -> list[dict[str, Any]]:
                 raise UsbProtocolError(f"endpoint descriptor at offset {offset} is malformed or outside an interface")
             address, attributes = config[offset + 2], config[offset + 3]
             interfaces[-1]["endpoints"].append({"address": address, "type": _TYPES[attributes & 3],
-                                                "max_packet": struct.unpack_from("<H", config, offset + 4)[0]})
+                                                "max_packet": struct.unpack_from("<H", config, offset + 4)[0],
+                                                "interval": config[offset + 6]})
         offset += length
     return interfaces
