@@ -68,6 +68,7 @@ NOT_IN_SVD: dict[tuple[str, str], str] = {}
 NOT_MODELLED: dict[tuple[str, str], str] = {
     ("USART1", "CR1_ALTERNATE1"): "the FIFO-disabled view of CR1 (same offset, RXNEIE/TXEIE names): one CR1 in the model",
     ("USART1", "ISR_ALTERNATE1"): "the FIFO-disabled view of ISR (same offset, RXNE/TXE names): one ISR in the model",
+    ("ADC", "CHSELR_ALTERNATE1"): "the CHSELRMOD = 1 view of CHSELR (same offset, SQ1..SQ8): one CHSELR in the model",
 }
 
 

@@ -1,0 +1,355 @@
+"""Real-time clock (0x4000_2800, IRQ 2) - RM0490, RTC chapter.
+
+Register map (RM0490 "RTC registers"; offsets, resets and field positions checked
+against ST's SVD in tests/test_svd_oracle.py; the C071's SVD has no TAMP block):
+
+    0x00 TR     SU ST MNU MNT HU HT PM            (BCD time)
+    0x04 DR     DU DT MU MT WDU YU YT             (BCD date, reset 0x2101: Monday 2000-01-01)
+    0x08 SSR    SS[15:0]                          (sub-second down-counter)
+    0x0C ICSR   ALRAWF SHPF INITS RSF INITF INIT RECALPF      (reset 0x07)
+    0x10 PRER   PREDIV_S[14:0] PREDIV_A[22:16]    (reset 0x007F_00FF: 32 768 Hz -> 1 Hz)
+    0x18 CR     0x24 WPR   0x28 CALR   0x2C SHIFTR   0x30 TSTR   0x34 TSDR   0x38 TSSSR
+    0x40 ALRMAR 0x44 ALRMASSR   0x50 SR   0x54 MISR   0x5C SCR
+
+Behaviour (RM0490 "RTC functional description": clock and prescalers, calendar,
+initialization and configuration, reading the calendar, write protection):
+
+* RTCCLK comes from RCC (CSR1.RTCSEL LSE / LSI / HSE/32, RTCEN; machine wiring).
+  ck_apre = RTCCLK / (PREDIV_A + 1), ck_spre = ck_apre / (PREDIV_S + 1) = 1 Hz when
+  configured for it.  The calendar advances one second per ck_spre period and SSR
+  counts down from PREDIV_S at ck_apre.  Nothing is stepped: the calendar is computed
+  from the simulated clock when read (anchor time + elapsed RTCCLK cycles).
+* Write protection: after a reset the protected registers (TR, DR, PRER, CR, CALR,
+  SHIFTR, ALRMAR, ALRMASSR and ICSR.INIT) ignore writes; writing 0xCA then 0x53 to
+  WPR unlocks them, any other value locks them again.
+* INIT = 1: INITF rises after INIT_RTCCLK_PERIODS RTCCLK periods (the calendar stops);
+  TR, DR and PRER are then writable.  INIT = 0 restarts the calendar from TR/DR with
+  the sub-second counter at PREDIV_S; INITS = 1 once the year is not 0.
+* RSF (write 0 to clear) rises SYNC_RTCCLK_PERIODS RTCCLK periods after it is cleared
+  or after the initialization mode is left (the shadow registers are copied every
+  two RTCCLK periods); it is cleared on entering INIT.
+* Reading with shadow registers (BYPSHAD = 0): reading SSR or TR freezes the
+  following TR/DR reads on the same instant until DR is read, so a time and date read
+  in sequence are consistent.  BYPSHAD = 1 reads the counters directly.
+* 12-hour format (FMT = 1): hours 1..12 with PM; the weekday counts 1 (Monday) ..
+  7 (Sunday) independently of the date, as on silicon.
+* The RTC is in the RTC domain: a system reset leaves its registers and the calendar
+  running; a power-on reset or RCC_CSR1.RTCRST resets them.
+
+Not modelled (``todo``, accesses reported): alarm A (ALRMAR, ALRMASSR, ALRAE,
+ALRAIE, ALRAF) and the RTC interrupt, timestamp (TSE, TSIE, TSTR/TSDR/TSSSR),
+smooth calibration (CALR), shift (SHIFTR), daylight-saving steps (ADD1H, SUB1H, BKP),
+reference clock detection (REFCKON), the calibration and alarm outputs (COE, OSEL,
+POL, COSEL, TAMPALRM_*, OUT2EN).
+"""
+from __future__ import annotations
+
+import datetime
+from typing import Callable, Optional
+
+from . import c071
+from .regs import Access, BusKind, Peripheral, reg, ro, rw, todo, w0c, wo
+
+WPR_KEYS = (0xCA, 0x53)
+INIT_RTCCLK_PERIODS = 2          # INIT -> INITF ("around 2 RTCCLK clock cycles", RM0490 RTC init)
+SYNC_RTCCLK_PERIODS = 2          # shadow registers copied every 2 RTCCLK periods (RSF)
+EPOCH_YEAR = 2000
+PROTECTED = ("TR", "DR", "PRER", "CR", "CALR", "SHIFTR", "ALRMAR", "ALRMASSR")
+TIME_FIELDS = (("SU", 0, 4), ("ST", 4, 3), ("MNU", 8, 4), ("MNT", 12, 3), ("HU", 16, 4), ("HT", 20, 2))
+DATE_FIELDS = (("DU", 0, 4), ("DT", 4, 2), ("MU", 8, 4), ("MT", 12), ("WDU", 13, 3), ("YU", 16, 4), ("YT", 20, 4))
+
+
+def _bcd(n: int) -> int:
+    return (n // 10) << 4 | n % 10
+
+
+def _unbcd(b: int) -> int:
+    return (b >> 4) * 10 + (b & 0xF)
+
+
+def _time_fields(with_pm: bool = True):
+    fields = [rw(name, lsb, width) for name, lsb, width in TIME_FIELDS]
+    return fields + ([rw("PM", 22)] if with_pm else [])
+
+
+class RealTimeClock(Peripheral):
+    name = "RTC"
+    bus = BusKind.APB
+    manual = "RM0490 RTC chapter"
+
+    def __init__(self, base: int = c071.RTC, services=None,
+                 rtc_clock_hz: Callable[[], int] = lambda: 0) -> None:
+        self.rtc_clock_hz = rtc_clock_hz
+        self._unlock_step = 0
+        self._anchor_seconds = 0.0       # simulated time of the anchor
+        self._anchor_ticks = 0           # ck_apre ticks counted at the anchor (see _calendar)
+        self._running_hz = 0             # RTCCLK the calendar counts at since the anchor
+        self._frozen: Optional[tuple[int, int, int]] = None    # (SSR, TR, DR) latched by a shadow read
+        self._events: dict[str, object] = {}
+        super().__init__(base, services, registers=[
+            reg("TR", 0x00, 0, *_time_fields(), on_read=lambda v: self._shadow()[1],
+                read_has_side_effects=True, on_write=lambda o, n: self._calendar_written("TR", o)),
+            reg("DR", 0x04, 0x2101, *(rw(f[0], f[1], f[2] if len(f) > 2 else 1) for f in DATE_FIELDS),
+                on_read=self._dr_read, read_has_side_effects=True,
+                on_write=lambda o, n: self._calendar_written("DR", o)),
+            reg("SSR", 0x08, 0, ro("SS", 0, 16), on_read=lambda v: self._shadow()[0],
+                read_has_side_effects=True),
+            reg("ICSR", 0x0C, 0x07, ro("ALRAWF", 0), todo("SHPF", 3, access=Access.RO), ro("INITS", 4),
+                w0c("RSF", 5), ro("INITF", 6), rw("INIT", 7), todo("RECALPF", 16, access=Access.RO),
+                on_write=self._icsr_written),
+            reg("PRER", 0x10, 0x007F_00FF, rw("PREDIV_S", 0, 15), rw("PREDIV_A", 16, 7),
+                on_write=lambda o, n: self._calendar_written("PRER", o)),
+            reg("CR", 0x18, 0, todo("TSEDGE", 3), todo("REFCKON", 4), rw("BYPSHAD", 5), rw("FMT", 6),
+                todo("ALRAE", 8), todo("TSE", 11), todo("ALRAIE", 12), todo("TSIE", 15),
+                todo("ADD1H", 16, access=Access.WO), todo("SUB1H", 17, access=Access.WO), todo("BKP", 18),
+                todo("COSEL", 19), todo("POL", 20), todo("OSEL", 21, 2), todo("COE", 23), todo("TAMPALRM_PU", 29),
+                todo("TAMPALRM_TYPE", 30), todo("OUT2EN", 31), on_write=self._cr_written),
+            reg("WPR", 0x24, 0, wo("KEY", 0, 8), on_write=self._wpr_written),
+            reg("CALR", 0x28, 0, todo("CALM", 0, 9), todo("CALW16", 13), todo("CALW8", 14), todo("CALP", 15),
+                on_write=lambda o, n: self._protect("CALR", o)),
+            reg("SHIFTR", 0x2C, 0, todo("SUBFS", 0, 15, access=Access.WO), todo("ADD1S", 31, access=Access.WO),
+                on_write=lambda o, n: self._protect("SHIFTR", o)),
+            reg("TSTR", 0x30, 0, *(todo(name, lsb, width, access=Access.RO) for name, lsb, width in TIME_FIELDS),
+                todo("PM", 22, access=Access.RO)),
+            reg("TSDR", 0x34, 0, *(todo(f[0], f[1], f[2] if len(f) > 2 else 1, access=Access.RO)
+                                   for f in DATE_FIELDS[:5])),
+            reg("TSSSR", 0x38, 0, todo("SS", 0, 16, access=Access.RO)),
+            reg("ALRMAR", 0x40, 0, *(todo(name, lsb, width) for name, lsb, width in TIME_FIELDS), todo("MSK1", 7),
+                todo("MSK2", 15), todo("PM", 22), todo("MSK3", 23), todo("DU", 24, 4), todo("DT", 28, 2),
+                todo("WDSEL", 30), todo("MSK4", 31), on_write=lambda o, n: self._protect("ALRMAR", o)),
+            reg("ALRMASSR", 0x44, 0, todo("SS", 0, 15), todo("MASKSS", 24, 4),
+                on_write=lambda o, n: self._protect("ALRMASSR", o)),
+            reg("SR", 0x50, 0, todo("ALRAF", 0, access=Access.RO), todo("TSF", 3, access=Access.RO),
+                todo("TSOVF", 4, access=Access.RO)),
+            reg("MISR", 0x54, 0, todo("ALRAMF", 0, access=Access.RO), todo("TSMF", 3, access=Access.RO),
+                todo("TSOVMF", 4, access=Access.RO)),
+            reg("SCR", 0x5C, 0, todo("CALRAF", 0, access=Access.WO), todo("CTSF", 3, access=Access.WO),
+                todo("CTSOVF", 4, access=Access.WO)),
+        ])
+
+    # -- resets: the RTC domain survives a system reset ------------------------------------
+    def reset(self) -> None:
+        """System reset: the RTC domain is untouched; only the bus-side write protection is reset."""
+        for event in self._events.values():
+            event.cancel()
+        self._events = {}
+        self._unlock_step = 0
+        self._frozen = None
+        if not self.reg["ICSR"].get("RSF") and not self.reg["ICSR"].get("INITF"):
+            self._schedule_rsf()
+
+    def power_on_reset(self) -> None:
+        self.domain_reset()
+
+    def domain_reset(self) -> None:
+        """Power-on or RTC domain reset (RCC_CSR1.RTCRST): every register to its reset value."""
+        for event in self._events.values():
+            event.cancel()
+        self._events = {}
+        super().reset()
+
+    def on_reset(self) -> None:
+        self._unlock_step = 0
+        self._frozen = None
+        self._anchor_seconds = self.services.now_seconds()
+        self._anchor_ticks = 0
+        self._running_hz = 0
+
+    def clock_changed(self) -> None:
+        """RCC: RTCCLK was selected, enabled, stopped or became ready; count on from now."""
+        self._apre_ticks()
+
+    # -- the counters ---------------------------------------------------------------------
+    def _prescalers(self) -> tuple[int, int]:
+        prer = self.reg["PRER"]
+        return prer.get("PREDIV_A") + 1, prer.get("PREDIV_S") + 1
+
+    def _counting(self) -> bool:
+        return not self.reg["ICSR"].get("INITF") and self.rtc_clock_hz() > 0
+
+    def _apre_ticks(self) -> int:
+        """ck_apre periods since the anchor (the count before the anchor is in the registers)."""
+        hz = self.rtc_clock_hz()
+        if self._running_hz != hz:
+            self._reanchor(hz)
+        if not self._counting():
+            return 0
+        div_a, _ = self._prescalers()
+        elapsed = self.services.now_seconds() - self._anchor_seconds
+        return int(elapsed * hz / div_a + 1e-9)
+
+    def _reanchor(self, new_hz: int) -> None:
+        """The RTC clock changed (selected, enabled, stopped): fold the elapsed count into TR/DR/SSR."""
+        if self._running_hz and not self.reg["ICSR"].get("INITF"):
+            ssr, tr, dr = self._compute(self._ticks_at(self._running_hz))
+            self._store(ssr, tr, dr)
+        self._anchor_seconds = self.services.now_seconds()
+        self._running_hz = new_hz
+
+    def _ticks_at(self, hz: int) -> int:
+        div_a, _ = self._prescalers()
+        return int((self.services.now_seconds() - self._anchor_seconds) * hz / div_a + 1e-9)
+
+    def _store(self, ssr: int, tr: int, dr: int) -> None:
+        self.reg["SSR"].value = ssr
+        self.reg["TR"].value = tr
+        self.reg["DR"].value = dr
+        self._anchor_seconds = self.services.now_seconds()
+
+    def _compute(self, ticks: int) -> tuple[int, int, int]:
+        """SSR, TR, DR after ``ticks`` ck_apre periods from the stored registers."""
+        _, div_s = self._prescalers()
+        ssr = self.reg["SSR"].value & 0xFFFF
+        tr, dr = self.reg["TR"].value, self.reg["DR"].value
+        # SSR counts down from PREDIV_S; the second changes when it reloads
+        to_next_second = ssr + 1
+        if ticks < to_next_second:
+            return ssr - ticks, tr, dr
+        seconds = 1 + (ticks - to_next_second) // div_s
+        new_ssr = div_s - 1 - (ticks - to_next_second) % div_s
+        tr2, dr2 = self._advance(tr, dr, seconds)
+        return new_ssr, tr2, dr2
+
+    def _advance(self, tr: int, dr: int, seconds: int) -> tuple[int, int]:
+        twelve_hour = self.reg["CR"].get("FMT")
+        hours = _unbcd(tr >> 16 & 0x3F)
+        if twelve_hour:
+            hours = hours % 12 + (12 if tr >> 22 & 1 else 0)
+        day_seconds = hours * 3600 + _unbcd(tr >> 8 & 0x7F) * 60 + _unbcd(tr & 0x7F) + seconds
+        days, day_seconds = divmod(day_seconds, 86400)
+        year, month, day = 2000 + _unbcd(dr >> 16 & 0xFF), _unbcd(dr >> 8 & 0x1F), _unbcd(dr & 0x3F)
+        weekday = dr >> 13 & 7
+        if days:
+            month = min(max(month, 1), 12)
+            ordinal = datetime.date(year, month, 1).toordinal() + max(day, 1) - 1 + days
+            date = datetime.date.fromordinal(ordinal)
+            if date.year >= EPOCH_YEAR + 100:
+                date = date.replace(year=date.year - 100)       # the year counter wraps at 99
+            year, month, day = date.year, date.month, date.day
+            weekday = (weekday - 1 + days) % 7 + 1 if weekday else 0
+        hours, rest = divmod(day_seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        pm = 0
+        if twelve_hour:
+            pm = int(hours >= 12)
+            hours = hours % 12 or 12
+        tr = pm << 22 | _bcd(hours) << 16 | _bcd(minutes) << 8 | _bcd(secs)
+        dr = _bcd(year - EPOCH_YEAR) << 16 | weekday << 13 | _bcd(month) << 8 | _bcd(day)
+        return tr, dr
+
+    def now(self) -> tuple[int, int, int]:
+        """(SSR, TR, DR) of the running calendar now, disturbing nothing."""
+        return self._compute(self._apre_ticks())
+
+    def _shadow(self) -> tuple[int, int, int]:
+        """What a read sees: the shadow registers latch on an SSR/TR read until DR is read."""
+        if self.reg["CR"].get("BYPSHAD"):
+            return self.now()
+        if self._frozen is None:
+            self._frozen = self.now()
+        return self._frozen
+
+    def _dr_read(self, stored: int) -> int:
+        dr = self._shadow()[2]
+        if not self.reg["CR"].get("BYPSHAD"):
+            self._frozen = None
+        return dr
+
+    # -- write protection ----------------------------------------------------------------------
+    def _wpr_written(self, old: int, new: int) -> None:
+        key = self.reg["WPR"].last_written & 0xFF
+        if self._unlock_step < 2 and key == WPR_KEYS[self._unlock_step]:
+            self._unlock_step += 1
+        else:
+            self._unlock_step = 0                  # a wrong key (or any key once unlocked) locks again
+        self.reg["WPR"].value = 0
+
+    def unlocked(self) -> bool:
+        return self._unlock_step == 2
+
+    def _protect(self, name: str, old: int) -> bool:
+        """True (and the write undone) when the registers are write-protected."""
+        if self.unlocked():
+            return False
+        self.reg[name].value = old
+        self.services.event("rtc", f"RTC_{name} write ignored: write protection active (WPR 0xCA, 0x53)")
+        return True
+
+    # -- initialization mode -------------------------------------------------------------------
+    def _icsr_written(self, old: int, new: int) -> None:
+        icsr = self.reg["ICSR"]
+        if (old ^ new) & 0x80 and not self.unlocked():
+            icsr.set("INIT", old >> 7 & 1)
+            self.services.event("rtc", "RTC_ICSR.INIT write ignored: write protection active (WPR 0xCA, 0x53)")
+        if icsr.get("INIT") and not old >> 7 & 1:
+            self._enter_init()
+        elif not icsr.get("INIT") and old >> 7 & 1:
+            self._leave_init()
+        if not icsr.get("RSF") and old >> 5 & 1:
+            self._schedule_rsf()
+
+    def _rtcclk_periods(self, periods: int) -> Optional[float]:
+        hz = self.rtc_clock_hz()
+        return periods / hz if hz else None
+
+    def _after(self, key: str, seconds: Optional[float], action: Callable[[], None]) -> None:
+        previous = self._events.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        if seconds is None:
+            self.services.event("rtc", f"RTC has no clock (RCC_CSR1 RTCSEL/RTCEN, oscillator ready): "
+                                f"{key} never completes")
+            return
+
+        def fire() -> None:
+            self._events.pop(key, None)
+            action()
+        self._events[key] = self.services.after_seconds(seconds, fire, f"RTC {key}")
+
+    def _enter_init(self) -> None:
+        icsr = self.reg["ICSR"]
+        icsr.set("RSF", 0)
+
+        def initf() -> None:
+            if self.reg["ICSR"].get("INIT"):
+                self._store(*self.now())          # the calendar stops where it is
+                icsr.set("INITF", 1)
+        self._after("INITF", self._rtcclk_periods(INIT_RTCCLK_PERIODS), initf)
+
+    def _leave_init(self) -> None:
+        icsr = self.reg["ICSR"]
+        self._cancel("INITF")
+        if icsr.get("INITF"):
+            icsr.set("INITF", 0)
+            self.reg["SSR"].value = self.reg["PRER"].get("PREDIV_S")
+            self._anchor_seconds = self.services.now_seconds()
+            self._running_hz = self.rtc_clock_hz()
+            icsr.set("INITS", int(self.reg["DR"].value >> 16 & 0xFF != 0))
+        self._frozen = None
+        self._schedule_rsf()
+
+    def _cancel(self, key: str) -> None:
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.cancel()
+
+    def _schedule_rsf(self) -> None:
+        icsr = self.reg["ICSR"]
+        if self.rtc_clock_hz() == 0:
+            return                                # no RTCCLK: the shadow registers are never copied
+        self._after("RSF", self._rtcclk_periods(SYNC_RTCCLK_PERIODS),
+                    lambda: icsr.set("RSF", int(not icsr.get("INIT"))))
+
+    def _calendar_written(self, name: str, old: int) -> None:
+        """TR, DR and PRER take writes only in initialization mode (INITF = 1) and unlocked."""
+        if self._protect(name, old):
+            return
+        if not self.reg["ICSR"].get("INITF"):
+            self.reg[name].value = old
+            self.services.event("rtc", f"RTC_{name} write ignored: not in initialization mode (INITF = 0)")
+            return
+        if name == "TR" and self.reg["CR"].get("FMT") == 0:
+            self.reg["TR"].value &= ~(1 << 22)
+
+    def _cr_written(self, old: int, new: int) -> None:
+        self._protect("CR", old)
