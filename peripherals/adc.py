@@ -53,6 +53,9 @@ typical figures of ST datasheets of this generation (DS14693 for the C071 was no
 retrieved: assumptions of the same order).  Timing constants marked "assumption" are
 of the order of ST's datasheets for this ADC (t_CAL, t_STAB) and not from DS14693.
 
+The analog watchdog flags AWD1..3 are plain status bits: only the watchdogs, whose
+enables are ``todo`` (reported), would set them, so they read 0 as on silicon.
+
 Not modelled (``todo``, accesses reported): hardware triggers (EXTEN, EXTSEL), DMA
 (DMAEN, DMACFG), wait and auto-off modes (WAIT, AUTOFF), discontinuous mode (DISCEN),
 analog watchdogs (AWDx), oversampling (CFGR2 OVS*, TOVS), low-frequency trigger (LFTRIG).
@@ -95,6 +98,35 @@ def calibration_values() -> dict[int, int]:
     return {VREFINT_CAL_ADDR: _code(VREFINT_V, CAL_VDDA_V), TS_CAL1_ADDR: _code(TS_V30_V, CAL_VDDA_V)}
 
 
+def parse_channel_spec(spec: str) -> tuple[int, int]:
+    """``CH=VALUE`` (``c071emu run --adc``): channel 0..22, VALUE a 12-bit code (``2048``,
+    ``0x800``) or a voltage over VDDA = 3.3 V (``1.65V``).  Raises ValueError with the reason."""
+    channel_text, sep, value_text = spec.partition("=")
+    if not sep or not channel_text.strip() or not value_text.strip():
+        raise ValueError(f"{spec!r}: expected CH=VALUE, e.g. 4=2048 or 4=1.65V")
+    try:
+        channel = int(channel_text, 0)
+    except ValueError:
+        raise ValueError(f"{spec!r}: channel {channel_text!r} is not a number 0..{CHANNELS - 1}") from None
+    if not 0 <= channel < CHANNELS:
+        raise ValueError(f"{spec!r}: channel {channel} out of range 0..{CHANNELS - 1}")
+    text = value_text.strip()
+    try:
+        if text[-1] in "vV":
+            volts = float(text[:-1])
+            if not 0.0 <= volts <= VDDA_V:
+                raise ValueError(f"{spec!r}: {volts:g} V outside 0..{VDDA_V:g} V (VDDA)")
+            return channel, _code(volts)
+        value = int(text, 0)
+    except ValueError as exc:
+        if "VDDA" in str(exc):
+            raise
+        raise ValueError(f"{spec!r}: value {text!r} is neither a 12-bit code nor a voltage like 1.65V") from None
+    if not 0 <= value <= 4095:
+        raise ValueError(f"{spec!r}: value {value} out of range 0..4095 (12 bits)")
+    return channel, value
+
+
 # ISR bits
 ADRDY, EOSMP, EOC, EOS, OVR, EOCAL, CCRDY = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 11, 1 << 13
 
@@ -113,7 +145,7 @@ class AnalogToDigital(Peripheral):
         self._regulator_ready_at: Optional[float] = None
         self._sequence: list[int] = []
         self._position = 0
-        awd = [todo(f"AWD{n}", 6 + n, access=Access.W1C) for n in (1, 2, 3)]
+        awd = [w1c(f"AWD{n}", 6 + n) for n in (1, 2, 3)]     # only set by the (todo) watchdogs
         super().__init__(base, services, registers=[
             reg("ISR", 0x00, 0, w1c("ADRDY", 0), w1c("EOSMP", 1), w1c("EOC", 2), w1c("EOS", 3), w1c("OVR", 4),
                 *awd, w1c("EOCAL", 11), w1c("CCRDY", 13), on_write=lambda o, n: self._update_irq()),

@@ -40,6 +40,10 @@ ICR and CR2 bit descriptions):
   slave NACK bit are stored: on a bare bus no master addresses this interface, so they
   have no observable effect.
 
+Status flags whose only cause is a mode declared ``todo`` (PECERR, TIMEOUT, ALERT) are
+plain read-only bits: they read 0, as on silicon, as long as that mode is off, and
+turning the mode on is reported.
+
 Not modelled (``todo``, accesses reported): slave byte control (SBC), wake-up from
 Stop (WUPEN), DMA requests (TXDMAEN/RXDMAEN), SMBus (SMBHEN, SMBDEN, ALERTEN, PECEN,
 PECBYTE, TIMEOUTR, PECR).  The kernel clock of I2C1 is RCC_CCIPR.I2C1SEL (machine
@@ -86,7 +90,7 @@ class I2c(Peripheral):
             reg("CR2", 0x04, 0,
                 rw("SADD", 0, 10), rw("RD_WRN", 10), rw("ADD10", 11), rw("HEAD10R", 12), rs("START", 13),
                 rs("STOP", 14), rs("NACK", 15), rw("NBYTES", 16, 8), rw("RELOAD", 24), rw("AUTOEND", 25),
-                todo("PECBYTE", 26, access=Access.RS), on_write=self._cr2_written),
+                todo("PECBYTE", 26), on_write=self._cr2_written),
             reg("OAR1", 0x08, 0, rw("OA1", 0, 10), rw("OA1MODE", 10), rw("OA1EN", 15)),
             reg("OAR2", 0x0C, 0, rw("OA2", 1, 7), rw("OA2MSK", 8, 3), rw("OA2EN", 15)),
             reg("TIMINGR", 0x10, 0, rw("SCLL", 0, 8), rw("SCLH", 8, 8), rw("SDADEL", 16, 4), rw("SCLDEL", 20, 4),
@@ -96,8 +100,7 @@ class I2c(Peripheral):
             reg("ISR", 0x18, TXE,
                 rs("TXE", 0), rs("TXIS", 1), ro("RXNE", 2), ro("ADDR", 3), ro("NACKF", 4), ro("STOPF", 5),
                 ro("TC", 6), ro("TCR", 7), ro("BERR", 8), ro("ARLO", 9), ro("OVR", 10),
-                todo("PECERR", 11, access=Access.RO), todo("TIMEOUT", 12, access=Access.RO),
-                todo("ALERT", 13, access=Access.RO), ro("BUSY", 15), ro("DIR", 16), ro("ADDCODE", 17, 7),
+                ro("PECERR", 11), ro("TIMEOUT", 12), ro("ALERT", 13), ro("BUSY", 15), ro("DIR", 16), ro("ADDCODE", 17, 7),
                 on_write=lambda old, new: self._update_irq()),
             reg("ICR", 0x1C, 0, wo("ADDRCF", 3), wo("NACKCF", 4), wo("STOPCF", 5), wo("BERRCF", 8),
                 wo("ARLOCF", 9), wo("OVRCF", 10), todo("PECCF", 11, access=Access.WO),

@@ -36,6 +36,10 @@ initialization and configuration, reading the calendar, write protection):
 * The RTC is in the RTC domain: a system reset leaves its registers and the calendar
   running; a power-on reset or RCC_CSR1.RTCRST resets them.
 
+Status flags whose only cause is a feature declared ``todo`` (SHPF: shift; RECALPF:
+smooth calibration; SR/MISR alarm and timestamp flags) are plain read-only bits: they
+read 0, as on silicon, as long as the feature is off, and turning it on is reported.
+
 Not modelled (``todo``, accesses reported): alarm A (ALRMAR, ALRMASSR, ALRAE,
 ALRAIE, ALRAF) and the RTC interrupt, timestamp (TSE, TSIE, TSTR/TSDR/TSSSR),
 smooth calibration (CALR), shift (SHIFTR), daylight-saving steps (ADD1H, SUB1H, BKP),
@@ -94,8 +98,8 @@ class RealTimeClock(Peripheral):
                 on_write=lambda o, n: self._calendar_written("DR", o)),
             reg("SSR", 0x08, 0, ro("SS", 0, 16), on_read=lambda v: self._shadow()[0],
                 read_has_side_effects=True),
-            reg("ICSR", 0x0C, 0x07, ro("ALRAWF", 0), todo("SHPF", 3, access=Access.RO), ro("INITS", 4),
-                w0c("RSF", 5), ro("INITF", 6), rw("INIT", 7), todo("RECALPF", 16, access=Access.RO),
+            reg("ICSR", 0x0C, 0x07, ro("ALRAWF", 0), ro("SHPF", 3), ro("INITS", 4),
+                w0c("RSF", 5), ro("INITF", 6), rw("INIT", 7), ro("RECALPF", 16),
                 on_write=self._icsr_written),
             reg("PRER", 0x10, 0x007F_00FF, rw("PREDIV_S", 0, 15), rw("PREDIV_A", 16, 7),
                 on_write=lambda o, n: self._calendar_written("PRER", o)),
@@ -119,10 +123,8 @@ class RealTimeClock(Peripheral):
                 todo("WDSEL", 30), todo("MSK4", 31), on_write=lambda o, n: self._protect("ALRMAR", o)),
             reg("ALRMASSR", 0x44, 0, todo("SS", 0, 15), todo("MASKSS", 24, 4),
                 on_write=lambda o, n: self._protect("ALRMASSR", o)),
-            reg("SR", 0x50, 0, todo("ALRAF", 0, access=Access.RO), todo("TSF", 3, access=Access.RO),
-                todo("TSOVF", 4, access=Access.RO)),
-            reg("MISR", 0x54, 0, todo("ALRAMF", 0, access=Access.RO), todo("TSMF", 3, access=Access.RO),
-                todo("TSOVMF", 4, access=Access.RO)),
+            reg("SR", 0x50, 0, ro("ALRAF", 0), ro("TSF", 3), ro("TSOVF", 4)),
+            reg("MISR", 0x54, 0, ro("ALRAMF", 0), ro("TSMF", 3), ro("TSOVMF", 4)),
             reg("SCR", 0x5C, 0, todo("CALRAF", 0, access=Access.WO), todo("CTSF", 3, access=Access.WO),
                 todo("CTSOVF", 4, access=Access.WO)),
         ])

@@ -33,6 +33,10 @@ packing, TX/RX FIFOs, "Communication using DMA", status flags):
   the RX FIFO is read out by software after disabling).
 * IRQ line: (TXE & TXEIE) | (RXNE & RXNEIE) | ((OVR | MODF | CRCERR | FRE) & ERRIE).
 
+Status flags whose only cause is a mode declared ``todo`` (CHSIDE and UDR: I2S; FRE: TI
+mode; CRCERR: hardware CRC) are plain status bits: they read 0, as on silicon, as long
+as that mode is off, and turning the mode on is reported.
+
 Not modelled (``todo``, accesses reported): receive-only and bidirectional modes
 (RXONLY, BIDIMODE, BIDIOE), hardware CRC (CRCEN, CRCNEXT, CRCL, CRCPR/RXCRCR/TXCRCR),
 TI mode (FRF), NSS pulse (NSSP), DMA requests (RXDMAEN, TXDMAEN, LDMA_RX, LDMA_TX), I2S.
@@ -77,8 +81,8 @@ class Spi(Peripheral):
                 rw("ERRIE", 5), rw("RXNEIE", 6), rw("TXEIE", 7), rw("DS", 8, 4), rw("FRXTH", 12),
                 todo("LDMA_RX", 13), todo("LDMA_TX", 14), on_write=self._cr2_written),
             reg("SR", 0x08, 0x0002,
-                ro("RXNE", 0), ro("TXE", 1), todo("CHSIDE", 2, access=Access.RO), todo("UDR", 3, access=Access.RO),
-                w0c("CRCERR", 4), ro("MODF", 5), ro("OVR", 6), ro("BSY", 7), todo("FRE", 8, access=Access.RO),
+                ro("RXNE", 0), ro("TXE", 1), ro("CHSIDE", 2), ro("UDR", 3),
+                w0c("CRCERR", 4), ro("MODF", 5), ro("OVR", 6), ro("BSY", 7), ro("FRE", 8),
                 ro("FRLVL", 9, 2), ro("FTLVL", 11, 2),
                 on_read=self._sr_read, read_has_side_effects=True, on_write=lambda o, n: self._refresh()),
             reg("DR", 0x0C, 0, rw("DR", 0, 16)),

@@ -1,0 +1,56 @@
+"""Firmware written the HAL's way against the I2C, ADC, SPI and RTC models (images/tests/)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from emulator.cli import main
+from emulator.core.runloop import EndReason
+from peripherals import adc as adc_model
+from tests.conftest import boot, elf, run_to_exit
+
+HCLK_RESET_HZ = 12_000_000
+
+
+def assert_exit_0(end) -> None:
+    assert end.reason is EndReason.EXIT and end.exit_status == 0, end
+
+
+def test_i2c_master_write_to_absent_address_gets_nackf_then_stopf():
+    m, end = run_to_exit("i2c_nack", strict=True)
+    assert_exit_0(end)
+    assert m.guest_output == "I2C1 NACK from 0x50\n"
+    start, nack = [e for e in m.trace.of_kind("i2c1")][:2]
+    assert "address 0x50 (write), 2 byte(s)" in start.text and "not acknowledged" in nack.text
+    # TIMINGR 0x20420F13 at 12 MHz: START hold (SCLH+1) * 250 ns, then 9 SCL periods of
+    # (20 + 16) * 250 ns plus two synchronisations of 50 ns + 2 kernel clocks
+    scl = 36 * 250e-9 + 2 * (50e-9 + 2 / HCLK_RESET_HZ)
+    assert nack.seconds - start.seconds == pytest.approx(16 * 250e-9 + 9 * scl, rel=1e-3)
+
+
+def test_adc_calibration_and_conversion_of_a_set_value():
+    m = boot("adc_convert", strict=True)
+    m.adc.set_channel(0, 1234)
+    end = m.run(max_seconds=1.0)
+    assert_exit_0(end)
+    fields = dict(re.findall(r"(\w+)=([0-9a-f]{8})", m.guest_output))
+    assert int(fields["ch0"], 16) == 1234
+    assert int(fields["calfact"], 16) == adc_model.CALIBRATION_FACTOR
+    assert int(fields["vdda_mv"], 16) == pytest.approx(3300, abs=5)      # VREFINT against VREFINT_CAL
+    assert not m.trace.of_kind("adc")                                    # no early-regulator warning
+
+
+def test_adc_channel_value_from_the_command_line(capsys):
+    status = main(["run", str(elf("adc_convert")), "--strict", "--adc", "0=1.65V"])
+    assert status == 0
+    assert "adc ch0=00000800 " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spec,reason", [("0", "expected CH=VALUE"), ("23=1", "out of range 0..22"),
+                                         ("1=4096", "out of range 0..4095"), ("1=5V", "outside 0..3.3 V"),
+                                         ("a=1", "is not a number")])
+def test_bad_adc_option_is_one_line_and_exit_2(capsys, spec, reason):
+    assert main(["run", str(elf("adc_convert")), "--adc", spec]) == 2
+    err = capsys.readouterr().err
+    assert reason in err and err.count("\n") == 1 and "Traceback" not in err
