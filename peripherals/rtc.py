@@ -105,7 +105,7 @@ class RealTimeClock(Peripheral):
                 on_write=lambda o, n: self._calendar_written("PRER", o)),
             reg("CR", 0x18, 0, todo("TSEDGE", 3), todo("REFCKON", 4), rw("BYPSHAD", 5), rw("FMT", 6),
                 todo("ALRAE", 8), todo("TSE", 11), todo("ALRAIE", 12), todo("TSIE", 15),
-                todo("ADD1H", 16, access=Access.WO), todo("SUB1H", 17, access=Access.WO), todo("BKP", 18),
+                wo("ADD1H", 16), wo("SUB1H", 17), todo("BKP", 18),
                 todo("COSEL", 19), todo("POL", 20), todo("OSEL", 21, 2), todo("COE", 23), todo("TAMPALRM_PU", 29),
                 todo("TAMPALRM_TYPE", 30), todo("OUT2EN", 31), on_write=self._cr_written),
             reg("WPR", 0x24, 0, wo("KEY", 0, 8), on_write=self._wpr_written),
@@ -354,4 +354,9 @@ class RealTimeClock(Peripheral):
             self.reg["TR"].value &= ~(1 << 22)
 
     def _cr_written(self, old: int, new: int) -> None:
-        self._protect("CR", old)
+        if self._protect("CR", old):
+            return
+        if self.reg["CR"].last_written & (3 << 16):
+            # ADD1H / SUB1H: the daylight-saving step is an action, not state; it is not modelled
+            self.services.unmodelled(self, 0x18, 4, is_write=True, value=self.reg["CR"].last_written,
+                                     reg=self.reg["CR"])

@@ -54,3 +54,17 @@ def test_bad_adc_option_is_one_line_and_exit_2(capsys, spec, reason):
     assert main(["run", str(elf("adc_convert")), "--adc", spec]) == 2
     err = capsys.readouterr().err
     assert reason in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_spi_master_transfer_reads_ff_from_the_idle_miso_line():
+    m, end = run_to_exit("spi_transfer", strict=True)
+    assert_exit_0(end)
+    assert m.guest_output == "spi rx=ffffffff\n"
+
+
+def test_rtc_counts_from_lse_over_midnight_and_a_leap_day():
+    m, end = run_to_exit("rtc_calendar", max_seconds=10.0, strict=True)
+    assert_exit_0(end)
+    # set to 23:59:58 Thursday 2024-02-29 once the LSE ran (2 s start-up), read 2.5 s later
+    assert m.guest_output == "rtc tr=00000000 dr=0024a301\n"       # 00:00:00 Friday 2024-03-01
+    assert m.seconds() == pytest.approx(2.0 + 2.5, abs=0.01)
