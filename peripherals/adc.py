@@ -34,7 +34,8 @@ end of conversion flags, overrun):
 * ADSTART (EXTEN = 00, software trigger) converts the sequence: each conversion takes
   t_SMPL + t_SAR ADC cycles (SMPx: 1.5, 3.5, 7.5, 12.5, 19.5, 39.5, 79.5, 160.5; SAR: 12.5,
   10.5, 8.5, 6.5 for 12, 10, 8, 6 bits).  At its end DR holds the channel's value at
-  the configured resolution and alignment, EOSMP = EOC = 1; after the last channel
+  the configured resolution and alignment, EOSMP = EOC = 1 (EOSMP is raised with EOC,
+  not at the end of the sampling phase: one event per conversion); after the last channel
   EOS = 1.  If EOC was still set the conversion overruns: OVR = 1 and DR keeps its old
   value (OVRMOD = 0) or is overwritten (OVRMOD = 1).  Reading DR clears EOC.
   Single mode (CONT = 0) clears ADSTART at the end of the sequence; continuous mode

@@ -152,8 +152,8 @@ class I2c(Peripheral):
     def _cr2_written(self, old: int, new: int) -> None:
         cr2 = self.reg["CR2"]
         if not self.reg["CR1"].get("PE"):
-            for name in ("START", "STOP"):
-                cr2.set(name, 0)          # nothing happens while the peripheral is disabled
+            for name in ("START", "STOP", "NACK"):
+                cr2.set(name, 0)          # cleared by hardware while PE = 0: nothing happens
             return
         started = not old >> 13 & 1 and new >> 13 & 1
         if started and self._phase_event is None:

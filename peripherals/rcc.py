@@ -103,6 +103,7 @@ class ResetClockControl(Peripheral):
                 ro("LPWRRSTF", 31), on_write=self._csr2_write),
         ]
         self._reset_flags = 0
+        self._lsi_forced = False              # the IWDG keeps LSI on (force_lsi)
         self.shared_irq: Callable[[], bool] = lambda: False     # CRS shares IRQ 4 (machine wiring)
         super().__init__(base, services, registers)
 
@@ -141,6 +142,7 @@ class ResetClockControl(Peripheral):
     def force_lsi(self) -> None:
         """The IWDG forces LSI on while it runs (RM0490 §6.2.5)."""
         cr2 = self.reg["CSR2"]
+        self._lsi_forced = True
         if not cr2.get("LSIRDY"):
             self._start("LSIRDY", LSI_STARTUP_S, lambda: cr2.set("LSIRDY", 1))
 
@@ -227,6 +229,11 @@ class ResetClockControl(Peripheral):
             csr2.value &= 0xFFFFFF
         if csr2.get("LSION") and not csr2.get("LSIRDY"):
             self._start("LSIRDY", LSI_STARTUP_S, lambda: csr2.set("LSIRDY", 1))
+        elif not csr2.get("LSION") and old & 1 and not self._lsi_forced:
+            # LSI stops: LSIRDY falls (within 3 LSI periods, RM0490 RCC_CSR2.LSIRDY; taken as at once)
+            self._stop("LSIRDY")
+            csr2.set("LSIRDY", 0)
+            self.rtc_clock_changed()
 
     # -- RTC domain: LSE and the RTC clock (RM0490 §6.2.6, §6.2.14, §6.4.26) -------------
     def _start_lse(self) -> None:

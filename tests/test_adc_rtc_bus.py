@@ -365,3 +365,34 @@ def test_rtc_without_a_clock_does_not_count(clock):
     rtc.power_on_reset()
     clock.advance(10)
     assert rtc.read(TR, 4) == 0
+
+
+def test_lsi_off_drops_lsirdy_and_the_rtc_clock(rcc, clock):
+    rcc.write(CSR2, 4, 1)                        # LSION
+    clock.advance(1e-3)
+    rcc.write(CSR1, 4, RTCSEL_LSI | RTCEN)
+    assert rcc.read(CSR2, 4) & 2 and rcc.rtc_clock_hz() == c071.LSI_HZ
+    rcc.write(CSR2, 4, 0)
+    assert not rcc.read(CSR2, 4) & 2 and rcc.rtc_clock_hz() == 0
+
+
+def test_rtc_on_lsi_counts_at_32_khz_with_matching_prescalers(clock):
+    rcc = ResetClockControl(c071.RCC, clock)
+    rcc.power_on_reset()
+    rtc = RealTimeClock(c071.RTC, clock, rtc_clock_hz=rcc.rtc_clock_hz)
+    rcc.rtc_clock_changed = rtc.clock_changed
+    rtc.power_on_reset()
+    rcc.write(CSR2, 4, 1)
+    clock.advance(1e-3)
+    rcc.write(CSR1, 4, RTCSEL_LSI | RTCEN)
+    unlock(rtc)
+    rtc.write(ICSR, 4, INIT)
+    clock.advance(1e-3)
+    rtc.write(PRER, 4, 127 << 16 | 249)          # 32 000 / 128 / 250 = 1 Hz
+    rtc.write(ICSR, 4, 0)
+    clock.advance(3.0)
+    assert rtc.read(TR, 4) == 0x03
+    rtc.read(DR_, 4)
+    rcc.write(CSR2, 4, 0)                        # LSI off: the calendar stops where it is
+    clock.advance(5.0)
+    assert rtc.read(TR, 4) == 0x03
