@@ -68,3 +68,16 @@ def test_rtc_counts_from_lse_over_midnight_and_a_leap_day():
     # set to 23:59:58 Thursday 2024-02-29 once the LSE ran (2 s start-up), read 2.5 s later
     assert m.guest_output == "rtc tr=00000000 dr=0024a301\n"       # 00:00:00 Friday 2024-03-01
     assert m.seconds() == pytest.approx(2.0 + 2.5, abs=0.01)
+
+
+def test_rtc_domain_keeps_counting_through_a_system_reset():
+    m, end = run_to_exit("rtc_calendar", max_seconds=10.0)
+    assert_exit_0(end)
+    m.reset("software")
+    assert m.rcc.rtc_clock_hz() == 32_768                  # LSE, RTCSEL and RTCEN kept (RTC domain)
+    m.bus_write(0x4002_103C, 1 << 10)                      # RCC_APBENR1.RTCAPBEN, cleared by the reset
+    assert m.bus_read(0x4000_2800) == 0x00_0000            # TR: still 00:00:00 ...
+    assert m.bus_read(0x4000_2804) == 0x24_A301            # ... on Friday 2024-03-01
+    m.reset("power")
+    m.bus_write(0x4002_103C, 1 << 10)
+    assert m.bus_read(0x4000_2804) == 0x2101 and m.rcc.rtc_clock_hz() == 0
