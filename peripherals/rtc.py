@@ -40,8 +40,18 @@ Status flags whose only cause is a feature declared ``todo`` (SHPF: shift; RECAL
 smooth calibration; SR/MISR alarm and timestamp flags) are plain read-only bits: they
 read 0, as on silicon, as long as the feature is off, and turning it on is reported.
 
-Not modelled (``todo``, accesses reported): alarm A (ALRMAR, ALRMASSR, ALRAE,
-ALRAIE, ALRAF) and the RTC interrupt, timestamp (TSE, TSIE, TSTR/TSDR/TSSSR),
+Alarm A (RM0490 "Programmable alarms", ALRMAR/ALRMASSR, SR/MISR/SCR): with ALRAE = 1,
+ALRAF rises at the second increment that makes the calendar match ALRMAR, fields
+whose MSKx bit is 1 being "don't care" (MSK4 with WDSEL compares the weekday instead
+of the date); the alarm then stays armed for the next match.  The match time is
+computed when the alarm or the calendar changes and scheduled as one event.  SCR.CALRAF
+clears ALRAF; MISR.ALRAMF = ALRAF & ALRAIE, which drives the RTC interrupt line
+(IRQ 2; the EXTI line 19 gating in front of it is left to the EXTI model).  ALRAWF
+reads 1 while ALRAE = 0; ALRMAR/ALRMASSR take writes only then or in
+initialization mode.  The C071 has no wake-up timer (no WUTR in the SVD).
+
+Not modelled (``todo``, accesses reported): sub-second alarm comparison
+(ALRMASSR.MASKSS, SS), timestamp (TSE, TSIE, TSTR/TSDR/TSSSR),
 smooth calibration (CALR), shift (SHIFTR), daylight-saving steps (ADD1H, SUB1H, BKP),
 reference clock detection (REFCKON), the calibration and alarm outputs (COE, OSEL,
 POL, COSEL, TAMPALRM_*, OUT2EN).
@@ -104,7 +114,7 @@ class RealTimeClock(Peripheral):
             reg("PRER", 0x10, 0x007F_00FF, rw("PREDIV_S", 0, 15), rw("PREDIV_A", 16, 7),
                 on_write=lambda o, n: self._calendar_written("PRER", o)),
             reg("CR", 0x18, 0, todo("TSEDGE", 3), todo("REFCKON", 4), rw("BYPSHAD", 5), rw("FMT", 6),
-                todo("ALRAE", 8), todo("TSE", 11), todo("ALRAIE", 12), todo("TSIE", 15),
+                rw("ALRAE", 8), todo("TSE", 11), rw("ALRAIE", 12), todo("TSIE", 15),
                 wo("ADD1H", 16), wo("SUB1H", 17), todo("BKP", 18),
                 todo("COSEL", 19), todo("POL", 20), todo("OSEL", 21, 2), todo("COE", 23), todo("TAMPALRM_PU", 29),
                 todo("TAMPALRM_TYPE", 30), todo("OUT2EN", 31), on_write=self._cr_written),
@@ -118,15 +128,15 @@ class RealTimeClock(Peripheral):
             reg("TSDR", 0x34, 0, *(todo(f[0], f[1], f[2] if len(f) > 2 else 1, access=Access.RO)
                                    for f in DATE_FIELDS[:5])),
             reg("TSSSR", 0x38, 0, todo("SS", 0, 16, access=Access.RO)),
-            reg("ALRMAR", 0x40, 0, *(todo(name, lsb, width) for name, lsb, width in TIME_FIELDS), todo("MSK1", 7),
-                todo("MSK2", 15), todo("PM", 22), todo("MSK3", 23), todo("DU", 24, 4), todo("DT", 28, 2),
-                todo("WDSEL", 30), todo("MSK4", 31), on_write=lambda o, n: self._protect("ALRMAR", o)),
+            reg("ALRMAR", 0x40, 0, *(rw(name, lsb, width) for name, lsb, width in TIME_FIELDS), rw("MSK1", 7),
+                rw("MSK2", 15), rw("PM", 22), rw("MSK3", 23), rw("DU", 24, 4), rw("DT", 28, 2),
+                rw("WDSEL", 30), rw("MSK4", 31), on_write=lambda o, n: self._alarm_written("ALRMAR", o)),
             reg("ALRMASSR", 0x44, 0, todo("SS", 0, 15), todo("MASKSS", 24, 4),
-                on_write=lambda o, n: self._protect("ALRMASSR", o)),
+                on_write=lambda o, n: self._alarm_written("ALRMASSR", o)),
             reg("SR", 0x50, 0, ro("ALRAF", 0), ro("TSF", 3), ro("TSOVF", 4)),
             reg("MISR", 0x54, 0, ro("ALRAMF", 0), ro("TSMF", 3), ro("TSOVMF", 4)),
-            reg("SCR", 0x5C, 0, todo("CALRAF", 0, access=Access.WO), todo("CTSF", 3, access=Access.WO),
-                todo("CTSOVF", 4, access=Access.WO)),
+            reg("SCR", 0x5C, 0, wo("CALRAF", 0), todo("CTSF", 3, access=Access.WO),
+                todo("CTSOVF", 4, access=Access.WO), on_write=self._scr_written),
         ])
 
     # -- resets: the RTC domain survives a system reset ------------------------------------
@@ -139,6 +149,8 @@ class RealTimeClock(Peripheral):
         self._frozen = None
         if not self.reg["ICSR"].get("RSF") and not self.reg["ICSR"].get("INITF"):
             self._schedule_rsf()
+        self._schedule_alarm()
+        self._update_irq()
 
     def power_on_reset(self) -> None:
         self.domain_reset()
@@ -151,6 +163,7 @@ class RealTimeClock(Peripheral):
         super().reset()
 
     def on_reset(self) -> None:
+        self._update_irq()
         self._unlock_step = 0
         self._frozen = None
         self._anchor_seconds = self.services.now_seconds()
@@ -160,6 +173,7 @@ class RealTimeClock(Peripheral):
     def clock_changed(self) -> None:
         """RCC: RTCCLK was selected, enabled, stopped or became ready; count on from now."""
         self._apre_ticks()
+        self._schedule_alarm()
 
     # -- the counters ---------------------------------------------------------------------
     def _prescalers(self) -> tuple[int, int]:
@@ -316,6 +330,7 @@ class RealTimeClock(Peripheral):
             if self.reg["ICSR"].get("INIT"):
                 self._store(*self.now())          # the calendar stops where it is
                 icsr.set("INITF", 1)
+                self._cancel("alarm")
         self._after("INITF", self._rtcclk_periods(INIT_RTCCLK_PERIODS), initf)
 
     def _leave_init(self) -> None:
@@ -329,6 +344,7 @@ class RealTimeClock(Peripheral):
             icsr.set("INITS", int(self.reg["DR"].value >> 16 & 0xFF != 0))
         self._frozen = None
         self._schedule_rsf()
+        self._schedule_alarm()
 
     def _cancel(self, key: str) -> None:
         event = self._events.pop(key, None)
@@ -356,7 +372,100 @@ class RealTimeClock(Peripheral):
     def _cr_written(self, old: int, new: int) -> None:
         if self._protect("CR", old):
             return
+        cr = self.reg["CR"]
+        self.reg["ICSR"].set("ALRAWF", int(not cr.get("ALRAE")))
+        if (old ^ cr.value) & (1 << 8 | 1 << 6):        # ALRAE, FMT
+            self._schedule_alarm()
+        self._update_irq()
         if self.reg["CR"].last_written & (3 << 16):
             # ADD1H / SUB1H: the daylight-saving step is an action, not state; it is not modelled
             self.services.unmodelled(self, 0x18, 4, is_write=True, value=self.reg["CR"].last_written,
                                      reg=self.reg["CR"])
+
+    # -- alarm A ---------------------------------------------------------------------------------
+    def _alarm_written(self, name: str, old: int) -> None:
+        """ALRMAR/ALRMASSR: writable while ALRAE = 0 or in initialization mode, and unlocked."""
+        if self._protect(name, old):
+            return
+        if self.reg["CR"].get("ALRAE") and not self.reg["ICSR"].get("INITF"):
+            self.reg[name].value = old
+            self.services.event("rtc", f"RTC_{name} write ignored: alarm A enabled (clear ALRAE first)")
+
+    def _scr_written(self, old: int, new: int) -> None:
+        if self.reg["SCR"].last_written & 1:
+            self.reg["SR"].set("ALRAF", 0)
+        self._update_irq()
+
+    def _update_irq(self) -> None:
+        flagged = self.reg["SR"].get("ALRAF") and self.reg["CR"].get("ALRAIE")
+        self.reg["MISR"].set("ALRAMF", int(bool(flagged)))
+        self.services.set_irq_line(c071.IRQ_RTC, bool(flagged))
+
+    def _alarm_matches(self, tr: int, dr: int) -> bool:
+        alarm = self.reg["ALRMAR"].value
+        if not alarm >> 7 & 1 and (tr ^ alarm) & 0x7F:
+            return False
+        if not alarm >> 15 & 1 and (tr ^ alarm) & 0x7F00:
+            return False
+        if not alarm >> 23 & 1 and (tr ^ alarm) & 0x7F_0000:
+            return False
+        if not alarm >> 31 & 1:
+            if alarm >> 30 & 1:
+                return (dr >> 13 & 7) == (alarm >> 24 & 0xF)
+            return (dr & 0x3F) == (alarm >> 24 & 0x3F)
+        return True
+
+    def _seconds_to_alarm(self, tr: int, dr: int) -> Optional[int]:
+        """Second increments from (tr, dr) until the calendar first matches the alarm.
+
+        Walks the calendar by whole days, then hours, minutes and seconds, skipping the
+        ranges a fixed field excludes; bounded by the longest repeat (a date that some
+        months lack: 62 days)."""
+        horizon = 62 * 86400
+        step = 1
+        while step <= horizon:
+            tr2, dr2 = self._advance(tr, dr, step)
+            if self._alarm_matches(tr2, dr2):
+                return step
+            step += self._skip(tr2, dr2)
+        return None
+
+    def _skip(self, tr: int, dr: int) -> int:
+        """How far the walk can jump from a non-matching (tr, dr) without passing a match."""
+        alarm = self.reg["ALRMAR"].value
+        secs, mins, hours = _unbcd(tr & 0x7F), _unbcd(tr >> 8 & 0x7F), _unbcd(tr >> 16 & 0x3F)
+        if self.reg["CR"].get("FMT"):
+            hours = hours % 12 + (12 if tr >> 22 & 1 else 0)
+        if not alarm >> 31 & 1:
+            weekday = alarm >> 30 & 1
+            if (dr >> 13 & 7) != (alarm >> 24 & 0xF) if weekday else (dr & 0x3F) != (alarm >> 24 & 0x3F):
+                return 86400 - (hours * 3600 + mins * 60 + secs)          # to the next midnight
+        if not alarm >> 23 & 1 and (tr ^ alarm) & 0x7F_0000:
+            return 3600 - (mins * 60 + secs)                              # to the next hour
+        if not alarm >> 15 & 1 and (tr ^ alarm) & 0x7F00:
+            return 60 - secs                                              # to the next minute
+        return 1
+
+    def _schedule_alarm(self) -> None:
+        """(Re)arm the event at the next match of alarm A, if enabled and the calendar runs."""
+        self._cancel("alarm")
+        hz = self.rtc_clock_hz()
+        if not self.reg["CR"].get("ALRAE") or self.reg["ICSR"].get("INITF") or hz == 0:
+            return
+        ssr, tr, dr = self.now()
+        seconds = self._seconds_to_alarm(tr, dr)
+        if seconds is None:
+            self.services.event("rtc", "RTC alarm A can never match the calendar")
+            return
+        div_a, div_s = self._prescalers()
+        ticks = ssr + 1 + (seconds - 1) * div_s          # ck_apre periods to that second increment
+        elapsed = self.services.now_seconds() - self._anchor_seconds
+        into_tick = elapsed * hz / div_a - self._apre_ticks()
+        delay = (ticks - into_tick) * div_a / hz
+        self._after("alarm", max(delay, 0.0), self._alarm_fired)
+
+    def _alarm_fired(self) -> None:
+        self.reg["SR"].set("ALRAF", 1)
+        self.services.event("rtc", "RTC alarm A")
+        self._update_irq()
+        self._schedule_alarm()

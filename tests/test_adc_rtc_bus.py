@@ -396,3 +396,63 @@ def test_rtc_on_lsi_counts_at_32_khz_with_matching_prescalers(clock):
     rcc.write(CSR2, 4, 0)                        # LSI off: the calendar stops where it is
     clock.advance(5.0)
     assert rtc.read(TR, 4) == 0x03
+
+
+# -- RTC alarm A -----------------------------------------------------------------------------------
+ALRMAR, SR, MISR, SCR = 0x40, 0x50, 0x54, 0x5C
+ALRAE, ALRAIE = 1 << 8, 1 << 12
+MSK1, MSK2, MSK3, MSK4, WDSEL = 1 << 7, 1 << 15, 1 << 23, 1 << 31, 1 << 30
+
+
+def arm_alarm(rtc, alarm: int) -> None:
+    unlock(rtc)
+    rtc.write(RTC_CR, 4, 0)
+    rtc.write(ALRMAR, 4, alarm)
+    rtc.write(RTC_CR, 4, ALRAE | ALRAIE)
+    rtc.write(WPR, 4, 0xFF)
+
+
+def test_alarm_a_fires_when_the_calendar_reaches_it(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    set_calendar(rtc, clock, 0x00_0000, 0x24_2101)
+    arm_alarm(rtc, MSK4 | 0x00_0005)              # 00:00:05 any day
+    assert not rtc.read(ICSR, 4) & 1              # ALRAWF = 0 while the alarm is enabled
+    clock.advance(4.99)
+    assert not rtc.read(SR, 4) & 1
+    clock.advance(0.02)
+    assert rtc.read(SR, 4) & 1 and rtc.read(MISR, 4) & 1
+    assert 16 + c071.IRQ_RTC in clock.pending
+    rtc.write(SCR, 4, 1)
+    assert not rtc.read(SR, 4) & 1
+    clock.advance(86400.0)                        # the same time the next day
+    assert rtc.read(SR, 4) & 1
+
+
+def test_alarm_with_masked_minutes_fires_every_minute(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    set_calendar(rtc, clock, 0x10_2000, 0x24_2101)
+    arm_alarm(rtc, MSK4 | MSK3 | MSK2 | 0x30)     # second 30 of every minute
+    fired = []
+    for _ in range(3):
+        while not rtc.read(SR, 4) & 1:
+            clock.advance(0.25)
+        fired.append(rtc.read(TR, 4))
+        rtc.read(0x04, 4)
+        rtc.write(SCR, 4, 1)
+    assert fired == [0x10_2030, 0x10_2130, 0x10_2230]
+
+
+def test_weekday_alarm_waits_for_its_day(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    set_calendar(rtc, clock, 0x23_5958, 0x24_8229)          # Thursday 2024-02-29 23:59:58
+    arm_alarm(rtc, WDSEL | 5 << 24 | 0x08_0000)              # Friday 08:00:00
+    (event,) = [e for e in clock.pending_events() if e.name == "RTC alarm"]
+    assert event.seconds - clock.seconds == pytest.approx(2 + 8 * 3600, abs=1 / 256)
+
+
+def test_alarm_registers_are_locked_while_the_alarm_is_enabled(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    arm_alarm(rtc, MSK4 | 0x12)
+    unlock(rtc)
+    rtc.write(ALRMAR, 4, 0x34)
+    assert rtc.read(ALRMAR, 4) == MSK4 | 0x12
