@@ -37,13 +37,13 @@ initialization and configuration, reading the calendar, write protection):
   running; a power-on reset or RCC_CSR1.RTCRST resets them.
 
 Status flags whose only cause is a feature declared ``todo`` (SHPF: shift; RECALPF:
-smooth calibration; SR/MISR alarm and timestamp flags) are plain read-only bits: they
+smooth calibration; SR/MISR timestamp flags) are plain read-only bits: they
 read 0, as on silicon, as long as the feature is off, and turning it on is reported.
 
 Alarm A (RM0490 "Programmable alarms", ALRMAR/ALRMASSR, SR/MISR/SCR): with ALRAE = 1,
 ALRAF rises at the second increment that makes the calendar match ALRMAR, fields
-whose MSKx bit is 1 being "don't care" (MSK4 with WDSEL compares the weekday instead
-of the date); the alarm then stays armed for the next match.  The match time is
+whose MSKx bit is 1 being "don't care" (with MSK4 = 0, WDSEL = 1 compares the weekday
+instead of the date); the alarm then stays armed for the next match.  The match time is
 computed when the alarm or the calendar changes and scheduled as one event.  SCR.CALRAF
 clears ALRAF; MISR.ALRAMF = ALRAF & ALRAIE, which drives the RTC interrupt line
 (IRQ 2; the EXTI line 19 gating in front of it is left to the EXTI model).  ALRAWF
