@@ -28,6 +28,12 @@ packing, TX/RX FIFOs, "Communication using DMA", status flags):
 * OVR is cleared by a read of DR followed by a read of SR; MODF is set when, in
   master mode with software NSS (SSM = 1), SSI = 0 (NSS low): SPE and MSTR clear; it
   is cleared by a read of SR followed by a write of CR1.  CRCERR is write-0-to-clear.
+* Directions (CR1.BIDIMODE, BIDIOE, RXONLY): full duplex as above; transmit-only
+  (BIDIMODE = 1, BIDIOE = 1) shifts the TX FIFO out and receives nothing; receive-only
+  (RXONLY = 1, or BIDIMODE = 1 with BIDIOE = 0) makes the master clock frames in
+  continuously while SPE = 1, whatever the TX FIFO holds.  Once such a frame overruns
+  the full RX FIFO (OVR) the model stops clocking until a DR read makes room (further
+  frames would only be lost too): the clock's phase then restarts at that read.
 * Slave mode (MSTR = 0): no master drives SCK, so nothing is ever received.
 * SPE = 0 lets the frame in progress finish; the FIFOs keep their contents (RM0490:
   the RX FIFO is read out by software after disabling).
@@ -37,8 +43,7 @@ Status flags whose only cause is a mode declared ``todo`` (CHSIDE and UDR: I2S; 
 mode; CRCERR: hardware CRC) are plain status bits: they read 0, as on silicon, as long
 as that mode is off, and turning the mode on is reported.
 
-Not modelled (``todo``, accesses reported): receive-only and bidirectional modes
-(RXONLY, BIDIMODE, BIDIOE), hardware CRC (CRCEN, CRCNEXT, CRCL, CRCPR/RXCRCR/TXCRCR),
+Not modelled (``todo``, accesses reported): hardware CRC (CRCEN, CRCNEXT, CRCL, CRCPR/RXCRCR/TXCRCR),
 TI mode (FRF), NSS pulse (NSSP), DMA requests (RXDMAEN, TXDMAEN, LDMA_RX, LDMA_TX), I2S.
 CPOL, CPHA, LSBFIRST and SSOE change only the waveform on the pins, which no device
 samples: stored.
@@ -74,8 +79,8 @@ class Spi(Peripheral):
         super().__init__(base, services, registers=[
             reg("CR1", 0x00, 0,
                 rw("CPHA", 0), rw("CPOL", 1), rw("MSTR", 2), rw("BR", 3, 3), rw("SPE", 6), rw("LSBFIRST", 7),
-                rw("SSI", 8), rw("SSM", 9), todo("RXONLY", 10), todo("CRCL", 11), todo("CRCNEXT", 12),
-                todo("CRCEN", 13), todo("BIDIOE", 14), todo("BIDIMODE", 15), on_write=self._cr1_written),
+                rw("SSI", 8), rw("SSM", 9), rw("RXONLY", 10), todo("CRCL", 11), todo("CRCNEXT", 12),
+                todo("CRCEN", 13), rw("BIDIOE", 14), rw("BIDIMODE", 15), on_write=self._cr1_written),
             reg("CR2", 0x04, 0x0700,
                 todo("RXDMAEN", 0), todo("TXDMAEN", 1), rw("SSOE", 2), todo("NSSP", 3), todo("FRF", 4),
                 rw("ERRIE", 5), rw("RXNEIE", 6), rw("TXEIE", 7), rw("DS", 8, 4), rw("FRXTH", 12),
@@ -130,6 +135,7 @@ class Spi(Peripheral):
         dr = self.reg["DR"]
         dr.value = value
         self.services.mmio_read(self, dr, value)
+        self._kick()                       # receive-only: room in the RX FIFO restarts the clock
         self._refresh()
         return value
 
@@ -162,18 +168,36 @@ class Spi(Peripheral):
         cr1 = self.reg["CR1"]
         return bool(cr1.get("SPE") and cr1.get("MSTR"))
 
+    def _receive_only(self) -> bool:
+        cr1 = self.reg["CR1"]
+        return bool(cr1.get("RXONLY") if not cr1.get("BIDIMODE") else not cr1.get("BIDIOE"))
+
+    def _transmit_only(self) -> bool:
+        cr1 = self.reg["CR1"]
+        return bool(cr1.get("BIDIMODE") and cr1.get("BIDIOE"))
+
     def _kick(self) -> None:
-        if self._shift_event is None and self._master_running() and len(self._tx) >= self._frame_bytes():
-            for _ in range(self._frame_bytes()):
+        if self._shift_event is not None or not self._master_running():
+            return
+        nbytes = self._frame_bytes()
+        if self._receive_only():
+            if len(self._rx) + nbytes > FIFO_BYTES and self.reg["SR"].get("OVR"):
+                return                     # overrun already flagged: wait for a DR read
+        elif len(self._tx) >= nbytes:
+            for _ in range(nbytes):
                 self._tx.popleft()
-            self._shift_event = self.services.after_seconds(self.frame_seconds(), self._frame_done,
-                                                            f"{self.name} frame")
+        else:
+            return
+        self._shift_event = self.services.after_seconds(self.frame_seconds(), self._frame_done,
+                                                        f"{self.name} frame")
 
     def _frame_done(self) -> None:
         self._shift_event = None
         received = MISO_IDLE & ((1 << self.frame_bits()) - 1)
         nbytes = self._frame_bytes()
-        if len(self._rx) + nbytes > FIFO_BYTES:
+        if self._transmit_only():
+            pass                           # the receiver is off: nothing enters the RX FIFO
+        elif len(self._rx) + nbytes > FIFO_BYTES:
             self.reg["SR"].set("OVR", 1)
             self.services.event(self.name.lower(), f"{self.name}: RX FIFO full: frame lost (OVR)")
         else:

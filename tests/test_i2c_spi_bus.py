@@ -217,3 +217,29 @@ def test_slave_mode_receives_nothing(clock):
     model.write(SPI_DR, 1, 0x42)
     clock.advance(1e-2)
     assert not model.read(SPI_SR, 4) & RXNE_S
+
+
+RXONLY, BIDIOE, BIDIMODE = 1 << 10, 1 << 14, 1 << 15
+
+
+def test_transmit_only_mode_receives_nothing(spi, clock):
+    spi.write(SPI_CR1, 4, MSTR | SSM | SSI | 3 << 3 | BIDIMODE | BIDIOE | SPE)
+    spi.write(SPI_DR, 1, 0x11)
+    spi.write(SPI_DR, 1, 0x22)
+    clock.advance(1e-3)
+    sr = spi.read(SPI_SR, 4)
+    assert not sr & (RXNE_S | OVR_S | BSY) and sr & TXE_S and sr >> 11 & 3 == 0
+
+
+def test_receive_only_master_clocks_frames_in_until_disabled(spi, clock):
+    spi.write(SPI_CR1, 4, MSTR | SSM | SSI | 3 << 3 | RXONLY | SPE)
+    frame = 8 * 16 / PCLK
+    clock.advance(frame * 1.01)
+    assert spi.read(SPI_SR, 4) & RXNE_S and spi.read(SPI_DR, 1) == 0xFF
+    clock.advance(frame * 10)
+    assert spi.read(SPI_SR, 4) & OVR_S               # nobody read: the FIFO overran
+    spi.write(SPI_CR1, 4, MSTR | SSM | SSI | 3 << 3 | RXONLY)
+    for _ in range(4):
+        spi.read(SPI_DR, 1)
+    clock.advance(frame * 10)
+    assert not spi.read(SPI_SR, 4) & (RXNE_S | BSY)  # SPE = 0: the clock stopped
