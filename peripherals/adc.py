@@ -39,7 +39,12 @@ end of conversion flags, overrun):
   EOS = 1.  If EOC was still set the conversion overruns: OVR = 1 and DR keeps its old
   value (OVRMOD = 0) or is overwritten (OVRMOD = 1).  Reading DR clears EOC.
   Single mode (CONT = 0) clears ADSTART at the end of the sequence; continuous mode
-  restarts it.  ADSTP stops conversions (ADSTART and ADSTP clear).
+  restarts it.  Discontinuous mode (DISCEN = 1) converts one channel per ADSTART,
+  clearing ADSTART after each conversion and going on with the next channel of the
+  sequence at the next ADSTART (DISCEN wins over CONT, a combination RM0490 forbids).
+  Wait mode (WAIT = 1) starts the next conversion only once the previous data is
+  treated (DR read or EOC cleared), so it never overruns.  ADSTP stops conversions
+  (ADSTART and ADSTP clear).
 * Inputs: every channel has a 12-bit value settable with ``set_channel`` (the board
   side: a test or ``c071emu run --adc CH=VALUE``); unconnected pins read 0.  The
   internal channels read their model voltages over VDDA = 3.3 V: VREFINT (channel 10,
@@ -58,7 +63,7 @@ The analog watchdog flags AWD1..3 are plain status bits: only the watchdogs, who
 enables are ``todo`` (reported), would set them, so they read 0 as on silicon.
 
 Not modelled (``todo``, accesses reported): hardware triggers (EXTEN, EXTSEL), DMA
-(DMAEN, DMACFG), wait and auto-off modes (WAIT, AUTOFF), discontinuous mode (DISCEN),
+(DMAEN, DMACFG), auto-off mode (AUTOFF),
 analog watchdogs (AWDx), oversampling (CFGR2 OVS*, TOVS), low-frequency trigger (LFTRIG).
 """
 from __future__ import annotations
@@ -146,10 +151,11 @@ class AnalogToDigital(Peripheral):
         self._regulator_ready_at: Optional[float] = None
         self._sequence: list[int] = []
         self._position = 0
+        self._waiting = False                         # WAIT mode: next conversion held until DR is read
         awd = [w1c(f"AWD{n}", 6 + n) for n in (1, 2, 3)]     # only set by the (todo) watchdogs
         super().__init__(base, services, registers=[
             reg("ISR", 0x00, 0, w1c("ADRDY", 0), w1c("EOSMP", 1), w1c("EOC", 2), w1c("EOS", 3), w1c("OVR", 4),
-                *awd, w1c("EOCAL", 11), w1c("CCRDY", 13), on_write=lambda o, n: self._update_irq()),
+                *awd, w1c("EOCAL", 11), w1c("CCRDY", 13), on_write=lambda o, n: self._data_treated()),
             reg("IER", 0x04, 0, rw("ADRDYIE", 0), rw("EOSMPIE", 1), rw("EOCIE", 2), rw("EOSIE", 3), rw("OVRIE", 4),
                 todo("AWD1IE", 7), todo("AWD2IE", 8), todo("AWD3IE", 9), rw("EOCALIE", 11), rw("CCRDYIE", 13),
                 on_write=lambda o, n: self._update_irq()),
@@ -157,7 +163,7 @@ class AnalogToDigital(Peripheral):
                 rs("ADCAL", 31), on_write=self._cr_written),
             reg("CFGR1", 0x0C, 0, todo("DMAEN", 0), todo("DMACFG", 1), rw("SCANDIR", 2), rw("RES", 3, 2),
                 rw("ALIGN", 5), todo("EXTSEL", 6, 3), todo("EXTEN", 10, 2), rw("OVRMOD", 12), rw("CONT", 13),
-                todo("WAIT", 14), todo("AUTOFF", 15), todo("DISCEN", 16), rw("CHSELRMOD", 21),
+                rw("WAIT", 14), todo("AUTOFF", 15), rw("DISCEN", 16), rw("CHSELRMOD", 21),
                 todo("AWD1SGL", 22), todo("AWD1EN", 23), todo("AWD1CH", 26, 5), on_write=self._cfgr1_written),
             reg("CFGR2", 0x10, 0, todo("OVSE", 0), todo("OVSR", 2, 3), todo("OVSS", 5, 4), todo("TOVS", 9),
                 todo("LFTRIG", 29), rw("CKMODE", 30, 2)),
@@ -201,6 +207,7 @@ class AnalogToDigital(Peripheral):
         self._regulator_ready_at = None
         self._sequence = []
         self._position = 0
+        self._waiting = False
         self._update_irq()
 
     # -- clock -------------------------------------------------------------------------------
@@ -299,6 +306,8 @@ class AnalogToDigital(Peripheral):
     def _stop(self) -> None:
         cr = self.reg["CR"]
         self._cancel("conversion")
+        self._waiting = False
+        self._position = 0
         cr.set("ADSTART", 0)
         cr.set("ADSTP", 0)
 
@@ -339,8 +348,9 @@ class AnalogToDigital(Peripheral):
             cr.set("ADSTART", 0)
             self.services.event("adc", "ADC ADSTART with the ADC not enabled and ready: ignored")
             return
-        self._sequence = self.sequence()
-        self._position = 0
+        if not (self.reg["CFGR1"].get("DISCEN") and self._position):     # else: go on with the sequence
+            self._sequence = self.sequence()
+            self._position = 0
         if not self._sequence:
             cr.set("ADSTART", 0)
             self.services.event("adc", "ADC ADSTART with no channel selected: nothing converted")
@@ -365,22 +375,34 @@ class AnalogToDigital(Peripheral):
             dr.value = value
         isr.value |= EOSMP | EOC
         self._position += 1
-        if self._position >= len(self._sequence):
+        end_of_sequence = self._position >= len(self._sequence)
+        if end_of_sequence:
             isr.value |= EOS
             self._position = 0
-            if cfgr1.get("CONT"):
-                self._sequence = self.sequence() or self._sequence
-                self._convert_next()
-            else:
-                self.reg["CR"].set("ADSTART", 0)
+        discontinuous = cfgr1.get("DISCEN")
+        if discontinuous or end_of_sequence and not cfgr1.get("CONT"):
+            self.reg["CR"].set("ADSTART", 0)
         else:
-            self._convert_next()
+            if end_of_sequence:
+                self._sequence = self.sequence() or self._sequence
+            if cfgr1.get("WAIT"):
+                self._waiting = True
+            else:
+                self._convert_next()
         self._update_irq()
 
     def _dr_read(self, stored: int) -> int:
         self.reg["ISR"].value &= ~EOC
-        self._update_irq()
+        self._data_treated()
         return stored
+
+    def _data_treated(self) -> None:
+        """DR read or ISR written: a conversion held by WAIT mode may start."""
+        if self._waiting and not self.reg["ISR"].value & EOC:
+            self._waiting = False
+            if self.reg["CR"].get("ADSTART"):
+                self._convert_next()
+        self._update_irq()
 
     # -- interrupt --------------------------------------------------------------------------------
     def _update_irq(self) -> None:

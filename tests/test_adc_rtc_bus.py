@@ -456,3 +456,38 @@ def test_alarm_registers_are_locked_while_the_alarm_is_enabled(rtc_clock, clock)
     unlock(rtc)
     rtc.write(ALRMAR, 4, 0x34)
     assert rtc.read(ALRMAR, 4) == MSK4 | 0x12
+
+
+WAIT, DISCEN = 1 << 14, 1 << 16
+
+
+def test_discontinuous_mode_converts_one_channel_per_start(adc, clock):
+    adc.set_channel(1, 11)
+    adc.set_channel(2, 22)
+    ready(adc, clock)
+    select(adc, clock, 1 << 1 | 1 << 2)
+    adc.write(CFGR1, 4, DISCEN)
+    values = []
+    for _ in range(3):
+        adc.write(CR, 4, ADVREGEN | ADEN | ADSTART)
+        clock.advance(1e-5)
+        assert not adc.read(CR, 4) & ADSTART      # cleared after each conversion
+        values.append((adc.read(DR, 4), bool(adc.read(ISR, 4) & EOS)))
+        adc.write(ISR, 4, EOS)
+    assert values == [(11, False), (22, True), (11, False)]
+
+
+def test_wait_mode_holds_the_next_conversion_until_dr_is_read(adc, clock):
+    adc.set_channel(0, 7)
+    ready(adc, clock)
+    select(adc, clock, 1)
+    adc.write(CFGR1, 4, CONT | WAIT)
+    adc.write(CR, 4, ADVREGEN | ADEN | ADSTART)
+    clock.advance(1e-3)
+    assert adc.read(ISR, 4) & (EOC | OVR) == EOC  # one conversion, then waiting: no overrun
+    adc.write(ISR, 4, EOS)
+    assert adc.read(DR, 4) == 7
+    clock.advance(13.9 / PCLK)
+    assert not adc.read(ISR, 4) & EOC
+    clock.advance(0.2 / PCLK)
+    assert adc.read(ISR, 4) & EOC                 # the next one took one conversion time after the read
