@@ -71,7 +71,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import c071
-from .regs import Access, BusKind, Peripheral, reg, ro, rs, rw, todo, w1c
+from .regs import BusKind, Peripheral, reg, ro, rs, rw, todo, w1c
 
 REGULATOR_STARTUP_S = 20e-6          # t_ADCVREG_STUP (LL_ADC_DELAY_INTERNAL_REGUL_STAB_US)
 CALIBRATION_CYCLES = 82              # t_CAL in ADC clock cycles (assumption, ST datasheets of this ADC)
