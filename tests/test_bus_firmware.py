@@ -81,3 +81,13 @@ def test_rtc_domain_keeps_counting_through_a_system_reset():
     m.reset("power")
     m.bus_write(0x4002_103C, 1 << 10)
     assert m.bus_read(0x4000_2804) == 0x2101 and m.rcc.rtc_clock_hz() == 0
+
+
+def test_i2c_interrupt_driven_write_takes_the_nack_then_the_stop_interrupt():
+    m, end = run_to_exit("i2c_nack_irq", strict=True)
+    assert_exit_0(end)
+    assert m.guest_output == "I2C1 IRQ: NACK then STOP\n"
+    entries = [e for e in m.trace.of_kind("exception.entry") if e.text.startswith("I2C1")]
+    start, nack = [e for e in m.trace.of_kind("i2c1")][:2]
+    assert len(entries) == 2                                # NACKF, then STOPF one SCL period later
+    assert entries[0].seconds >= nack.seconds > start.seconds

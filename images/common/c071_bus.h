@@ -38,6 +38,13 @@
 #define I2C_ICR(b)           REG32((b) + 0x1C)
 #define I2C_TXDR(b)          REG32((b) + 0x28)
 #define I2C_CR1_PE           (1u << 0)
+#define I2C_CR1_TXIE         (1u << 1)
+#define I2C_CR1_NACKIE       (1u << 4)
+#define I2C_CR1_STOPIE       (1u << 5)
+#define I2C_CR1_TCIE         (1u << 6)
+#define I2C_CR1_ERRIE        (1u << 7)
+#define I2C_IRQ_XFER_TX      (I2C_CR1_ERRIE | I2C_CR1_TCIE | I2C_CR1_STOPIE | I2C_CR1_NACKIE | I2C_CR1_TXIE)
+#define IRQ_I2C1             23u
 #define I2C_CR1_ANFOFF       (1u << 12)
 #define I2C_CR2_SADD_MASK    0x3FFu
 #define I2C_CR2_RD_WRN       (1u << 10)
