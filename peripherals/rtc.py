@@ -33,6 +33,9 @@ initialization and configuration, reading the calendar, write protection):
   in sequence are consistent.  BYPSHAD = 1 reads the counters directly.
 * 12-hour format (FMT = 1): hours 1..12 with PM; the weekday counts 1 (Monday) ..
   7 (Sunday) independently of the date, as on silicon.
+* Daylight saving (CR.ADD1H / SUB1H, outside initialization mode): one hour is added
+  to, or subtracted from, the running calendar (SUB1H has no effect at hour 0); the
+  sub-second phase is kept.  BKP is a plain memory bit for software.
 * The RTC is in the RTC domain: a system reset leaves its registers and the calendar
   running; a power-on reset or RCC_CSR1.RTCRST resets them.
 
@@ -52,7 +55,7 @@ initialization mode.  The C071 has no wake-up timer (no WUTR in the SVD).
 
 Not modelled (``todo``, accesses reported): sub-second alarm comparison
 (ALRMASSR.MASKSS, SS), timestamp (TSE, TSIE, TSTR/TSDR/TSSSR),
-smooth calibration (CALR), shift (SHIFTR), daylight-saving steps (ADD1H, SUB1H, BKP),
+smooth calibration (CALR), shift (SHIFTR),
 reference clock detection (REFCKON), the calibration and alarm outputs (COE, OSEL,
 POL, COSEL, TAMPALRM_*, OUT2EN).
 """
@@ -115,7 +118,7 @@ class RealTimeClock(Peripheral):
                 on_write=lambda o, n: self._calendar_written("PRER", o)),
             reg("CR", 0x18, 0, todo("TSEDGE", 3), todo("REFCKON", 4), rw("BYPSHAD", 5), rw("FMT", 6),
                 rw("ALRAE", 8), todo("TSE", 11), rw("ALRAIE", 12), todo("TSIE", 15),
-                wo("ADD1H", 16), wo("SUB1H", 17), todo("BKP", 18),
+                wo("ADD1H", 16), wo("SUB1H", 17), rw("BKP", 18),
                 todo("COSEL", 19), todo("POL", 20), todo("OSEL", 21, 2), todo("COE", 23), todo("TAMPALRM_PU", 29),
                 todo("TAMPALRM_TYPE", 30), todo("OUT2EN", 31), on_write=self._cr_written),
             reg("WPR", 0x24, 0, wo("KEY", 0, 8), on_write=self._wpr_written),
@@ -377,10 +380,29 @@ class RealTimeClock(Peripheral):
         if (old ^ cr.value) & (1 << 8 | 1 << 6):        # ALRAE, FMT
             self._schedule_alarm()
         self._update_irq()
-        if self.reg["CR"].last_written & (3 << 16):
-            # ADD1H / SUB1H: the daylight-saving step is an action, not state; it is not modelled
-            self.services.unmodelled(self, 0x18, 4, is_write=True, value=self.reg["CR"].last_written,
-                                     reg=self.reg["CR"])
+        step = cr.last_written >> 16 & 3
+        if step and not self.reg["ICSR"].get("INITF"):
+            self._daylight_saving(add=bool(step & 1))
+
+    def _daylight_saving(self, add: bool) -> None:
+        """ADD1H / SUB1H: the calendar jumps an hour; the sub-second counter is untouched."""
+        ticks = self._apre_ticks()
+        ssr, tr, dr = self._compute(ticks)
+        hours = _unbcd(tr >> 16 & 0x3F)
+        if self.reg["CR"].get("FMT"):
+            hours = hours % 12 + (12 if tr >> 22 & 1 else 0)
+        if add:
+            tr, dr = self._advance(tr, dr, 3600)
+        elif hours:
+            tr, _ = self._advance(tr, dr, 86400 - 3600)      # an hour back: same day, so DR is kept
+        else:
+            return
+        if self._running_hz:
+            div_a, _ = self._prescalers()
+            self._anchor_seconds += ticks * div_a / self._running_hz    # keep the tick phase
+        self.reg["SSR"].value, self.reg["TR"].value, self.reg["DR"].value = ssr, tr, dr
+        self._frozen = None
+        self._schedule_alarm()
 
     # -- alarm A ---------------------------------------------------------------------------------
     def _alarm_written(self, name: str, old: int) -> None:

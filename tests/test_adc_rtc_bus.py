@@ -491,3 +491,25 @@ def test_wait_mode_holds_the_next_conversion_until_dr_is_read(adc, clock):
     assert not adc.read(ISR, 4) & EOC
     clock.advance(0.2 / PCLK)
     assert adc.read(ISR, 4) & EOC                 # the next one took one conversion time after the read
+
+
+ADD1H, SUB1H = 1 << 16, 1 << 17
+
+
+def test_daylight_saving_steps_move_the_calendar_an_hour(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    set_calendar(rtc, clock, 0x23_3000, 0x24_2101)
+    clock.advance(0.5)
+    unlock(rtc)
+    rtc.write(RTC_CR, 4, ADD1H)
+    assert rtc.read(TR, 4) == 0x00_3000 and rtc.read(DR_, 4) & 0x3F == 0x02
+    assert rtc.read(RTC_CR, 4) & ADD1H == 0                  # an action, read as 0
+    rtc.write(RTC_CR, 4, SUB1H)                              # hour 0: no effect
+    assert rtc.read(TR, 4) == 0x00_3000
+    rtc.read(DR_, 4)
+    clock.advance(0.5)                                       # the sub-second phase was kept
+    assert rtc.read(TR, 4) == 0x00_3001
+    rtc.read(DR_, 4)
+    rtc.write(RTC_CR, 4, ADD1H)
+    rtc.write(RTC_CR, 4, SUB1H)
+    assert rtc.read(TR, 4) == 0x00_3001 and rtc.read(DR_, 4) & 0x3F == 0x02
