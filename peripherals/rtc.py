@@ -28,9 +28,9 @@ initialization and configuration, reading the calendar, write protection):
 * RSF (write 0 to clear) rises SYNC_RTCCLK_PERIODS RTCCLK periods after it is cleared
   or after the initialization mode is left (the shadow registers are copied every
   two RTCCLK periods); it is cleared on entering INIT.
-* Reading with shadow registers (BYPSHAD = 0): reading SSR or TR freezes the
-  following TR/DR reads on the same instant until DR is read, so a time and date read
-  in sequence are consistent.  BYPSHAD = 1 reads the counters directly.
+* Reading with shadow registers (BYPSHAD = 0): reading SSR locks TR and DR, reading
+  TR locks DR, on that instant until DR is read, so a time and date read in sequence
+  are consistent.  BYPSHAD = 1 reads the counters directly.
 * 12-hour format (FMT = 1): hours 1..12 with PM; the weekday counts 1 (Monday) ..
   7 (Sunday) independently of the date, as on silicon.
 * Daylight saving (CR.ADD1H / SUB1H, outside initialization mode): one hour is added
@@ -101,15 +101,15 @@ class RealTimeClock(Peripheral):
         self._anchor_seconds = 0.0       # simulated time of the anchor
         self._anchor_ticks = 0           # ck_apre ticks counted at the anchor (see _calendar)
         self._running_hz = 0             # RTCCLK the calendar counts at since the anchor
-        self._frozen: Optional[tuple[int, int, int]] = None    # (SSR, TR, DR) latched by a shadow read
+        self._frozen: Optional[tuple[Optional[int], int]] = None   # (TR or None, DR) locked by a read
         self._events: dict[str, object] = {}
         super().__init__(base, services, registers=[
-            reg("TR", 0x00, 0, *_time_fields(), on_read=lambda v: self._shadow()[1],
+            reg("TR", 0x00, 0, *_time_fields(), on_read=lambda v: self._read_shadow("TR"),
                 read_has_side_effects=True, on_write=lambda o, n: self._calendar_written("TR", o)),
             reg("DR", 0x04, 0x2101, *(rw(f[0], f[1], f[2] if len(f) > 2 else 1) for f in DATE_FIELDS),
                 on_read=self._dr_read, read_has_side_effects=True,
                 on_write=lambda o, n: self._calendar_written("DR", o)),
-            reg("SSR", 0x08, 0, ro("SS", 0, 16), on_read=lambda v: self._shadow()[0],
+            reg("SSR", 0x08, 0, ro("SS", 0, 16), on_read=lambda v: self._read_shadow("SSR"),
                 read_has_side_effects=True),
             reg("ICSR", 0x0C, 0x07, ro("ALRAWF", 0), ro("SHPF", 3), ro("INITS", 4),
                 w0c("RSF", 5), ro("INITF", 6), rw("INIT", 7), ro("RECALPF", 16),
@@ -260,18 +260,25 @@ class RealTimeClock(Peripheral):
         """(SSR, TR, DR) of the running calendar now, disturbing nothing."""
         return self._compute(self._apre_ticks())
 
-    def _shadow(self) -> tuple[int, int, int]:
-        """What a read sees: the shadow registers latch on an SSR/TR read until DR is read."""
+    def _read_shadow(self, name: str) -> int:
+        """SSR/TR as read: reading SSR locks TR and DR, reading TR locks DR, until DR is read
+        (RM0490 "Reading the calendar", BYPSHAD = 0); BYPSHAD = 1 reads the counters."""
+        ssr, tr, dr = self.now()
         if self.reg["CR"].get("BYPSHAD"):
-            return self.now()
+            return ssr if name == "SSR" else tr
+        if name == "SSR":
+            if self._frozen is None:
+                self._frozen = (tr, dr)
+            elif self._frozen[0] is None:
+                self._frozen = (tr, self._frozen[1])
+            return ssr
         if self._frozen is None:
-            self._frozen = self.now()
-        return self._frozen
+            self._frozen = (None, dr)
+        return self._frozen[0] if self._frozen[0] is not None else tr
 
     def _dr_read(self, stored: int) -> int:
-        dr = self._shadow()[2]
-        if not self.reg["CR"].get("BYPSHAD"):
-            self._frozen = None
+        dr = self.now()[2] if self._frozen is None or self.reg["CR"].get("BYPSHAD") else self._frozen[1]
+        self._frozen = None
         return dr
 
     # -- write protection ----------------------------------------------------------------------

@@ -513,3 +513,22 @@ def test_daylight_saving_steps_move_the_calendar_an_hour(rtc_clock, clock):
     rtc.write(RTC_CR, 4, ADD1H)
     rtc.write(RTC_CR, 4, SUB1H)
     assert rtc.read(TR, 4) == 0x00_3001 and rtc.read(DR_, 4) & 0x3F == 0x02
+
+
+def test_time_reads_keep_counting_while_the_date_stays_locked_until_read(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    set_calendar(rtc, clock, 0x23_5959, 0x24_0101)
+    assert rtc.read(TR, 4) == 0x23_5959                     # locks DR ...
+    clock.advance(1.0)
+    assert rtc.read(TR, 4) == 0x00_0000                     # ... but TR itself goes on
+    assert rtc.read(DR_, 4) == 0x24_0101                    # the date of the first TR read
+    assert rtc.read(DR_, 4) == 0x24_0102
+
+
+def test_subsecond_read_locks_the_time_too(rtc_clock, clock):
+    rtc, _ = rtc_clock
+    set_calendar(rtc, clock, 0x10_0000, 0x24_0101)
+    rtc.read(SSR, 4)
+    clock.advance(2.0)
+    assert rtc.read(TR, 4) == 0x10_0000 and rtc.read(DR_, 4) == 0x24_0101
+    assert rtc.read(TR, 4) == 0x10_0002
