@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+from peripherals.adc import parse_channel_spec
 from peripherals.option_bytes import parse_option_bytes_spec
 
 from .core.runloop import EndReason, RunEnd
@@ -62,9 +63,19 @@ def build_machine(args: argparse.Namespace) -> Machine:
     return machine
 
 
+def set_adc_inputs(machine: Machine, specs: Optional[Sequence[str]]) -> None:
+    """``--adc CH=VALUE``: what each ADC channel's pin carries (peripherals/adc.py)."""
+    for spec in specs or ():
+        try:
+            machine.adc.set_channel(*parse_channel_spec(spec))
+        except ValueError as exc:
+            raise BadInput(f"--adc {exc}") from None
+
+
 def run_command(args: argparse.Namespace) -> int:
     try:
         machine = build_machine(args)
+        set_adc_inputs(machine, args.adc)
     except BadInput as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -349,6 +360,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--option-bytes", metavar="SPEC",
                      help="option bytes over the factory values, e.g. nBOOT_SEL=0,nBOOT0=1 or OPTR=0x3EEFFEAA")
     run.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
+    run.add_argument("--adc", action="append", metavar="CH=VALUE",
+                     help="the input of ADC channel CH (0-22): a 12-bit code (2048, 0x800) or a voltage over "
+                          "VDDA = 3.3 V (1.65V); repeat for more channels (default: pins read 0, VREFINT and "
+                          "the temperature sensor their typical values)")
     run.add_argument("--max-time", type=float, metavar="SECONDS",
                      help="simulated time limit (default 10 s; none while a debugger is attached or with --usbip)")
     _add_listener(run, "gdb", "wait for GDB on PORT, halted on the reset handler")

@@ -16,6 +16,7 @@ from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PR
 
 from peripherals import c071
 from peripherals.crc import Crc
+from peripherals.adc import AnalogToDigital, calibration_values
 from peripherals.crs import ClockRecoverySystem
 from peripherals.dbg import DebugSupport
 from peripherals.dma import DirectMemoryAccess
@@ -23,12 +24,15 @@ from peripherals.dmamux import DmaRequestMux
 from peripherals.flash import FlashController
 from peripherals.option_bytes import write_factory_option_bytes
 from peripherals.gpio import make_port
+from peripherals.i2c import make_i2c
 from peripherals.iwdg import IndependentWatchdog
 from peripherals.nvic import ExceptionBook, Nvic
 from peripherals.pwr import PowerControl
 from peripherals.rcc import ResetClockControl
 from peripherals.regs import Peripheral, Register
+from peripherals.rtc import RealTimeClock
 from peripherals.scb import SystemControlBlock
+from peripherals.spi import make_spi
 from peripherals.syscfg import SystemConfig
 from peripherals.systick import SysTick
 from peripherals.unmodelled import UnmodelledBlock
@@ -165,6 +169,13 @@ class Machine:
         self.crc = Crc(c071.CRC, services)
         self.dmamux = DmaRequestMux(c071.DMAMUX1, services)
         self.dma = DirectMemoryAccess(c071.DMA1, services, system_bus=SystemBusPort(self), mux=self.dmamux)
+        self.i2c1 = make_i2c("I2C1", services, kernel_clock_hz=self.rcc.i2c1_kernel_clock_hz)
+        self.i2c2 = make_i2c("I2C2", services, kernel_clock_hz=self.rcc.pclk_hz)
+        self.spi1 = make_spi("SPI1", services, pclk_hz=self.rcc.pclk_hz)
+        self.spi2 = make_spi("SPI2", services, pclk_hz=self.rcc.pclk_hz)
+        self.adc = AnalogToDigital(c071.ADC, services, pclk_hz=self.rcc.pclk_hz,
+                                   kernel_clock_hz=self.rcc.adc_kernel_clock_hz)
+        self.rtc = RealTimeClock(c071.RTC, services, rtc_clock_hz=self.rcc.rtc_clock_hz)
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         # Every modelled block, one per line; the PPB trio is mapped through PrivatePeripheralBus.
         self.peripherals: list[Peripheral] = [
@@ -186,6 +197,12 @@ class Machine:
             self.crc,
             self.dma,
             self.dmamux,
+            self.i2c1,
+            self.i2c2,
+            self.spi1,
+            self.spi2,
+            self.adc,
+            self.rtc,
         ]
         self._wire_clocks_and_resets()
 
@@ -216,6 +233,12 @@ class Machine:
             (self.crc, "AHBENR", "CRCEN", "AHBRSTR", "CRCRST"),
             (self.dma, "AHBENR", "DMA1EN", "AHBRSTR", "DMA1RST"),
             (self.dmamux, "AHBENR", "DMA1EN", "AHBRSTR", "DMA1RST"),     # DMA1EN clocks DMA1 and DMAMUX
+            (self.i2c1, "APBENR1", "I2C1EN", "APBRSTR1", "I2C1RST"),
+            (self.i2c2, "APBENR1", "I2C2EN", "APBRSTR1", "I2C2RST"),
+            (self.spi1, "APBENR2", "SPI1EN", "APBRSTR2", "SPI1RST"),
+            (self.spi2, "APBENR1", "SPI2EN", "APBRSTR1", "SPI2RST"),
+            (self.adc, "APBENR2", "ADCEN", "APBRSTR2", "ADCRST"),
+            (self.rtc, "APBENR1", "RTCAPBEN", None, None),
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)
@@ -226,6 +249,8 @@ class Machine:
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
         self.usart1.request_dma = self.dmamux.connect("USART1_RX", "USART1_TX")
         self.usart2.request_dma = self.dmamux.connect("USART2_RX", "USART2_TX")
+        rcc.rtc_domain_reset = self.rtc.domain_reset          # RCC_CSR1.RTCRST (RM0490 §6.4.26)
+        rcc.rtc_clock_changed = self.rtc.clock_changed
 
     def _map_everything(self) -> None:
         uc = self.cpu.uc
@@ -267,6 +292,8 @@ class Machine:
         # A fixed, recognisable UID keeps runs deterministic (the real one is per die).
         e.store(None, c071.UID_ADDR, bytes.fromhex("c071e0000000000000000001"))
         e.store(None, c071.PACKAGE_ADDR, (0x0000).to_bytes(2, "little"))
+        for address, value in calibration_values().items():      # VREFINT_CAL, TS_CAL1 (peripherals/adc.py)
+            e.store(None, address, value.to_bytes(2, "little"))
 
     def _on_write_to_read_only(self, uc, access, address, size, value, user_data) -> bool:
         # Unicorn stores into a pointer-mapped read-only region once this hook returns

@@ -71,14 +71,8 @@ UNMODELLED_BLOCKS = (
     Block("TIM2", TIM2),
     Block("TIM3", TIM3),
     Block("TIM14", TIM14),
-    Block("RTC", RTC),
     Block("WWDG", WWDG),
-    Block("SPI2", SPI2),
-    Block("I2C1", I2C1),
-    Block("I2C2", I2C2),
-    Block("ADC", ADC),
     Block("TIM1", TIM1),
-    Block("SPI1", SPI1),
     Block("TIM16", TIM16),
     Block("TIM17", TIM17),
     Block("EXTI", EXTI),
@@ -91,6 +85,8 @@ NUM_IRQS = 32
 IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 3, 4, 8
 IRQ_DMA1_CH1, IRQ_DMA1_CH2_3, IRQ_DMAMUX1_DMA1_CH4_5 = 9, 10, 11
 IRQ_USART1, IRQ_USART2 = 27, 28
+IRQ_RTC, IRQ_ADC = 2, 12
+IRQ_I2C1, IRQ_I2C2, IRQ_SPI1, IRQ_SPI2 = 23, 24, 25, 26
 EXCEPTION_NAMES = {1: "Reset", 2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
 IRQ_NAMES = {
     0: "WWDG", 1: "PVM_VDDIO2", 2: "RTC", 3: "FLASH", 4: "RCC_CRS", 5: "EXTI0_1", 6: "EXTI2_3",
@@ -110,5 +106,6 @@ def exception_name(number: int) -> str:
 HSI48_HZ = 48_000_000
 HSIUSB48_HZ = 48_000_000
 LSI_HZ = 32_000
+LSE_HZ = 32_768
 RESET_SYSCLK_HZ = HSI48_HZ // 4
 DEV_ID = 0x493

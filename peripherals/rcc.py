@@ -24,6 +24,7 @@ HSI48_STARTUP_S = 4e-6        # assumption (DS14693 not retrieved)
 HSIUSB48_STARTUP_S = 4e-6     # assumption
 LSI_STARTUP_S = 130e-6        # assumption
 HSE_STARTUP_S = 2e-3          # typical crystal start-up in ST datasheets (tSU(HSE) 2 ms)
+LSE_STARTUP_S = 2.0           # typical 32.768 kHz crystal start-up in ST datasheets (tSU(LSE) 2 s)
 SWITCH_CYCLES = 4             # SW -> SWS latency in HCLK cycles (assumption)
 
 RESET_FLAGS = {"obl": 25, "pin": 26, "power": 27, "software": 28, "iwdg": 29, "wwdg": 30, "lowpower": 31}
@@ -39,8 +40,13 @@ class ResetClockControl(Peripheral):
     bus = BusKind.AHB
     manual = "RM0490 §6"
 
-    def __init__(self, base: int = c071.RCC, services=None, hse_hz: Optional[int] = None) -> None:
+    def __init__(self, base: int = c071.RCC, services=None, hse_hz: Optional[int] = None,
+                 lse_hz: Optional[int] = c071.LSE_HZ) -> None:
         self.hse_hz = hse_hz
+        self.lse_hz = lse_hz                  # NUCLEO boards fit a 32.768 kHz LSE crystal
+        self._rtc_domain_csr1 = 0             # CSR1 survives system resets (RTC domain, RM0490 §6.1.3)
+        self.rtc_domain_reset: Callable[[], None] = lambda: None    # the RTC (machine wiring)
+        self.rtc_clock_changed: Callable[[], None] = lambda: None   # the RTC (machine wiring)
         self._gated: dict[tuple[str, int], list[Peripheral]] = {}
         self._resettable: dict[tuple[str, int], list[Peripheral]] = {}
         registers = [
@@ -89,14 +95,15 @@ class ResetClockControl(Peripheral):
             reg("CCIPR", 0x54, 0, rw("USART1SEL", 0, 2), rw("I2C1SEL", 12, 2), rw("I2S1SEL", 14, 2),
                 rw("ADCSEL", 30, 2)),
             reg("CCIPR2", 0x58, 0, rw("USBSEL", 12), on_write=lambda o, n: self._usb_clock_request()),
-            reg("CSR1", 0x5C, 0, todo("LSEON", 0), ro("LSERDY", 1), todo("LSEBYP", 2), todo("LSEDRV", 3, 2),
-                todo("LSECSSON", 5), ro("LSECSSD", 6), todo("RTCSEL", 8, 2), todo("RTCEN", 15), todo("RTCRST", 16),
-                todo("LSCOEN", 24), todo("LSCOSEL", 25)),
+            reg("CSR1", 0x5C, 0, rw("LSEON", 0), ro("LSERDY", 1), rw("LSEBYP", 2), rw("LSEDRV", 3),
+                todo("LSECSSON", 5), ro("LSECSSD", 6), rw("RTCSEL", 8, 2), rw("RTCEN", 15), rw("RTCRST", 16),
+                todo("LSCOEN", 24), todo("LSCOSEL", 25), on_write=self._csr1_write),
             reg("CSR2", 0x60, 0, rw("LSION", 0), ro("LSIRDY", 1), wo("RMVF", 23), ro("OBLRSTF", 25),
                 ro("PINRSTF", 26), ro("PWRRSTF", 27), ro("SFTRSTF", 28), ro("IWDGRSTF", 29), ro("WWDGRSTF", 30),
                 ro("LPWRRSTF", 31), on_write=self._csr2_write),
         ]
         self._reset_flags = 0
+        self._lsi_forced = False              # the IWDG keeps LSI on (force_lsi)
         self.shared_irq: Callable[[], bool] = lambda: False     # CRS shares IRQ 4 (machine wiring)
         super().__init__(base, services, registers)
 
@@ -114,11 +121,15 @@ class ResetClockControl(Peripheral):
     def on_reset(self) -> None:
         self._events: dict[str, object] = {}
         self.reg["CR"].set("HSIRDY", 1)         # the core runs from HSISYS out of reset
+        self.reg["CSR1"].value = self._rtc_domain_csr1
+        if self.reg["CSR1"].get("LSEON") and not self.reg["CSR1"].get("LSERDY"):
+            self._start_lse()                     # the crystal kept starting through the system reset
         self.reg["CSR2"].value = self._reset_flags
         self.services.clock_tree_changed()
 
     def power_on_reset(self) -> None:
         self._reset_flags = 0
+        self._rtc_domain_csr1 = 0
         self.reset()
 
     def record_reset(self, cause: str) -> None:
@@ -131,6 +142,7 @@ class ResetClockControl(Peripheral):
     def force_lsi(self) -> None:
         """The IWDG forces LSI on while it runs (RM0490 §6.2.5)."""
         cr2 = self.reg["CSR2"]
+        self._lsi_forced = True
         if not cr2.get("LSIRDY"):
             self._start("LSIRDY", LSI_STARTUP_S, lambda: cr2.set("LSIRDY", 1))
 
@@ -154,6 +166,8 @@ class ResetClockControl(Peripheral):
             done()
             self._ready_interrupt(key)
             self._try_switch()
+            if key in ("LSERDY", "LSIRDY", "HSERDY"):
+                self.rtc_clock_changed()
         self._events[key] = self.services.after_seconds(seconds, finish, f"RCC {key}")
 
     def _stop(self, key: str) -> None:
@@ -215,9 +229,78 @@ class ResetClockControl(Peripheral):
             csr2.value &= 0xFFFFFF
         if csr2.get("LSION") and not csr2.get("LSIRDY"):
             self._start("LSIRDY", LSI_STARTUP_S, lambda: csr2.set("LSIRDY", 1))
+        elif not csr2.get("LSION") and old & 1 and not self._lsi_forced:
+            # LSI stops: LSIRDY falls (within 3 LSI periods, RM0490 RCC_CSR2.LSIRDY; taken as at once)
+            self._stop("LSIRDY")
+            csr2.set("LSIRDY", 0)
+            self.rtc_clock_changed()
+
+    # -- RTC domain: LSE and the RTC clock (RM0490 §6.2.6, §6.2.14, §6.4.26) -------------
+    def _start_lse(self) -> None:
+        csr1 = self.reg["CSR1"]
+
+        def ready() -> None:
+            csr1.set("LSERDY", 1)
+            self._rtc_domain_csr1 = csr1.value
+        if csr1.get("LSEBYP") or self.lse_hz:
+            self._start("LSERDY", 0.0 if csr1.get("LSEBYP") else LSE_STARTUP_S, ready)
+        else:
+            self.services.event("rcc.no_lse", "LSEON set but no LSE crystal is fitted: LSERDY stays 0")
+
+    def _csr1_write(self, old: int, new: int) -> None:
+        """LSEON -> LSERDY after the crystal start-up; RTCSEL is set once until an RTC domain
+        reset (RTCRST); RTCRST resets CSR1 and the RTC."""
+        csr1 = self.reg["CSR1"]
+        if csr1.get("RTCRST"):
+            csr1.value = 1 << 16
+            self._stop("LSERDY")
+            self._rtc_domain_csr1 = csr1.value
+            self.rtc_domain_reset()
+            return
+        rtcsel_old = old >> 8 & 3
+        if rtcsel_old and csr1.get("RTCSEL") != rtcsel_old:
+            csr1.set("RTCSEL", rtcsel_old)
+            self.services.event("rcc.rtcsel", "RCC_CSR1.RTCSEL can only be changed after an RTC domain "
+                                "reset (RTCRST): write ignored")
+        if csr1.get("LSEON") and not csr1.get("LSERDY"):
+            self._start_lse()
+        elif not csr1.get("LSEON"):
+            self._stop("LSERDY")
+            csr1.set("LSERDY", 0)
+        self._rtc_domain_csr1 = csr1.value
+        self.rtc_clock_changed()
+
+    def rtc_clock_hz(self) -> int:
+        """RTCCLK: RTCSEL 01 LSE, 10 LSI, 11 HSE/32, gated by RTCEN; 0 while the source is not ready."""
+        csr1 = self.reg["CSR1"]
+        if not csr1.get("RTCEN"):
+            return 0
+        sel = csr1.get("RTCSEL")
+        if sel == 1:
+            return (self.lse_hz or c071.LSE_HZ) if csr1.get("LSERDY") else 0
+        if sel == 2:
+            return c071.LSI_HZ if self.reg["CSR2"].get("LSIRDY") else 0
+        if sel == 3:
+            return (self.hse_hz or 0) // 32 if self.reg["CR"].get("HSERDY") else 0
+        return 0
+
+    def i2c1_kernel_clock_hz(self) -> int:
+        """CCIPR.I2C1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (RM0490 §6.4.20)."""
+        sel = self.reg["CCIPR"].get("I2C1SEL")
+        if sel == 1:
+            return self.sysclk_hz()
+        if sel == 2:
+            return c071.HSI48_HZ // (self.reg["CR"].get("HSIKERDIV") + 1)
+        return self.pclk_hz()
+
+    def adc_kernel_clock_hz(self) -> int:
+        """CCIPR.ADCSEL: 00 SYSCLK, 10 HSIKER (RM0490 §6.4.20)."""
+        if self.reg["CCIPR"].get("ADCSEL") == 2:
+            return c071.HSI48_HZ // (self.reg["CR"].get("HSIKERDIV") + 1)
+        return self.sysclk_hz()
 
     # -- ready interrupts (RCC_CRS IRQ 4) -------------------------------------
-    _READY_FLAG = {"LSIRDY": 0, "HSIUSB48RDY": 2, "HSIRDY": 3, "HSERDY": 4}
+    _READY_FLAG = {"LSIRDY": 0, "LSERDY": 1, "HSIUSB48RDY": 2, "HSIRDY": 3, "HSERDY": 4}
 
     def _ready_interrupt(self, key: str) -> None:
         bit = self._READY_FLAG.get(key)

@@ -71,7 +71,7 @@ def test_raw_binary_bootloader_is_placed_in_system_memory(capsys, tmp_path):
 
 def test_unmodelled_access_is_reported_and_fails_in_strict_mode(capsys):
     status, out, _ = run(capsys, ELF / "unmodelled_access.elf")
-    assert status == 0 and "unmodelled write I2C1+0x010" in out and "in main" in out
+    assert status == 0 and "unmodelled write I2C1.CR1 (" in out and "SMBHEN" in out and "in main" in out
     status, out, _ = run(capsys, ELF / "unmodelled_access.elf", "--strict")
     assert status == 5 and "strict mode" in out
     assert "after I2C1 write" not in out
@@ -122,25 +122,25 @@ def test_flash_file_of_the_wrong_size_is_bad_input(capsys, tmp_path):
     assert status == 2 and "a flash file holds" in err
 
 
-def _raw_rom_touching_i2c1(path: Path) -> Path:
-    """A 20-byte system-memory dump: vectors, then `ldr r0, =0x40005400; ldr r1, [r0]; b .`."""
+def _raw_rom_touching_a_reserved_register(path: Path) -> Path:
+    """A 20-byte system-memory dump: vectors, then `ldr r0, =0x4002100C; ldr r1, [r0]; b .` (RCC+0x0C is reserved)."""
     import struct
     rom = struct.pack("<II", 0x2000_6000, 0x1FFF_0009) + struct.pack("<4H", 0x4801, 0x6801, 0xE7FE, 0) \
-        + struct.pack("<I", 0x4000_5400)
+        + struct.pack("<I", 0x4002_100C)
     path.write_bytes(rom)
     return path
 
 
 def test_strict_mode_names_the_register_a_raw_rom_dump_touches(capsys, tmp_path):
-    rom = _raw_rom_touching_i2c1(tmp_path / "rom.bin")
+    rom = _raw_rom_touching_a_reserved_register(tmp_path / "rom.bin")
     status, out, _ = run(capsys, ELF / "hello.elf", "--bootloader", rom, "--boot-pin", "1",
                          "--option-bytes", "nBOOT_SEL=0", "--strict")
     assert status == 5
-    assert "unmodelled read I2C1+0x000" in out and "pc=0x1FFF000A" in out
+    assert "unmodelled read RCC+0x00C" in out and "pc=0x1FFF000A" in out
 
 
 def test_without_strict_the_raw_rom_runs_on_and_the_access_is_reported(capsys, tmp_path):
-    rom = _raw_rom_touching_i2c1(tmp_path / "rom.bin")
+    rom = _raw_rom_touching_a_reserved_register(tmp_path / "rom.bin")
     status, out, _ = run(capsys, ELF / "hello.elf", "--bootloader", rom, "--boot-pin", "1",
                          "--option-bytes", "nBOOT_SEL=0", "--max-time", "0.01")
-    assert status == 4 and "unmodelled read I2C1+0x000" in out
+    assert status == 4 and "unmodelled read RCC+0x00C" in out

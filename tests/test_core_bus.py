@@ -139,10 +139,13 @@ def test_dbg_idcode_reads_c071_device_id_once_dbgen_is_set(m):
 
 
 def test_access_to_an_unmodelled_block_is_recorded(m):
-    m.bus_write(c071.I2C1 + 0x10, 0x68)
-    assert m.bus_read(c071.I2C1 + 0x10) == 0
+    if not c071.UNMODELLED_BLOCKS:
+        pytest.skip("every block of the chip has a model")
+    block = c071.UNMODELLED_BLOCKS[0]
+    m.bus_write(block.base + 0x10, 0x68)
+    assert m.bus_read(block.base + 0x10) == 0
     recorded = list(m.trace.unmodelled.values())
-    assert [(a.what.split("+")[0], a.is_write) for a in recorded] == [("I2C1", True), ("I2C1", False)]
+    assert [(a.what.split("+")[0], a.is_write) for a in recorded] == [(block.name, True), (block.name, False)]
     assert recorded[0].value == 0x68
 
 

@@ -1,6 +1,8 @@
 """Register maps of the peripheral models checked against ST's SVD (STM32C071.svd).
 
-The SVD is an oracle only (it is not part of the repository): for every model in
+The SVD is an oracle only (it is not part of the repository; its facts are committed
+as tests/svd_c071.json by tests/svd_extract.py, and a test run beside ``../shared``
+checks the table against a fresh extraction): for every model in
 ``peripherals/`` that has a counterpart in the SVD, each register's address and
 power-on reset value must match the SVD register of the same name, the model's
 base must equal ``c071.py``'s, and SVD registers the model lacks must be listed
@@ -13,9 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import inspect
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -24,9 +24,7 @@ from peripherals import c071
 from peripherals.regs import Peripheral
 from peripherals.services import NullServices
 
-SVD_PATH = Path(__file__).resolve().parents[2] / "shared" / "svd" / "STM32C071.svd"
-if not SVD_PATH.exists():
-    pytest.skip(f"{SVD_PATH} not present; SVD oracle tests skipped", allow_module_level=True)
+import svd_extract
 
 # Every module in peripherals/ is searched for models: a new model is checked without editing this file.
 # A module whose class serves several instances (GPIO ports, timers) defines
@@ -60,6 +58,9 @@ EXCEPTIONS = {
 # - SYSCFG.CFGR1 matches because the default boot_mem_mode() is 0 (main flash);
 #   after a system-memory boot MEM_MODE resets to 01 (RM0490 §9.1.1).
 
+# (peripheral, register, field) -> why the model places a field differently from the SVD
+FIELD_EXCEPTIONS: dict[tuple[str, str, str], str] = {}
+
 # (peripheral, model register) with no SVD register of that name
 NOT_IN_SVD: dict[tuple[str, str], str] = {}
 
@@ -67,16 +68,18 @@ NOT_IN_SVD: dict[tuple[str, str], str] = {}
 NOT_MODELLED: dict[tuple[str, str], str] = {
     ("USART1", "CR1_ALTERNATE1"): "the FIFO-disabled view of CR1 (same offset, RXNEIE/TXEIE names): one CR1 in the model",
     ("USART1", "ISR_ALTERNATE1"): "the FIFO-disabled view of ISR (same offset, RXNE/TXE names): one ISR in the model",
+    ("ADC", "CHSELR_ALTERNATE1"): "the CHSELRMOD = 1 view of CHSELR (same offset, SQ1..SQ8): one CHSELR in the model",
 }
 
 
-# -- SVD parsing ------------------------------------------------------------------------
+# -- the SVD facts (tests/svd_c071.json, extracted by tests/svd_extract.py) ----------------
 @dataclass(frozen=True)
 class SvdRegister:
     name: str
     offset: int
     reset: int
     mask: int
+    fields: dict[str, tuple[int, int]]          # field name -> (lsb, width)
 
 
 @dataclass(frozen=True)
@@ -86,55 +89,15 @@ class SvdPeripheral:
     registers: dict[str, SvdRegister]
 
 
-def _int(text: str) -> int:
-    return int(text.strip(), 0)
+def svd_from_table(table: dict) -> dict[str, SvdPeripheral]:
+    return {name: SvdPeripheral(name, p["base"], {
+                r: SvdRegister(r, v["offset"], v["reset"], v["mask"],
+                               {f: tuple(pos) for f, pos in v["fields"].items()})
+                for r, v in p["registers"].items()})
+            for name, p in table.items()}
 
 
-def _props(node: ET.Element, inherited: dict[str, int]) -> dict[str, int]:
-    props = dict(inherited)
-    for key in ("resetValue", "resetMask", "size"):
-        text = node.findtext(key)
-        if text is not None:
-            props[key] = _int(text)
-    return props
-
-
-def _strip_prefix(register: str, prefixes: tuple[str, ...]) -> str:
-    for prefix in prefixes:
-        if prefix and register.startswith(prefix + "_"):
-            return register[len(prefix) + 1:]
-    return register
-
-
-def parse_svd(path: Path) -> dict[str, SvdPeripheral]:
-    root = ET.parse(path).getroot()
-    device = _props(root, {"resetValue": 0, "resetMask": 0xFFFF_FFFF, "size": 32})
-    nodes = {p.findtext("name"): p for p in root.iter("peripheral")}
-
-    def registers_of(node: ET.Element, names: tuple[str, ...]) -> dict[str, SvdRegister]:
-        props = _props(node, device)
-        block = node.find("registers")
-        if block is None:
-            parent = node.get("derivedFrom")
-            return registers_of(nodes[parent], names + (parent,)) if parent else {}
-        out = {}
-        for r in block.iter("register"):
-            rp = _props(r, props)
-            name = _strip_prefix(r.findtext("name"), names)
-            out[name] = SvdRegister(name, _int(r.findtext("addressOffset")),
-                                    rp["resetValue"], rp["resetMask"])
-        return out
-
-    peripherals = {}
-    for name, node in nodes.items():
-        related = (name,) + ((node.get("derivedFrom"),) if node.get("derivedFrom") else ())
-        prefixes = related + tuple(n.rstrip("0123456789") for n in related)   # "I2C_CR1" in I2C2
-        peripherals[name] = SvdPeripheral(name, _int(node.findtext("baseAddress")),
-                                          registers_of(node, prefixes))
-    return peripherals
-
-
-SVD = parse_svd(SVD_PATH)
+SVD = svd_from_table(svd_extract.load())
 
 
 # -- model discovery ----------------------------------------------------------------------
@@ -252,3 +215,23 @@ def test_every_svd_register_is_modelled(periph):
 def test_exceptions_name_real_registers():
     for periph, register in EXCEPTIONS:
         assert periph in INSTANCES and register in INSTANCES[periph].reg, (periph, register)
+
+
+@pytest.mark.skipif(not svd_extract.SVD_PATH.exists(), reason="../shared/svd/STM32C071.svd not present")
+def test_committed_svd_table_matches_a_fresh_extraction():
+    fresh = svd_extract.render(svd_extract.extract(svd_extract.SVD_PATH))
+    assert svd_extract.TABLE_PATH.read_text() == fresh, (
+        "tests/svd_c071.json is stale: run python tests/svd_extract.py")
+
+
+@pytest.mark.parametrize("periph,register", list(_register_cases()))
+def test_field_positions_match_svd(periph, register):
+    """A model field named as an SVD field of the same register sits at the same bits."""
+    svd_reg = _svd_register(periph, register)
+    if svd_reg is None:
+        return
+    wrong = [f"{f.name} at [{f.lsb}+{f.width}], SVD [{svd_reg.fields[f.name][0]}+{svd_reg.fields[f.name][1]}]"
+             for f in INSTANCES[periph].reg[register].fields
+             if f.name in svd_reg.fields and (f.lsb, f.width) != svd_reg.fields[f.name]
+             and (periph, register, f.name) not in FIELD_EXCEPTIONS]
+    assert not wrong, f"{periph}.{register}: " + "; ".join(wrong)
