@@ -17,6 +17,7 @@ from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PR
 from peripherals import c071
 from peripherals.crs import ClockRecoverySystem
 from peripherals.dbg import DebugSupport
+from peripherals.exti import ExtendedInterrupts
 from peripherals.flash import FlashController
 from peripherals.option_bytes import write_factory_option_bytes
 from peripherals.gpio import make_port
@@ -31,6 +32,7 @@ from peripherals.systick import SysTick
 from peripherals.unmodelled import UnmodelledBlock
 from peripherals.usb import PacketMemory, UsbDevice
 from peripherals.usart import Usart
+from peripherals.wwdg import WindowWatchdog
 
 from .core.clock import PS_PER_S, Scheduler, SimClock
 from .core.cpu import Cpu, EPSR_T
@@ -38,6 +40,7 @@ from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
 from .core.runloop import EndReason, RunEnd, RunLoop
 from .image import Image
+from .power import LowPowerModes
 from .semihosting import Semihosting
 from .trace import Trace, TraceEvent, UnmodelledAccess
 
@@ -153,6 +156,9 @@ class Machine:
                                         hardware_mode=lambda: not self.flash_controller.optr >> 16 & 1)
         self.gpio = {name: make_port(name, services) for name in ("GPIOA", "GPIOB", "GPIOC", "GPIOD", "GPIOF")}
         self.gpio["GPIOA"].drive(BOOT0_PIN, self.config.boot_pin)
+        self.exti = ExtendedInterrupts(c071.EXTI, services)
+        self.wwdg = WindowWatchdog(c071.WWDG, services, pclk_divider=self.rcc.pclk_divider,
+                                   hardware_mode=lambda: not self.flash_controller.optr >> 19 & 1)
         self.usb = UsbDevice(c071.USB, services, pma=PacketMemory(c071.USB_PMA, services),
                              kernel_clock_hz=self.rcc.usb_kernel_clock_hz)
         self.crs = ClockRecoverySystem(c071.CRS, services)
@@ -171,12 +177,15 @@ class Machine:
             self.dbg,
             self.iwdg,
             *self.gpio.values(),
+            self.exti,
+            self.wwdg,
             self.usb,
             self.usb.pma,
             self.crs,
             self.usart1,
             self.usart2,
         ]
+        self.power = LowPowerModes(self)
         self._wire_clocks_and_resets()
 
         # -- the run loop's view of the chip ------------------------------------------------
@@ -185,6 +194,7 @@ class Machine:
         self.loop.housekeeping = self._between_slices
         self.loop.clock_source = self.rcc.hclk_hz
         self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
+        self.loop.deep_sleep = self.power.deep_sleep         # Stop / Standby / Shutdown (emulator/power.py)
         self.loop.engine.sram_aliased = lambda: self._alias is self.sram
         self.loop.engine.vector_source = self.memory_behind
         self._map_everything()
@@ -203,6 +213,7 @@ class Machine:
             (self.crs, "APBENR1", "CRSEN", "APBRSTR1", "CRSRST"),
             (self.usart1, "APBENR2", "USART1EN", "APBRSTR2", "USART1RST"),
             (self.usart2, "APBENR1", "USART2EN", "APBRSTR1", "USART2RST"),
+            (self.wwdg, "APBENR1", "WWDGEN", None, None),
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)
@@ -211,6 +222,10 @@ class Machine:
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
+        for port in self.gpio.values():                      # pin edges reach EXTI lines and WKUP pins
+            port.on_pin_change = lambda port, pin, level: (self.exti.pin_changed(port, pin, level),
+                                                           self.pwr.pin_changed(port, pin, level))
+        self.exti.cpu_event = self.power.external_event      # EXTI event lines drive the core's RXEV
 
     def _map_everything(self) -> None:
         uc = self.cpu.uc
@@ -452,7 +467,8 @@ class Machine:
     def reset(self, cause: str = "power") -> None:
         """Power-on or system reset: peripherals, boot selection, alias, core (RM0490 §6.1)."""
         self.scheduler.clear()
-        if cause in ("power", "obl"):      # option bytes load at power-on and OBL_LAUNCH (RM0490 §4.4.2)
+        self.power.reset()
+        if cause in ("power", "obl", "standby"):   # option bytes load at power-on, OBL_LAUNCH, Standby exit (RM0490 §4.4.2)
             self.flash_controller.power_on_reset()
             self.flash_controller.evaluate_empty(int.from_bytes(self.flash.load(c071.FLASH_BASE, 8), "little"))
         else:

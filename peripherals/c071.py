@@ -72,7 +72,6 @@ UNMODELLED_BLOCKS = (
     Block("TIM3", TIM3),
     Block("TIM14", TIM14),
     Block("RTC", RTC),
-    Block("WWDG", WWDG),
     Block("SPI2", SPI2),
     Block("I2C1", I2C1),
     Block("I2C2", I2C2),
@@ -83,7 +82,6 @@ UNMODELLED_BLOCKS = (
     Block("TIM17", TIM17),
     Block("DMA1", DMA1),
     Block("DMAMUX1", DMAMUX1),
-    Block("EXTI", EXTI),
     Block("CRC", CRC),
 )
 
@@ -91,7 +89,8 @@ UNMODELLED_BLOCKS = (
 RESET, NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK = 1, 2, 3, 11, 14, 15
 IRQ_BASE = 16
 NUM_IRQS = 32
-IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 3, 4, 8
+IRQ_WWDG, IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 0, 3, 4, 8
+IRQ_EXTI0_1, IRQ_EXTI2_3, IRQ_EXTI4_15 = 5, 6, 7
 IRQ_USART1, IRQ_USART2 = 27, 28
 EXCEPTION_NAMES = {1: "Reset", 2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
 IRQ_NAMES = {
