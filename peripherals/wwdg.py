@@ -58,6 +58,7 @@ class WindowWatchdog(Peripheral):
         self._anchor_cycle = 0
         self._anchor_count = 0x7F
         self._cycles_per_tick = TICK_PCLK_CYCLES
+        self._next_count = None                   # an event at the next decrement while CR is polled
 
     # -- reset -----------------------------------------------------------------------
     def on_reset(self) -> None:
@@ -113,6 +114,9 @@ class WindowWatchdog(Peripheral):
         for event in self._events:
             event.cancel()
         self._events = []
+        if self._next_count is not None:
+            self._next_count.cancel()
+            self._next_count = None
 
     def _reached_0x40(self) -> None:
         self.reg["SR"].value |= 1
@@ -133,7 +137,20 @@ class WindowWatchdog(Peripheral):
 
     # -- registers ------------------------------------------------------------------------
     def _read_cr(self, stored: int) -> int:
+        self._mark_next_count()
         return stored & 0x80 | self.counter()
+
+    def _mark_next_count(self) -> None:
+        """Software watching the counter (a wait for the window) must see each count: the next
+        decrement becomes an event, so a fast-forwarded poll loop stops right before it."""
+        if self._next_count is not None:
+            return
+        period = self._cycles_per_tick * self.pclk_divider()
+        elapsed = self.services.now_cycles() - self._anchor_cycle
+        self._next_count = self.services.after_cycles(period - elapsed % period, self._counted, "WWDG count")
+
+    def _counted(self) -> None:
+        self._next_count = None
 
     def _cr_written(self, old: int, new: int) -> None:
         written = self.reg["CR"].last_written & 0x7F
