@@ -136,8 +136,12 @@ class WindowWatchdog(Peripheral):
         self.services.set_irq_line(c071.IRQ_WWDG, bool(self.reg["SR"].value & 1 and self.reg["CFR"].get("EWI")))
 
     # -- registers ------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        if offset & ~3 == 0 and self.clock_enabled() and not self.held_in_reset:
+            self._mark_next_count()
+        return super().read(offset, size)
+
     def _read_cr(self, stored: int) -> int:
-        self._mark_next_count()
         return stored & 0x80 | self.counter()
 
     def _mark_next_count(self) -> None:
