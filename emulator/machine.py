@@ -594,7 +594,8 @@ class Machine:
         return self.cpu.read32(address)
 
     def drive_pin(self, pin: str, level: Optional[int]) -> None:
-        """Drive a pin from the board side ("PC13", 0 or 1); ``None`` releases it to its pull."""
+        """Drive a pin from the board side ("PC13", 0 or 1); ``None`` releases it to its pull.
+        A level change is an edge for the EXTI line and the PWR wake-up pin on that pin."""
         port_letter, number = pin[1:2].upper(), pin[2:]
         port = self.gpio.get(f"GPIO{port_letter}")
         if not pin[:1].upper() == "P" or port is None or not number.isdigit():

@@ -18,6 +18,8 @@ while the core sleeps; plain Sleep (SLEEPDEEP clear) stays the loop's business.
   scheduled events (the IWDG) go.
 * FLASH_OPTR nRST_STOP / nRST_STDBY / nRST_SHDW = 0 turn entering the mode into a reset
   (RCC_CSR2.LPWRRSTF; RM0490 §4.7.6 OPTR, §6.1.2).
+* DBG_CR.DBG_STOP = 1 (debug in Stop): HCLK stays on, so Stop behaves as Sleep for time
+  and wake-up (a SysTick interrupt wakes it), and SYSCLK is still HSISYS afterwards.
 Not modelled, and reported when it matters: the IWDG freeze options (IWDG_STOP /
 IWDG_STDBY = 0), reserved LPMS values, wake-up from the direct EXTI lines (RTC, I2C1,
 USART1 wake-up), the wake-up latency, and HCLK-domain events defined in seconds (a
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SLEEPDEEP = 1 << 2                       # SCB_SCR (ARMv6-M B3.2.7)
 N_RST_STOP, N_RST_STDBY, N_RST_SHDW = 1 << 13, 1 << 14, 1 << 15
 IWDG_STOP, IWDG_STDBY = 1 << 17, 1 << 18  # FLASH_OPTR (RM0490 §4.7.6)
+DBG_STOP = 1 << 1                        # DBG_CR (RM0490 §30.10.2)
 
 
 class LowPowerModes:
@@ -42,6 +45,7 @@ class LowPowerModes:
         self.m = machine
         self.mode = "run"                # run | stop | standby | shutdown
         self._entered_s = 0.0
+        self._debug_clocks = False       # Stop entered with DBG_CR.DBG_STOP: HCLK keeps running
 
     def reset(self) -> None:
         self.mode = "run"
@@ -59,6 +63,8 @@ class LowPowerModes:
         if self.mode == "stop" and m.loop.wake_pending():
             self._exit_stop()
             return False
+        if self.mode == "stop" and self._debug_clocks:
+            return False                 # DBG_STOP: HCLK runs on, time passes as in Sleep
         self._pass_time(deadline_ps)
         return True
 
@@ -96,7 +102,12 @@ class LowPowerModes:
         m.event(f"pwr.{mode}", f"{mode.capitalize()} mode entered (WFI/WFE with SLEEPDEEP, LPMS="
                                f"{m.pwr.reg['CR1'].get('LPMS'):03b})", pc=m.cpu.pc())
         if mode == "stop":
-            m.rcc.enter_stop()
+            # DBG_CR.DBG_STOP keeps FCLK/HCLK on from an oscillator that stays active (SVD DBG_CR:
+            # "Debug options in Stop mode"; RM0490 §30.10.2), so SysTick and every HCLK-domain
+            # interrupt still count and can wake the core, as with a debugger attached.
+            self._debug_clocks = bool(m.dbg.reg["CR"].value & DBG_STOP)
+            if not self._debug_clocks:
+                m.rcc.enter_stop()
             return
         m.sram.store(m.cpu.uc, m.sram.base, bytes(m.sram.size))      # SRAM is not retained
         if mode == "shutdown":

@@ -42,8 +42,9 @@ def test_wfi_without_sleepdeep_is_plain_sleep():
     assert m.clock.cycles > 100_000                     # Sleep: HCLK runs on
 
 
-def test_stop_woken_by_an_exti_event_line_in_wfe():
-    m = _machine(WFE, lpms=0b000)
+@pytest.mark.parametrize("sleepdeep,asleep_in", [(False, "run"), (True, "stop")])
+def test_wfe_in_sleep_or_stop_is_woken_by_an_exti_event_line(sleepdeep, asleep_in):
+    m = _machine(WFE, lpms=0b000, sleepdeep=sleepdeep)
     m.bus_write(c071.RCC + 0x34, 1 << 2)                # GPIOCEN
     m.bus_write(c071.GPIOC, m.bus_read(c071.GPIOC) & ~(3 << 26))   # PC13 input
     m.bus_write(EXTICR4, 2 << 8)
@@ -52,7 +53,7 @@ def test_stop_woken_by_an_exti_event_line_in_wfe():
     m.bus_write(EMR1, 1 << 13)                          # an event, no interrupt
     m.drive_pin("PC13", 1)
     m.run(max_seconds=0.01)
-    assert m.power.mode == "stop" and m.cpu.pc() == CODE + 2
+    assert m.power.mode == asleep_in and m.loop.sleeping and m.cpu.pc() == CODE + 2
     m.drive_pin("PC13", 0)
     m.run(max_seconds=0.001)
     assert m.power.mode == "run"
@@ -129,3 +130,16 @@ def test_pending_wakeup_flag_makes_standby_end_at_once():
     m.drive_pin("PA0", 1)                               # WUF1 set before the wfi, never cleared
     m.run(max_seconds=0.001)
     assert [e.text.split(" ")[0] for e in m.trace.of_kind("reset")] == ["power", "standby"]
+
+
+def test_dbg_stop_keeps_hclk_running_in_stop_so_systick_wakes_the_core():
+    m = _machine(WFI, lpms=0b000)
+    m.bus_write(RCC_APBENR1, PWREN | 1 << 27)           # DBGEN
+    m.bus_write(c071.DBG + 0x04, 1 << 1)                # DBG_CR.DBG_STOP
+    m.bus_write(0xE000_E014, 11_999)                    # SysTick: 1 ms, interrupt
+    m.bus_write(0xE000_E010, 7)
+    m.run(max_seconds=0.0005)
+    assert m.power.mode == "stop" and m.clock.cycles > 5_000
+    m.run(max_seconds=0.001)
+    assert m.power.mode == "run"                        # the SysTick exception ended the Stop
+    assert [e.text.split(" ")[0] for e in m.trace.of_kind("pwr.stop")] == ["Stop", "woke"]
