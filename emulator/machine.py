@@ -222,9 +222,11 @@ class Machine:
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
-        for port in self.gpio.values():                      # pin edges reach EXTI lines and WKUP pins
-            port.on_pin_change = lambda port, pin, level: (self.exti.pin_changed(port, pin, level),
-                                                           self.pwr.pin_changed(port, pin, level))
+        def pin_changed(port, pin: int, level: int) -> None:     # an edge reaches its EXTI line and WKUP pin
+            self.exti.pin_changed(port, pin, level)
+            self.pwr.pin_changed(port, pin, level)
+        for port in self.gpio.values():
+            port.on_pin_change = pin_changed
         self.exti.cpu_event = self.power.external_event      # EXTI event lines drive the core's RXEV
 
     def _map_everything(self) -> None:
