@@ -8,9 +8,11 @@ while the core sleeps; plain Sleep (SLEEPDEEP clear) stays the loop's business.
   HCLK domain moves: time passes while the cycle count stands still
   (``SimClock.pass_time_without_cycles``), which freezes SysTick, the WWDG and every
   event scheduled in cycles, with no special case.  Events defined in seconds (the
-  IWDG on LSI, hosts outside the chip, a pin driven by a test) still come.  The core
-  wakes on an interrupt the EXTI raises (or any pending interrupt that would
-  preempt), or, in WFE, on an EXTI event; SYSCLK is then HSISYS (RM0490 §6.4.3).
+  IWDG on LSI, hosts outside the chip, a pin driven by a test) still come.  Only an
+  EXTI line wakes the core: an interrupt of a GPIO line group, or of a peripheral whose
+  EXTI line is unmasked (``ExtendedInterrupts.stop_wakeup_irqs``), or in WFE an EXTI
+  event; any other interrupt stays pending until then.  SYSCLK is then HSISYS
+  (RM0490 §6.4.3).
 * Standby and Shutdown: no code runs after the WFI.  SRAM content is lost on entry
   (the C071 has no SRAM retention bit: PWR_CR3 has no RRS in ST's SVD).  A WKUP pin
   edge (PWR) or an IWDG expiry ends it in a reset; leaving Standby keeps PWR_SR1.SBF,
@@ -28,6 +30,8 @@ USART byte in flight) which still complete while HCLK is stopped.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
+
+from peripherals import c071
 
 from .core.runloop import EndReason, RunEnd
 
@@ -60,11 +64,13 @@ class LowPowerModes:
             self._enter()
             if m.loop.reset_request:
                 return True
-        if self.mode == "stop" and m.loop.wake_pending():
+        if self.mode == "stop" and self._debug_clocks:
+            if m.loop.wake_pending():
+                self._exit_stop()
+            return False                 # DBG_STOP: HCLK runs on, time passes as in Sleep
+        if self.mode == "stop" and self._stop_wakeup():
             self._exit_stop()
             return False
-        if self.mode == "stop" and self._debug_clocks:
-            return False                 # DBG_STOP: HCLK runs on, time passes as in Sleep
         self._pass_time(deadline_ps)
         return True
 
@@ -75,6 +81,21 @@ class LowPowerModes:
             return
         self.m.loop.engine.event_register = True
         self.m.loop.end_slice()
+
+    def _stop_wakeup(self) -> bool:
+        """Stop ends on an EXTI line: a WFE on an event, or an interrupt the EXTI can pass as a
+        CPU wake-up that would preempt; another pending interrupt waits for the next wake-up."""
+        m = self.m
+        loop, book = m.loop, m.book
+        if loop.sleep_kind == "wfe" and loop.engine.event_register:
+            return True
+        lines = m.exti.stop_wakeup_irqs() & book.enabled
+        threshold = book.execution_priority(0)
+        for irq in range(c071.NUM_IRQS):
+            number = c071.IRQ_BASE + irq
+            if lines >> irq & 1 and book.is_pending(number) and book.priority(number) < threshold:
+                return True
+        return False
 
     # -- entering and leaving ----------------------------------------------------------------------
     def _enter(self) -> None:

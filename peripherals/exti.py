@@ -28,6 +28,9 @@ Behaviour of the configurable lines 0-15 (the GPIO lines):
   register otherwise.  Events latch nothing in EXTI.
 * Wake-up from Stop needs no clock here: the edge detection is asynchronous, so a
   line works whether or not HCLK runs (the machine keeps the EXTI alive in Stop).
+  ``stop_wakeup_irqs`` tells the machine which NVIC lines can end Stop: the three GPIO
+  groups, and RTC / I2C1 / USART1 / PVM / USB interrupts while IMRx unmasks their line
+  (their own wake-up conditions belong to those blocks).
 """
 from __future__ import annotations
 
@@ -41,6 +44,10 @@ LINES = 16
 PORT_CODES = {"GPIOA": 0, "GPIOB": 1, "GPIOC": 2, "GPIOD": 3, "GPIOF": 5}     # EXTICRx values
 DIRECT_LINES = {19: "RTC", 23: "I2C1 wake-up", 25: "USART1 wake-up", 31: "LSE CSS"}
 IRQ_GROUPS = ((c071.IRQ_EXTI0_1, 0x0003), (c071.IRQ_EXTI2_3, 0x000C), (c071.IRQ_EXTI4_15, 0xFFF0))
+# Peripheral interrupts combined with a direct or configurable EXTI line, by IMR register and
+# bit (RM0490 Table 55): RTC (line 19), I2C1 (23), USART1 (25), PVM_VDDIO2 (34), USB (36)
+WAKEUP_LINE_IRQS = (("IMR1", 19, 2), ("IMR1", 23, 23), ("IMR1", 25, c071.IRQ_USART1),
+                    ("IMR2", 2, 1), ("IMR2", 4, c071.IRQ_USB))
 _ANALOG = 3
 
 
@@ -103,6 +110,15 @@ class ExtendedInterrupts(Peripheral):
         self._update_irqs()
         if self.reg["EMR1"].value & lines:
             self.cpu_event()
+
+    def stop_wakeup_irqs(self) -> int:
+        """NVIC lines that can end Stop (RM0490 §5.3, EXTI "CPU wake-up"): the GPIO line groups,
+        and a peripheral's interrupt only while the EXTI line it is combined with is unmasked."""
+        lines = sum(1 << irq for irq, _ in IRQ_GROUPS)
+        for register, bit, irq in WAKEUP_LINE_IRQS:
+            if self.reg[register].value >> bit & 1:
+                lines |= 1 << irq
+        return lines
 
     # -- registers ------------------------------------------------------------------------
     def _swier_written(self, old: int, new: int) -> None:

@@ -143,3 +143,21 @@ def test_dbg_stop_keeps_hclk_running_in_stop_so_systick_wakes_the_core():
     m.run(max_seconds=0.001)
     assert m.power.mode == "run"                        # the SysTick exception ended the Stop
     assert [e.text.split(" ")[0] for e in m.trace.of_kind("pwr.stop")] == ["Stop", "woke"]
+
+
+def test_only_an_exti_line_ends_stop_another_interrupt_stays_pending():
+    m = _machine(WFI, lpms=0b000)
+    m.run(max_seconds=0.001)
+    assert m.power.mode == "stop"
+    nvic_iser, nvic_ispr = 0xE000_E100, 0xE000_E200
+    m.bus_write(nvic_iser, 1 << c071.IRQ_USART2 | 1 << c071.IRQ_USART1 | 1 << c071.IRQ_EXTI0_1)
+    m.bus_write(nvic_ispr, 1 << c071.IRQ_USART2)        # USART2: no EXTI line on the C071
+    m.run(max_seconds=0.001)
+    assert m.power.mode == "stop"
+    m.bus_write(IMR1, m.bus_read(IMR1) & ~(1 << 25))    # USART1's wake-up line masked
+    m.bus_write(nvic_ispr, 1 << c071.IRQ_USART1)
+    m.run(max_seconds=0.001)
+    assert m.power.mode == "stop"
+    m.bus_write(IMR1, m.bus_read(IMR1) | 1 << 25)       # unmasked: the USART1 interrupt wakes the core
+    m.run(max_seconds=0.001)
+    assert m.power.mode == "run"
