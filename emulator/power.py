@@ -19,13 +19,15 @@ while the core sleeps; plain Sleep (SLEEPDEEP clear) stays the loop's business.
   leaving Shutdown is a power-on reset.  In Shutdown the LSI stops, so the chip's
   scheduled events (the IWDG) go.
 * FLASH_OPTR nRST_STOP / nRST_STDBY / nRST_SHDW = 0 turn entering the mode into a reset
-  (RCC_CSR2.LPWRRSTF; RM0490 §4.7.6 OPTR, §6.1.2).
+  (RCC_CSR2.LPWRRSTF; RM0490 §4.7.6 OPTR, §6.1.2); IWDG_STOP / IWDG_STDBY = 0 freeze
+  the IWDG counter in Stop / Standby (RM0490 §21.3.1).
 * DBG_CR.DBG_STOP = 1 (debug in Stop): HCLK stays on, so Stop behaves as Sleep for time
   and wake-up (a SysTick interrupt wakes it), and SYSCLK is still HSISYS afterwards.
-Not modelled, and reported when it matters: the IWDG freeze options (IWDG_STOP /
-IWDG_STDBY = 0), reserved LPMS values, wake-up from the direct EXTI lines (RTC, I2C1,
-USART1 wake-up), the wake-up latency, and HCLK-domain events defined in seconds (a
-USART byte in flight) which still complete while HCLK is stopped.
+Not modelled: reserved LPMS values (reported, entered as Stop), the peripherals' own
+wake-up conditions behind the direct EXTI lines (RTC, I2C1, USART1: their interrupt
+wakes the core while its line is unmasked), the wake-up latency, and HCLK-domain
+events defined in seconds (a USART byte in flight) which still complete while HCLK
+is stopped.
 """
 from __future__ import annotations
 
@@ -113,11 +115,9 @@ class LowPowerModes:
             m.event("pwr", f"entering {mode.capitalize()} with option bit {option}=0: reset")
             m.services.request_reset("lowpower")
             return
-        iwdg_option = {"stop": IWDG_STOP, "standby": IWDG_STDBY}.get(mode)
-        if iwdg_option and m.iwdg.running and not optr & iwdg_option:
-            m.services.report_unmodelled(f"IWDG freeze in {mode.capitalize()} (FLASH_OPTR IWDG_"
-                                         f"{'STOP' if mode == 'stop' else 'STDBY'}=0): the IWDG keeps counting",
-                                         False, optr)
+        iwdg_runs_on = {"stop": IWDG_STOP, "standby": IWDG_STDBY}.get(mode, 0)
+        if not optr & iwdg_runs_on:
+            m.iwdg.freeze()                  # IWDG_STOP / IWDG_STDBY = 0: the counter is frozen
         self.mode = mode
         self._entered_s = m.clock.seconds()
         m.event(f"pwr.{mode}", f"{mode.capitalize()} mode entered (WFI/WFE with SLEEPDEEP, LPMS="
@@ -141,6 +141,7 @@ class LowPowerModes:
         m = self.m
         self.mode = "run"
         m.rcc.exit_stop()
+        m.iwdg.thaw()
         m.event("pwr.stop", f"woke from Stop after {m.clock.seconds() - self._entered_s:.6f} s; "
                             "SYSCLK is HSISYS", pc=m.cpu.pc())
 

@@ -161,3 +161,12 @@ def test_only_an_exti_line_ends_stop_another_interrupt_stays_pending():
     m.bus_write(IMR1, m.bus_read(IMR1) | 1 << 25)       # unmasked: the USART1 interrupt wakes the core
     m.run(max_seconds=0.001)
     assert m.power.mode == "run"
+
+
+@pytest.mark.parametrize("iwdg_stop,resets", [(1, 1), (0, 0)])
+def test_iwdg_stop_option_decides_whether_the_iwdg_counts_in_stop(iwdg_stop, resets):
+    optr = FACTORY_OPTR & ~(1 << 17) | iwdg_stop << 17
+    m = _machine(WFI, lpms=0b000, option_bytes={"OPTR": optr})
+    m.bus_write(c071.IWDG, 0xCCCC)                      # 0xFFF counts of LSI/4: 512 ms
+    m.run(max_seconds=1.0)
+    assert len([e for e in m.trace.of_kind("reset") if e.text.startswith("iwdg")]) == resets
