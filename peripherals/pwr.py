@@ -25,8 +25,10 @@ bit 9 reads 1), CR2 0x100, CR3 0x8000 (EIWUL = 1).
   registers); the RM0490 reset-domain wording was not verified.
 * Not modelled: the SRAM retention in Standby - the C071 has no PWR_CR3.RRS in the
   SVD, so SRAM is always lost there; APC (pull configuration applied in
-  Standby/Shutdown) and the internal wake-up line EIWUL are stored and reported
-  when changed; FPD_STOP/FPD_SLP (flash power-down) only change wake-up latencies.
+  Standby/Shutdown) is stored and reported when changed; FPD_STOP/FPD_SLP (flash
+  power-down) only change wake-up latencies.
+* The internal wake-up line (EIWUL, WUFI) has an entry point, ``internal_wakeup``,
+  for an RTC/TAMP model to drive.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ class PowerControl(Peripheral):
             reg("CR1", 0x00, 0x0000_0208, rw("LPMS", 0, 3), rw("FPD_STOP", 3), rw("FPD_SLP", 5)),
             reg("CR2", 0x04, 0x0000_0100, todo("PVM_VDDIO2", 8, 2)),
             reg("CR3", 0x08, 0x0000_8000, *[rw(f"EWUP{i + 1}", i) for i in range(6) if i + 1 != 3],
-                todo("EWUP3", 2, doc="no known WKUP3 pin on the C071"), todo("APC", 10), todo("EIWUL", 15)),
+                todo("EWUP3", 2, doc="no known WKUP3 pin on the C071"), todo("APC", 10), rw("EIWUL", 15)),
             reg("CR4", 0x0C, 0, *[rw(f"WP{i + 1}", i) for i in range(6)]),
             reg("SR1", 0x10, 0, *[ro(f"WUF{i + 1}", i) for i in range(6)], ro("SBF", 8), ro("WUFI", 15)),
             reg("SR2", 0x14, 0, ro("FLASH_RDY", 7), todo("PVM_VDDIO2_OUT", 13, access=Access.RO),
@@ -120,6 +122,17 @@ class PowerControl(Peripheral):
                     self.services.event("pwr", f"WKUP{number} (P{port_name[-1]}{pin}) edge: wake-up from {mode}")
                     # leaving Shutdown is a power-on reset; leaving Standby keeps the PWR flags (§5.3)
                     self.services.request_reset("power" if self._shutdown else "standby")
+
+    def internal_wakeup(self, active: bool) -> None:
+        """The internal wake-up line (RTC/TAMP wake-up sources, RM0490 §5.3): WUFI follows it, and
+        with CR3.EIWUL its rising edge wakes the device from Standby/Shutdown.  For the machine to
+        wire to an RTC model; nothing drives it yet."""
+        sr1 = self.reg["SR1"]
+        rising = active and not sr1.get("WUFI")
+        sr1.set("WUFI", int(active))
+        if rising and self.standby and self.reg["CR3"].get("EIWUL"):
+            self.services.event("pwr", "internal wake-up line (RTC/TAMP): wake-up from Standby/Shutdown")
+            self.services.request_reset("power" if self._shutdown else "standby")
 
     def power_on_reset(self) -> None:
         super().reset()

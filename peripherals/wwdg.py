@@ -21,9 +21,10 @@ Behaviour (SVD field descriptions, RM0490 §23.3):
   raises the WWDG interrupt (IRQ 0) until cleared.
 * Hardware watchdog option WWDG_SW = 0 (FLASH_OPTR bit 19): the WWDG is enabled after
   every reset (RM0490 §23.3.2); the machine passes ``hardware_mode`` reading OPTR.
-Not modelled: the freeze while the core is halted by a debugger (DBG_WWDG_STOP), and a
+Not modelled: the freeze while the core is halted by a debugger (DBG_WWDG_STOP); a
 PPRE change while the counter runs (the tick length is taken when the counter is
-loaded or the configuration written).
+loaded or the configuration written); RCC_APBENR1.WWDGEN gates the registers but does
+not stop the counter, and the hardware watchdog option does not set WWDGEN.
 """
 from __future__ import annotations
 

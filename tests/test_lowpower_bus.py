@@ -170,3 +170,13 @@ def test_iwdg_stop_option_decides_whether_the_iwdg_counts_in_stop(iwdg_stop, res
     m.bus_write(c071.IWDG, 0xCCCC)                      # 0xFFF counts of LSI/4: 512 ms
     m.run(max_seconds=1.0)
     assert len([e for e in m.trace.of_kind("reset") if e.text.startswith("iwdg")]) == resets
+
+
+def test_internal_wakeup_line_ends_standby_when_eiwul_is_set():
+    m = _machine(WFI, lpms=0b011)
+    m.run(max_seconds=0.001)
+    assert m.power.mode == "standby"
+    m.pwr.internal_wakeup(True)                         # what an RTC wake-up timer would do
+    m.run(max_seconds=0.001)
+    assert [e.text.split(" ")[0] for e in m.trace.of_kind("reset")] == ["power", "standby"]
+    assert m.pwr.reg["SR1"].value & 1 << 8              # SBF
