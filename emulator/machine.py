@@ -21,6 +21,7 @@ from peripherals.crs import ClockRecoverySystem
 from peripherals.dbg import DebugSupport
 from peripherals.dma import DirectMemoryAccess
 from peripherals.dmamux import DmaRequestMux
+from peripherals.exti import ExtendedInterrupts
 from peripherals.flash import FlashController
 from peripherals.option_bytes import write_factory_option_bytes
 from peripherals.gpio import make_port
@@ -38,6 +39,7 @@ from peripherals.systick import SysTick
 from peripherals.unmodelled import UnmodelledBlock
 from peripherals.usb import PacketMemory, UsbDevice
 from peripherals.usart import Usart
+from peripherals.wwdg import WindowWatchdog
 
 from .core.clock import PS_PER_S, Scheduler, SimClock
 from .core.cpu import Cpu, EPSR_T
@@ -45,6 +47,7 @@ from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
 from .core.runloop import EndReason, RunEnd, RunLoop
 from .image import Image
+from .power import LowPowerModes
 from .semihosting import Semihosting
 from .system_bus import SystemBusPort
 from .trace import Trace, TraceEvent, UnmodelledAccess
@@ -161,6 +164,9 @@ class Machine:
                                         hardware_mode=lambda: not self.flash_controller.optr >> 16 & 1)
         self.gpio = {name: make_port(name, services) for name in ("GPIOA", "GPIOB", "GPIOC", "GPIOD", "GPIOF")}
         self.gpio["GPIOA"].drive(BOOT0_PIN, self.config.boot_pin)
+        self.exti = ExtendedInterrupts(c071.EXTI, services)
+        self.wwdg = WindowWatchdog(c071.WWDG, services, pclk_divider=self.rcc.pclk_divider,
+                                   hardware_mode=lambda: not self.flash_controller.optr >> 19 & 1)
         self.usb = UsbDevice(c071.USB, services, pma=PacketMemory(c071.USB_PMA, services),
                              kernel_clock_hz=self.rcc.usb_kernel_clock_hz)
         self.crs = ClockRecoverySystem(c071.CRS, services)
@@ -189,6 +195,8 @@ class Machine:
             self.dbg,
             self.iwdg,
             *self.gpio.values(),
+            self.exti,
+            self.wwdg,
             self.usb,
             self.usb.pma,
             self.crs,
@@ -204,6 +212,7 @@ class Machine:
             self.adc,
             self.rtc,
         ]
+        self.power = LowPowerModes(self)
         self._wire_clocks_and_resets()
 
         # -- the run loop's view of the chip ------------------------------------------------
@@ -212,6 +221,7 @@ class Machine:
         self.loop.housekeeping = self._between_slices
         self.loop.clock_source = self.rcc.hclk_hz
         self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
+        self.loop.deep_sleep = self.power.deep_sleep         # Stop / Standby / Shutdown (emulator/power.py)
         self.loop.engine.sram_aliased = lambda: self._alias is self.sram
         self.loop.engine.vector_source = self.memory_behind
         self._map_everything()
@@ -239,6 +249,7 @@ class Machine:
             (self.spi2, "APBENR1", "SPI2EN", "APBRSTR1", "SPI2RST"),
             (self.adc, "APBENR2", "ADCEN", "APBRSTR2", "ADCRST"),
             (self.rtc, "APBENR1", "RTCAPBEN", None, None),
+            (self.wwdg, "APBENR1", "WWDGEN", None, None),
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)
@@ -251,6 +262,12 @@ class Machine:
         self.usart2.request_dma = self.dmamux.connect("USART2_RX", "USART2_TX")
         rcc.rtc_domain_reset = self.rtc.domain_reset          # RCC_CSR1.RTCRST (RM0490 §6.4.26)
         rcc.rtc_clock_changed = self.rtc.clock_changed
+        def pin_changed(port, pin: int, level: int) -> None:     # an edge reaches its EXTI line and WKUP pin
+            self.exti.pin_changed(port, pin, level)
+            self.pwr.pin_changed(port, pin, level)
+        for port in self.gpio.values():
+            port.on_pin_change = pin_changed
+        self.exti.cpu_event = self.power.external_event      # EXTI event lines drive the core's RXEV
 
     def _map_everything(self) -> None:
         uc = self.cpu.uc
@@ -494,7 +511,8 @@ class Machine:
     def reset(self, cause: str = "power") -> None:
         """Power-on or system reset: peripherals, boot selection, alias, core (RM0490 §6.1)."""
         self.scheduler.clear()
-        if cause in ("power", "obl"):      # option bytes load at power-on and OBL_LAUNCH (RM0490 §4.4.2)
+        self.power.reset()
+        if cause in ("power", "obl", "standby"):   # option bytes load at power-on, OBL_LAUNCH, Standby exit (RM0490 §4.4.2)
             self.flash_controller.power_on_reset()
             self.flash_controller.evaluate_empty(int.from_bytes(self.flash.load(c071.FLASH_BASE, 8), "little"))
         else:
@@ -620,7 +638,8 @@ class Machine:
         return self.cpu.read32(address)
 
     def drive_pin(self, pin: str, level: Optional[int]) -> None:
-        """Drive a pin from the board side ("PC13", 0 or 1); ``None`` releases it to its pull."""
+        """Drive a pin from the board side ("PC13", 0 or 1); ``None`` releases it to its pull.
+        A level change is an edge for the EXTI line and the PWR wake-up pin on that pin."""
         port_letter, number = pin[1:2].upper(), pin[2:]
         port = self.gpio.get(f"GPIO{port_letter}")
         if not pin[:1].upper() == "P" or port is None or not number.isdigit():

@@ -71,18 +71,17 @@ UNMODELLED_BLOCKS = (
     Block("TIM2", TIM2),
     Block("TIM3", TIM3),
     Block("TIM14", TIM14),
-    Block("WWDG", WWDG),
     Block("TIM1", TIM1),
     Block("TIM16", TIM16),
     Block("TIM17", TIM17),
-    Block("EXTI", EXTI),
 )
 
 # -- exceptions (RM0490 Table 55, ARMv6-M B1.5.2) --------------------------------
 RESET, NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK = 1, 2, 3, 11, 14, 15
 IRQ_BASE = 16
 NUM_IRQS = 32
-IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 3, 4, 8
+IRQ_WWDG, IRQ_FLASH, IRQ_RCC_CRS, IRQ_USB = 0, 3, 4, 8
+IRQ_EXTI0_1, IRQ_EXTI2_3, IRQ_EXTI4_15 = 5, 6, 7
 IRQ_DMA1_CH1, IRQ_DMA1_CH2_3, IRQ_DMAMUX1_DMA1_CH4_5 = 9, 10, 11
 IRQ_USART1, IRQ_USART2 = 27, 28
 IRQ_RTC, IRQ_ADC = 2, 12

@@ -6,6 +6,18 @@
   gives a reset value of 0, which the tests record as an SVD exception.
   IDCODE supports 32-bit accesses only; narrower ones are reported as
   unmodelled and read 0.
+* IDCODE is readable whatever RCC_APBENR1.DBGEN says (and while DBGRST holds the
+  block): it is a fixed identification value, read by firmware with the DBG clock
+  off - ST's own HAL_GetDEVID()/HAL_GetREVID() and the LL "device ID" example read
+  it without enabling DBGEN, and candleLight_fw checks DEV_ID at reset on the G0B1
+  (same DBG design) - and the RM describes the ID code as readable by the debug
+  port or by software at any time, even under system reset (RM0490 §30.10.1 as in
+  the G0/F0 manuals' "MCU device ID code" section).
+* CR, APB_FZ1, APB_FZ2 keep needing the clock: they are configuration registers of
+  the APB block that DBGEN clocks (RM0490 §6.4.15 "DBGEN: debug support clock
+  enable"; §30.10.2-§30.10.4 give no exception for them, unlike the ID code), and
+  ST's examples enable DBGEN before __HAL_DBGMCU_FREEZE_*.  With DBGEN clear they
+  read 0 and ignore writes, as every gated block here does.
 * CR, APB_FZ1, APB_FZ2 are reset by a power-on reset only, not by a system
   reset (RM0490 §30.10.2-§30.10.4).  They are storage: the emulator has no
   halted-core state for the freeze bits to act on, and Stop/Standby debug
@@ -49,8 +61,11 @@ class DebugSupport(Peripheral):
         super().reset()
 
     def read(self, offset: int, size: int) -> int:
-        if offset & ~3 == 0 and size != 4:
-            self.services.unmodelled(self, offset, size, is_write=False, value=None,
-                                     reg=self.reg["IDCODE"])
-            return 0
+        if offset & ~3 == 0:
+            idcode = self.reg["IDCODE"]
+            if size != 4:
+                self.services.unmodelled(self, offset, size, is_write=False, value=None, reg=idcode)
+                return 0
+            self.services.mmio_read(self, idcode, idcode.value)     # no clock gate: see the docstring
+            return idcode.value
         return super().read(offset, size)

@@ -17,7 +17,7 @@ Peripheral alternate functions are not modelled: an AF pin reads as an input.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from . import c071
 from .regs import BusKind, Peripheral, reg, ro, rw, wo
@@ -48,6 +48,15 @@ def _per_pin(prefix: str, width: int, count: int = PINS, first: int = 0, access=
     return [access(f"{prefix}{first + i}", i * width, width) for i in range(count)]
 
 
+def _compress(even_bits: int) -> int:
+    """Gather bits 0, 2, 4 ... 30 of a per-pin 2-bit register into a 16-bit pin mask."""
+    return (_EVEN[even_bits & 0xFF] | _EVEN[even_bits >> 8 & 0xFF] << 4
+            | _EVEN[even_bits >> 16 & 0xFF] << 8 | _EVEN[even_bits >> 24 & 0xFF] << 12)
+
+
+_EVEN = [sum((b >> (2 * i) & 1) << i for i in range(4)) for b in range(256)]
+
+
 def _spread(pin_mask: int, width: int) -> int:
     """Expand a 16-bit pin mask to the per-pin field mask of a ``width``-bit-per-pin register."""
     out = 0
@@ -74,7 +83,7 @@ class GpioPort(Peripheral):
             reg("OSPEEDR", 0x08, ospeedr_reset, *_per_pin("OSPEED", 2), on_write=self._ospeedr_written),
             reg("PUPDR", 0x0C, pupdr_reset, *_per_pin("PUPD", 2), on_write=self._pupdr_written),
             reg("IDR", 0x10, 0, *_per_pin("ID", 1, access=ro), on_read=self._read_idr),
-            reg("ODR", 0x14, 0, *_per_pin("OD", 1)),
+            reg("ODR", 0x14, 0, *_per_pin("OD", 1), on_write=lambda old, new: self._sense()),
             reg("BSRR", 0x18, 0, *_per_pin("BS", 1, access=wo),
                 *[wo(f"BR{i}", 16 + i) for i in range(PINS)], on_write=self._bsrr_written),
             reg("LCKR", 0x1C, 0, *_per_pin("LCK", 1), rw("LCKK", 16), on_write=self._lckr_written),
@@ -87,23 +96,58 @@ class GpioPort(Peripheral):
         self._lock_pins = 0                         # LCK[15:0] of the sequence in progress
         self.locked_pins = 0                        # pins frozen by a completed key sequence
         self.lock_active = False                    # LCKK: a key sequence completed since reset
+        # Listener of pin level changes (port, pin, level): the EXTI edge detectors and the
+        # PWR wake-up pins, wired by the machine.  _levels is what it last heard.
+        self.on_pin_change: Optional[Callable[["GpioPort", int, int], None]] = None
+        self._levels = self.pin_levels()
 
     def on_reset(self) -> None:
         self._lock_state = _LOCK_IDLE
         self._lock_pins = 0
         self.locked_pins = 0
         self.lock_active = False
+        self._levels = self.pin_levels()            # a reset is not an edge: the listeners reset too
 
     # -- board side ---------------------------------------------------------------
     def drive(self, pin: int, level: int) -> None:
         """Drive ``pin`` from outside the chip to ``level`` (0/1) until ``release``."""
         self._check_pin(pin)
         self._driven[pin] = 1 if level else 0
+        self._sense()
 
     def release(self, pin: int) -> None:
         """Stop driving ``pin`` from outside; it falls back to its pull resistor."""
         self._check_pin(pin)
         self._driven.pop(pin, None)
+        self._sense()
+
+    def pin_levels(self) -> int:
+        """Electrical level of every pin as a 16-bit mask: ``pin_level`` of each, in bit arithmetic
+        because every ODR/BSRR write asks (the EXTI must see the edges the firmware makes)."""
+        return self._levels_and_analog()[0]
+
+    def _levels_and_analog(self) -> tuple[int, int]:
+        moder = self.reg["MODER"].value
+        low, high = moder & 0x5555_5555, moder >> 1 & 0x5555_5555
+        output, analog = _compress(low & ~high), _compress(low & high)
+        pupdr = self.reg["PUPDR"].value
+        pull_up = _compress(pupdr & ~(pupdr >> 1) & 0x5555_5555)
+        odr = self.reg["ODR"].value & 0xFFFF
+        forced = output & ~(self.reg["OTYPER"].value & odr)    # push-pull, or open-drain driving low
+        free = ~forced & 0xFFFF
+        driven_mask = sum(1 << pin for pin in self._driven) & free
+        driven = sum(level << pin for pin, level in self._driven.items()) & driven_mask
+        levels = (odr & forced) | driven | (pull_up & free & ~driven_mask & ~analog)
+        return levels, analog
+
+    def _sense(self) -> None:
+        """Report the pins whose level a drive, a release or a register write changed."""
+        levels = self.pin_levels()
+        changed, self._levels = levels ^ self._levels, levels
+        if changed and self.on_pin_change is not None:
+            for pin in range(PINS):
+                if changed >> pin & 1:
+                    self.on_pin_change(self, pin, levels >> pin & 1)
 
     def mode(self, pin: int) -> int:
         return self.reg["MODER"].value >> (2 * pin) & 3
@@ -133,11 +177,8 @@ class GpioPort(Peripheral):
     # -- register behaviour ----------------------------------------------------------
     def _read_idr(self, stored: int) -> int:
         """IDR samples every pin; analog pins read 0 (RM0490 §7.3.12)."""
-        value = 0
-        for pin in range(PINS):
-            if self.mode(pin) != MODE_ANALOG and self.pin_level(pin):
-                value |= 1 << pin
-        return value
+        levels, analog = self._levels_and_analog()
+        return levels & ~analog
 
     def _bsrr_written(self, old: int, new: int) -> None:
         """BSy sets ODRy, BRy resets it; if both are written, BSy wins (RM0490 §7.4.7)."""
@@ -145,24 +186,29 @@ class GpioPort(Peripheral):
         odr = self.reg["ODR"]
         odr.value = (odr.value & ~resets | sets) & 0xFFFF
         self.reg["BSRR"].value = 0
+        self._sense()
 
     def _brr_written(self, old: int, new: int) -> None:
         """BRy resets ODRy (RM0490 §7.4.11)."""
         odr = self.reg["ODR"]
         odr.value &= ~(new & 0xFFFF)
         self.reg["BRR"].value = 0
+        self._sense()
 
     def _moder_written(self, old: int, new: int) -> None:
         self._keep_locked("MODER", _spread(self.locked_pins, 2), old, new)
+        self._sense()
 
     def _otyper_written(self, old: int, new: int) -> None:
         self._keep_locked("OTYPER", self.locked_pins, old, new)
+        self._sense()
 
     def _ospeedr_written(self, old: int, new: int) -> None:
         self._keep_locked("OSPEEDR", _spread(self.locked_pins, 2), old, new)
 
     def _pupdr_written(self, old: int, new: int) -> None:
         self._keep_locked("PUPDR", _spread(self.locked_pins, 2), old, new)
+        self._sense()
 
     def _afrl_written(self, old: int, new: int) -> None:
         self._keep_locked("AFRL", _spread(self.locked_pins & 0xFF, 4), old, new)

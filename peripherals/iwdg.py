@@ -17,8 +17,9 @@ as exactly 5 / LSI_HZ seconds.
 
 Hardware watchdog: when the option bit IWDG_SW = 0 the IWDG starts by itself at
 every reset (RM0490 §21.3.1); the machine passes ``hardware_mode`` reading OPTR.
-Not modelled: freezing in Stop/Standby (IWDG_STOP/IWDG_STDBY) and while the core
-is halted (DBG_IWDG_STOP).
+The machine's low-power logic freezes the counter in Stop/Standby when the option
+bits IWDG_STOP/IWDG_STDBY are 0 (``freeze``/``thaw``).  Not modelled: the freeze
+while the core is halted (DBG_IWDG_STOP).
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class IndependentWatchdog(Peripheral):
         ])
         self.hardware_mode = hardware_mode
         self.running = False
+        self.frozen = False
         self.write_access = False
         self._anchor_seconds = 0.0                  # time at which the counter held _anchor_count
         self._anchor_count = COUNTER_MAX
@@ -59,6 +61,7 @@ class IndependentWatchdog(Peripheral):
     def on_reset(self) -> None:
         self._cancel_all()
         self.running = False
+        self.frozen = False
         self.write_access = False
         if self.hardware_mode():
             self._start()
@@ -72,11 +75,27 @@ class IndependentWatchdog(Peripheral):
 
     def counter_value(self) -> int:
         """Current counter, derived from emulated time (0xFFF when never started)."""
-        if not self.running:
+        if not self.running or self.frozen:
             return self._anchor_count
         elapsed = self.services.now_seconds() - self._anchor_seconds
         ticks = int(elapsed / self.tick_seconds() + 1e-9)
         return max(self._anchor_count - ticks, 0)
+
+    # -- low-power freeze (FLASH_OPTR IWDG_STOP / IWDG_STDBY = 0, RM0490 §21.3.1) -------------
+    def freeze(self) -> None:
+        """The counter stops where it is (Stop or Standby with the freeze option)."""
+        if self.running and not self.frozen:
+            self._anchor_count = self.counter_value()
+            if self._expiry is not None:
+                self._expiry.cancel()
+                self._expiry = None
+            self.frozen = True
+            self.services.event("iwdg", f"IWDG frozen at {self._anchor_count:#05x}")
+
+    def thaw(self) -> None:
+        if self.frozen:
+            self.frozen = False
+            self._load(self._anchor_count)
 
     # -- counter control -----------------------------------------------------------------
     def _start(self) -> None:

@@ -133,11 +133,35 @@ class ResetClockControl(Peripheral):
         self.reset()
 
     def record_reset(self, cause: str) -> None:
-        """Set the CSR2 flag of a reset cause; kept across system resets until RMVF (RM0490 §6.4.27)."""
+        """Set the CSR2 flag of a reset cause; kept across system resets until RMVF (RM0490 §6.4.27).
+
+        Leaving Standby ("standby") sets no CSR2 flag: it is no NRST reset, and its mark is
+        PWR_SR1.SBF (RM0490 §5.3; INFERENCE - CSR2 lists no Standby flag)."""
+        if cause not in RESET_FLAGS:
+            return
         self._reset_flags |= 1 << RESET_FLAGS[cause]
         if cause != "power":
             self._reset_flags |= 1 << RESET_FLAGS["pin"]   # any system reset also drives NRST low (§6.1.2)
         self.reg["CSR2"].value = (self.reg["CSR2"].value & 0xFFFFFF) | self._reset_flags
+
+    def enter_stop(self) -> None:
+        """Stop mode stops the HSE and HSIUSB48 oscillators: hardware clears HSEON and HSIUSB48ON
+        (RM0490 §6.4.1 CR bit descriptions; HSI48 is stopped too and restarts on wake-up)."""
+        cr = self.reg["CR"]
+        for on, ready in (("HSEON", "HSERDY"), ("HSIUSB48ON", "HSIUSB48RDY")):
+            self._stop(ready)
+            cr.set(on, 0)
+            cr.set(ready, 0)
+
+    def exit_stop(self) -> None:
+        """On leaving Stop, SYSCLK is HSISYS: hardware forces SW to 000 (RM0490 §6.4.3, FACTS §4)."""
+        self._stop("switch")
+        cfgr, cr = self.reg["CFGR"], self.reg["CR"]
+        cr.set("HSION", 1)
+        cr.set("HSIRDY", 1)
+        cfgr.set("SW", 0)
+        cfgr.set("SWS", 0)
+        self.services.clock_tree_changed()
 
     def force_lsi(self) -> None:
         """The IWDG forces LSI on while it runs (RM0490 §6.2.5)."""
@@ -346,6 +370,11 @@ class ResetClockControl(Peripheral):
 
     def hclk_hz(self) -> int:
         return self.sysclk_hz() // _HPRE.get(self.reg["CFGR"].get("HPRE"), 1)
+
+    def pclk_divider(self) -> int:
+        """HCLK cycles per PCLK cycle (CFGR.PPRE, RM0490 §6.4.3)."""
+        ppre = self.reg["CFGR"].get("PPRE")
+        return 1 << (ppre - 3) if ppre >= 4 else 1
 
     def pclk_hz(self) -> int:
         ppre = self.reg["CFGR"].get("PPRE")

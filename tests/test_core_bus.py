@@ -138,6 +138,17 @@ def test_dbg_idcode_reads_c071_device_id_once_dbgen_is_set(m):
     assert m.bus_read(DBG_IDCODE) == 0x1000_6493
 
 
+def test_dbg_idcode_reads_the_device_id_with_dbgen_clear_as_hal_getdevid_does(m):
+    assert not m.bus_read(RCC_APBENR1) & DBGEN
+    assert m.bus_read(DBG_IDCODE) & 0xFFF == 0x493
+
+
+def test_dbg_freeze_registers_still_need_dbgen(m):
+    m.bus_write(DBG_IDCODE + 0x08, 1 << 12)                    # DBG_APB_FZ1.DBG_IWDG_STOP, clock off
+    m.bus_write(RCC_APBENR1, DBGEN)
+    assert m.bus_read(DBG_IDCODE + 0x08) == 0
+
+
 def test_access_to_an_unmodelled_block_is_recorded(m):
     if not c071.UNMODELLED_BLOCKS:
         pytest.skip("every block of the chip has a model")

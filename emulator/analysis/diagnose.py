@@ -31,7 +31,7 @@ from .snapshot import JumpSnapshot, run_to_bootloader_entry, take_snapshot
 
 N_BOOT_SEL = 1 << 24
 APP_REQUEST_ENTER_BOOTLOADER = 0x42
-MECHANISM_KINDS = ("flash.", "exception.fault", "reset", "lockup", "iwdg", "scb.sysresetreq")
+MECHANISM_KINDS = ("flash.", "exception.fault", "reset", "lockup", "iwdg", "wwdg", "pwr", "scb.sysresetreq")
 
 
 @dataclass

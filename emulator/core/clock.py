@@ -40,6 +40,15 @@ class SimClock:
         delta = time_ps - self._base_ps
         return self._base_cycles + -(-delta * self.hz // PS_PER_S)
 
+    def pass_time_without_cycles(self, time_ps: int) -> None:
+        """HCLK stopped (Stop and Standby, RM0490 §5.3): time moves on to ``time_ps`` while the
+        cycle count stays.  Counters of the HCLK domain (SysTick, everything scheduled in
+        cycles) therefore stand still; events defined in seconds must then be re-placed on
+        the cycle axis (``Scheduler.frequency_changed``)."""
+        now = self.time_ps()
+        if time_ps > now:
+            self._base_ps, self._base_cycles = time_ps, self.cycles
+
     def set_frequency(self, hz: int, at_cycle: int) -> None:
         if hz == self.hz:
             return
@@ -83,6 +92,12 @@ class Scheduler:
         while q and q[0].cancelled:
             heapq.heappop(q)
         return q[0].cycle if q else None
+
+    def next_time_ps(self) -> Optional[int]:
+        """Time of the earliest event defined in seconds (LSI/LSE-clocked blocks, hosts): the
+        only events that can come while HCLK is stopped."""
+        times = [e.time_ps for e in self._queue if e.time_ps is not None and not e.cancelled]
+        return min(times) if times else None
 
     def pop_due(self, now: int) -> Optional[Event]:
         q = self._queue

@@ -84,6 +84,10 @@ class RunLoop:
         self.perform_reset: Callable[[str], None] = lambda cause: None
         self.clock_source: Callable[[], int] = lambda: clock.hz
         self.sleep_on_exit: Callable[[], bool] = lambda: False
+        # The machine's say over a sleeping core, asked once per step while it sleeps: True when
+        # a deep-sleep mode (Stop, Standby) owns the time, False for plain Sleep (ARMv6-M B1.5.19).
+        self.deep_sleep: Callable[[Optional[int]], bool] = lambda deadline_ps: False
+        self.sleep_kind = "wfi"                                 # the instruction the core sleeps in
         self.progress: Optional[Callable[[], None]] = None      # called every PROGRESS_SLICES slices
         self.housekeeping: Callable[[], None] = lambda: None    # the machine's work between slices
         self.clock_dirty = True                                 # HCLK must be re-read from the clock tree
@@ -331,8 +335,11 @@ class RunLoop:
         self.housekeeping()
         deadline = self._deadline = self._deadline_cycle(deadline_ps)
         if self.sleeping:
-            if self.book.has_wakeup():
+            if self.deep_sleep(deadline_ps):
+                return
+            if self.wake_pending():
                 self.sleeping = False
+                self.engine.event_register = False      # a WFE woken by an event consumes it (B1.5.18)
             else:
                 self._advance_to_next_event(deadline, "core asleep (WFI/WFE) with no wake-up source")
                 return
@@ -361,6 +368,11 @@ class RunLoop:
                 return
             budget = min(budget, deadline - self.clock.cycles)
         self._run_slice(max(budget, 1))
+
+    def wake_pending(self) -> bool:
+        """A sleeping core wakes on an interrupt that would preempt, and a WFE also on an event
+        (an EXTI event line, RXEV) that set the event register while it slept (B1.5.18-19)."""
+        return self.book.has_wakeup() or self.sleep_kind == "wfe" and self.engine.event_register
 
     def _fire_due_events(self) -> None:
         while True:
@@ -447,6 +459,7 @@ class RunLoop:
             hit = self.watch_hit
             self.end = RunEnd(EndReason.HALTED, f"{hit.kind} watchpoint at 0x{hit.address:08X}", pc=self.cpu.pc())
         elif end.kind in ("wfi", "wfe"):
+            self.sleep_kind = end.kind
             self.sleeping = not self.book.has_wakeup()
             self.polls.forget()
         elif end.kind == "svc":
