@@ -89,6 +89,10 @@ static inline void trigger_system_init(void)
     hal_clock_48mhz();          /* SystemClock_Config: HSIDIV = 1, LATENCY = 1, tick re-armed */
 }
 
+/* USB global interrupt (RM0490 Table 55); a USB application sets its NVIC priority and
+   enables it before starting the device, as the HAL's PCD MSP init does. */
+#define IRQ_USB             8u
+
 /* A line of text received byte by byte (a command on a serial port): 1 when `c`
    completes `command` followed by '\n'. */
 struct line_matcher {
