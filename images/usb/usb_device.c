@@ -9,6 +9,12 @@
  *
  * CHEPnR writes follow FACTS §5.2: read, keep the normal bits, XOR the toggle
  * fields to reach the target, write 1 to VTRX/VTTX to leave them alone.
+ *
+ * Control transfers: standard requests are checked against USB 2.0 §9.4 (request
+ * type, wValue/wIndex/wLength, device state Default/Address/Configured) and STALLed
+ * otherwise; SET_ADDRESS is applied at its own status stage; a SETUP abandons the
+ * transfer in progress.  Class and vendor requests go to the application's hooks.
+ * Optional weak hooks report a bus reset and the end of a request's status stage.
  */
 #include "usb_device.h"
 #include "usb_regs.h"
