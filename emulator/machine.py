@@ -28,6 +28,7 @@ from peripherals.regs import Peripheral, Register
 from peripherals.scb import SystemControlBlock
 from peripherals.syscfg import SystemConfig
 from peripherals.systick import SysTick
+from peripherals.tim import make_timer
 from peripherals.unmodelled import UnmodelledBlock
 from peripherals.usb import PacketMemory, UsbDevice
 from peripherals.usart import Usart
@@ -158,6 +159,9 @@ class Machine:
         self.crs = ClockRecoverySystem(c071.CRS, services)
         self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self._usart1_kernel_hz)
         self.usart2 = Usart(c071.USART2, services, "USART2", c071.IRQ_USART2, kernel_clock_hz=self.rcc.pclk_hz)
+        self.timers = {name: make_timer(name, services, kernel_clock_hz=self.rcc.timer_clock_hz,
+                                        hclk_hz=self.rcc.hclk_hz)
+                       for name in ("TIM1", "TIM2", "TIM3", "TIM14", "TIM16", "TIM17")}
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         # Every modelled block, one per line; the PPB trio is mapped through PrivatePeripheralBus.
         self.peripherals: list[Peripheral] = [
@@ -176,6 +180,7 @@ class Machine:
             self.crs,
             self.usart1,
             self.usart2,
+            *self.timers.values(),
         ]
         self._wire_clocks_and_resets()
 
@@ -203,11 +208,18 @@ class Machine:
             (self.crs, "APBENR1", "CRSEN", "APBRSTR1", "CRSRST"),
             (self.usart1, "APBENR2", "USART1EN", "APBRSTR2", "USART1RST"),
             (self.usart2, "APBENR1", "USART2EN", "APBRSTR1", "USART2RST"),
+            (self.timers["TIM1"], "APBENR2", "TIM1EN", "APBRSTR2", "TIM1RST"),
+            (self.timers["TIM2"], "APBENR1", "TIM2EN", "APBRSTR1", "TIM2RST"),
+            (self.timers["TIM3"], "APBENR1", "TIM3EN", "APBRSTR1", "TIM3RST"),
+            (self.timers["TIM14"], "APBENR2", "TIM14EN", "APBRSTR2", "TIM14RST"),
+            (self.timers["TIM16"], "APBENR2", "TIM16EN", "APBRSTR2", "TIM16RST"),
+            (self.timers["TIM17"], "APBENR2", "TIM17EN", "APBRSTR2", "TIM17RST"),
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)
             if reset_reg:
                 rcc.resets(reset_reg, reset_bit, block)
+        rcc.clock_listeners += [t.clock_changed for t in self.timers.values()]   # TIMPCLK follows PPRE
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)

@@ -68,19 +68,13 @@ class Block:
 
 
 UNMODELLED_BLOCKS = (
-    Block("TIM2", TIM2),
-    Block("TIM3", TIM3),
-    Block("TIM14", TIM14),
     Block("RTC", RTC),
     Block("WWDG", WWDG),
     Block("SPI2", SPI2),
     Block("I2C1", I2C1),
     Block("I2C2", I2C2),
     Block("ADC", ADC),
-    Block("TIM1", TIM1),
     Block("SPI1", SPI1),
-    Block("TIM16", TIM16),
-    Block("TIM17", TIM17),
     Block("DMA1", DMA1),
     Block("DMAMUX1", DMAMUX1),
     Block("EXTI", EXTI),

@@ -1,0 +1,710 @@
+"""Timers TIM1, TIM2, TIM3, TIM14, TIM16, TIM17 - RM0490 chapters "Advanced-control timer
+(TIM1)", "General-purpose timers (TIM2/TIM3)", "General-purpose timer (TIM14)" and
+"General-purpose timers (TIM16/TIM17)"; register maps cross-checked with ST's SVD in
+tests/test_svd_oracle.py.
+
+One class serves the six blocks; what differs is data (``TimerKind``): counter width
+(TIM2 32 bits, the others 16), channels (TIM1 and TIM2/TIM3 four, TIM1 also the internal
+CC5/CC6, TIM14/16/17 one), up/down counting (DIR: TIM1/2/3), repetition counter (RCR:
+TIM1 16 bits, TIM16/17 8 bits), break and dead-time register (BDTR: TIM1, TIM16/17),
+master/slave features (CR2.MMS, SMCR: TIM1/2/3) and DMA registers (DCR/DMAR: all but TIM14).
+
+Register map (offsets from the RM0490 register maps of each chapter):
+
+    0x00 CR1   0x04 CR2   0x08 SMCR  0x0C DIER  0x10 SR    0x14 EGR   0x18 CCMR1 0x1C CCMR2
+    0x20 CCER  0x24 CNT   0x28 PSC   0x2C ARR   0x30 RCR   0x34 CCR1  0x38 CCR2  0x3C CCR3
+    0x40 CCR4  0x44 BDTR  0x48 DCR   0x4C DMAR  0x54 CCMR3 0x58 CCR5  0x5C CCR6  0x60 AF1
+    0x64 AF2   0x68 TISEL
+
+Time-base unit (RM0490 "Time-base unit", "Counter modes"): the counter clock CK_CNT is the
+kernel clock CK_PSC divided by PSC + 1.  PSC, ARR (when CR1.ARPE = 1), CCRx (when
+CCMRx.OCxPE = 1) and the repetition counter are preloaded: the active (shadow) values are
+loaded at each update event (UEV).  Upcounting runs 0..ARR and overflows to 0;
+downcounting runs ARR..0 and underflows to ARR; each overflow/underflow decrements the
+repetition counter and is an update event when it is 0 (then reloaded from RCR.REP).  A
+UEV sets SR.UIF unless CR1.UDIS = 1 (no UEV at all); EGR.UG re-initialises the counter and
+the prescaler and is an update event that sets UIF unless CR1.URS = 1 (with UDIS = 1, UG
+only re-initialises).  CR1.OPM clears CEN at the next UEV.  ARR = 0 blocks the counter.
+If ARR is lowered below the counter without preload, the counter runs to its maximum and
+wraps (taken as an overflow: an assumption; the manuals describe only the normal range).
+
+Capture/compare (RM0490 "Output compare mode", "PWM mode"): CCxIF is set when the counter
+reaches CCRx (at the overflow/underflow when CCRx > ARR), whether or not the output is
+enabled.  The channel output is computed when asked (``channel_output``): OCxREF for
+frozen, forced inactive/active, PWM mode 1 and 2; OCx = OCxREF xor CCxP while CCxE = 1
+(and BDTR.MOE = 1 on timers with a break function); BDTR.AOE sets MOE at the next UEV.
+EGR.CCxG sets CCxIF (and, for a channel in input mode, captures the counter into CCRx,
+CCxOF if CCxIF was already set); TG, COMG, BG, B2G set TIF, COMIF, BIF, B2IF; BG and B2G
+clear MOE.  Interrupts: TIM1 has TIM1_BRK_UP_TRG_COM (update, trigger, COM, break) and
+TIM1_CC (CC1..CC4); each other timer has one line for all its flags.
+
+Timing: the kernel clock is TIMPCLK (PCLK, or 2 x PCLK when the APB prescaler is not 1:
+RM0490 §6.2 clock tree), a whole divisor of HCLK, so the machine's HCLK cycle axis carries
+kernel clock edges exactly.  The counter is never stepped: the state (counter, prescaler
+counter, repetition counter) is held at an *anchor* cycle and computed for any later
+cycle in closed form.  Every update event that changes something (a preload transfer,
+OPM, an enabled update interrupt) and every compare match whose interrupt is enabled is
+one scheduled event; other flags are set when the block is next accessed, for the moment
+they happened.  A write to any register first brings the state up to the write's cycle.
+A change of the APB prescaler re-anchors the counter at the new rate (``clock_changed``).
+
+Not modelled (fields declared ``todo``, accesses reported): center-aligned counting
+(CMS), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
+pins (CCxS input modes, input filters and prescalers, TISEL), output compare modes other
+than frozen/forced/PWM1/PWM2 (reported when selected), fast/clear enables, complementary
+outputs and dead time (CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except
+MOE/AOE, AF1/AF2), preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests
+(UDE, CCxDE, COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  A timer whose RCC clock is
+switched off while it runs keeps counting (its registers read 0 meanwhile).  Snapshots
+store the registers, not the counter's anchor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from . import c071
+from .regs import BusKind, Peripheral, Register, reg, ro, rw, todo, w0c, wo
+from .services import ChipServices
+
+# CR1 bits
+CEN, UDIS, URS, OPM, DIR, ARPE, UIFREMAP = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 7, 1 << 11
+# SR / DIER bits (an enable sits at its flag's position)
+UIF, COMIF, TIF, BIF, B2IF = 1 << 0, 1 << 5, 1 << 6, 1 << 7, 1 << 8
+# BDTR bits
+AOE, MOE = 1 << 14, 1 << 15
+
+# Output compare modes OCxM[3:0] (OCxM_1 is bit 3) acted on by this model
+OC_FROZEN, OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2 = 0, 4, 5, 6, 7
+OC_MODELLED = {OC_FROZEN, OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2}
+
+
+@dataclass(frozen=True)
+class TimerKind:
+    """What one timer instance has (RM0490 "TIMx main features" of each chapter)."""
+    name: str
+    base: int
+    irq: int                  # update line (TIM1: TIM1_BRK_UP_TRG_COM); the only line elsewhere
+    cc_irq: int               # capture/compare line (== irq except on TIM1)
+    width: int                # counter bits
+    channels: int             # channels with pins and interrupt enables
+    internal_channels: int = 0    # TIM1: CC5, CC6 (compare only, no interrupt enable)
+    up_down: bool = False     # CR1.DIR / CMS
+    repetition_bits: int = 0  # RCR.REP width; 0: no repetition counter
+    break_inputs: int = 0     # 0: no BDTR; 1: TIM16/17; 2: TIM1 (BRK and BRK2)
+    complementary: int = 0    # channels with a complementary output (CCxNE)
+    master: bool = False      # CR2.MMS/TI1S, SMCR, TIF/TG (TIM1/2/3)
+    dma: bool = True          # DCR/DMAR and the DMA request enables
+    arr_reset: int = 0xFFFF
+
+
+KINDS = {
+    "TIM1": TimerKind("TIM1", c071.TIM1, 13, 14, 16, 4, internal_channels=2, up_down=True,
+                      repetition_bits=16, break_inputs=2, complementary=3, master=True),
+    "TIM2": TimerKind("TIM2", c071.TIM2, 15, 15, 32, 4, up_down=True, master=True, arr_reset=0xFFFF_FFFF),
+    "TIM3": TimerKind("TIM3", c071.TIM3, 16, 16, 16, 4, up_down=True, master=True),
+    "TIM14": TimerKind("TIM14", c071.TIM14, 19, 19, 16, 1, dma=False),
+    "TIM16": TimerKind("TIM16", c071.TIM16, 21, 21, 16, 1, repetition_bits=8, break_inputs=1, complementary=1),
+    "TIM17": TimerKind("TIM17", c071.TIM17, 22, 22, 16, 1, repetition_bits=8, break_inputs=1, complementary=1),
+}
+
+
+# -- the register table --------------------------------------------------------------------
+def _cr1(k: TimerKind):
+    fields = [rw("CEN", 0), rw("UDIS", 1), rw("URS", 2), rw("OPM", 3)]
+    if k.up_down:
+        fields += [rw("DIR", 4), todo("CMS", 5, 2, doc="center-aligned counting")]
+    return fields + [rw("ARPE", 7), todo("CKD", 8, 2, doc="filter sampling clock"), rw("UIFREMAP", 11)]
+
+
+def _cr2(k: TimerKind):
+    if k.name == "TIM1":
+        return [todo("CCPC", 0), todo("CCUS", 2), todo("CCDS", 3), todo("MMS", 4, 3), todo("TI1S", 7),
+                todo("OIS1", 8), todo("OIS1N", 9), todo("OIS2", 10), todo("OIS2N", 11), todo("OIS3", 12),
+                todo("OIS3N", 13), todo("OIS4", 14), todo("OIS5", 16), todo("OIS6", 18), todo("MMS2", 20, 4)]
+    if k.master:
+        return [todo("CCDS", 3), todo("MMS", 4, 3), todo("TI1S", 7)]
+    return [todo("CCPC", 0), todo("CCUS", 2), todo("CCDS", 3), todo("OIS1", 8), todo("OIS1N", 9)]
+
+
+def _smcr():
+    return [todo("SMS", 0, 3), todo("OCCS", 3), todo("TS", 4, 3), todo("MSM", 7), todo("ETF", 8, 4),
+            todo("ETPS", 12, 2), todo("ECE", 14), todo("ETP", 15), todo("SMS_1", 16), todo("TS_1", 20, 2)]
+
+
+def _dier(k: TimerKind):
+    fields = [rw("UIE", 0)] + [rw(f"CC{n}IE", n) for n in range(1, k.channels + 1)]
+    if k.break_inputs:
+        fields.append(rw("COMIE", 5))
+    if k.master:
+        fields.append(rw("TIE", 6))
+    if k.break_inputs:
+        fields.append(rw("BIE", 7))
+    if k.dma:
+        fields += [todo("UDE", 8)] + [todo(f"CC{n}DE", 8 + n) for n in range(1, k.channels + 1)]
+        if k.name == "TIM1":
+            fields.append(todo("COMDE", 13))
+        if k.master:
+            fields.append(todo("TDE", 14))
+    return fields
+
+
+def _sr(k: TimerKind):
+    fields = [w0c("UIF", 0)] + [w0c(f"CC{n}IF", n) for n in range(1, k.channels + 1)]
+    if k.break_inputs:
+        fields.append(w0c("COMIF", 5))
+    if k.master:
+        fields.append(w0c("TIF", 6))
+    if k.break_inputs:
+        fields.append(w0c("BIF", 7))
+    if k.break_inputs == 2:
+        fields.append(w0c("B2IF", 8))
+    fields += [w0c(f"CC{n}OF", 8 + n) for n in range(1, k.channels + 1)]
+    if k.name == "TIM1":
+        # SBIF: no system-break source (clock failure, lockup, SRAM parity) is wired to the timers here
+        fields += [w0c("SBIF", 13), w0c("CC5IF", 16), w0c("CC6IF", 17)]
+    return fields
+
+
+def _egr(k: TimerKind):
+    fields = [wo("UG", 0)] + [wo(f"CC{n}G", n) for n in range(1, k.channels + 1)]
+    if k.break_inputs:
+        fields.append(wo("COMG", 5))
+    if k.master:
+        fields.append(wo("TG", 6))
+    if k.break_inputs:
+        fields.append(wo("BG", 7))
+    if k.break_inputs == 2:
+        fields.append(wo("B2G", 8))
+    return fields
+
+
+def _ccmr(k: TimerKind, first: int, count: int):
+    """Output-compare view of CCMRx (the input-capture view shares the bits: CCxS != 0)."""
+    fields = []
+    for i in range(count):
+        n, s = first + i, 8 * i
+        fields += [todo(f"CC{n}S", s, 2, doc="input capture"), todo(f"OC{n}FE", s + 2),
+                   rw(f"OC{n}PE", s + 3), rw(f"OC{n}M", s + 4, 3)]
+        if k.master:
+            fields.append(todo(f"OC{n}CE", s + 7))
+        fields.append(rw(f"OC{n}M_1", 16 + s))
+    return fields
+
+
+def _ccmr3():
+    return [todo("OC5FE", 2), rw("OC5PE", 3), rw("OC5M", 4, 3), todo("OC5CE", 7),
+            todo("OC6FE", 10), rw("OC6PE", 11), rw("OC6M", 12, 3), todo("OC6CE", 15),
+            rw("OC5M_1", 16), rw("OC6M_1", 24)]
+
+
+def _ccer(k: TimerKind):
+    fields = []
+    for n in range(1, k.channels + 1):
+        s = 4 * (n - 1)
+        fields += [rw(f"CC{n}E", s), rw(f"CC{n}P", s + 1)]
+        if n <= k.complementary:
+            fields.append(todo(f"CC{n}NE", s + 2, doc="complementary output"))
+        fields.append(todo(f"CC{n}NP", s + 3))
+    if k.internal_channels:
+        fields += [rw("CC5E", 16), rw("CC5P", 17), rw("CC6E", 20), rw("CC6P", 21)]
+    return fields
+
+
+def _bdtr(k: TimerKind):
+    fields = [todo("DTG", 0, 8), todo("LOCK", 8, 2), todo("OSSI", 10), todo("OSSR", 11), todo("BKE", 12),
+              todo("BKP", 13), rw("AOE", 14), rw("MOE", 15), todo("BKF", 16, 4)]
+    if k.break_inputs == 2:
+        fields += [todo("BK2F", 20, 4), todo("BK2E", 24), todo("BK2P", 25), todo("BKDSRM", 26),
+                   todo("BK2DSRM", 27), todo("BKBID", 28), todo("BK2BID", 29)]
+    else:
+        fields += [todo("BKDSRM", 26), todo("BKBID", 28)]
+    return fields
+
+
+def register_table(k: TimerKind, t: "Timer") -> list[Register]:
+    """The registers of timer ``k`` with ``t``'s side effects (RM0490 TIMx register maps)."""
+    w = k.width
+    cnt_fields = [rw("CNT", 0, w)] + ([ro("UIFCPY", 31)] if w < 32 else [])
+    regs = [reg("CR1", 0x00, 0, *_cr1(k), on_write=t._cr1_written)]
+    if k.name != "TIM14":
+        regs.append(reg("CR2", 0x04, 0, *_cr2(k)))
+    if k.master:
+        regs.append(reg("SMCR", 0x08, 0, *_smcr()))
+    regs += [
+        reg("DIER", 0x0C, 0, *_dier(k)),
+        reg("SR", 0x10, 0, *_sr(k)),
+        reg("EGR", 0x14, 0, *_egr(k), on_write=t._egr_written),
+        reg("CCMR1", 0x18, 0, *_ccmr(k, 1, min(k.channels, 2)), on_write=lambda o, n: t._ccmr_written(0, o, n)),
+    ]
+    if k.channels > 2:
+        regs.append(reg("CCMR2", 0x1C, 0, *_ccmr(k, 3, 2), on_write=lambda o, n: t._ccmr_written(2, o, n)))
+    regs += [
+        reg("CCER", 0x20, 0, *_ccer(k)),
+        reg("CNT", 0x24, 0, *cnt_fields, on_read=t._cnt_read, on_write=t._cnt_written),
+        reg("PSC", 0x28, 0, rw("PSC", 0, 16)),
+        reg("ARR", 0x2C, k.arr_reset, rw("ARR", 0, w), on_write=t._arr_written),
+    ]
+    if k.repetition_bits:
+        regs.append(reg("RCR", 0x30, 0, rw("REP", 0, k.repetition_bits)))
+    for n in range(1, k.channels + 1):
+        regs.append(reg(f"CCR{n}", 0x30 + 4 * n, 0, rw(f"CCR{n}", 0, w), on_write=t._ccr_written))
+    if k.break_inputs:
+        regs.append(reg("BDTR", 0x44, 0, *_bdtr(k)))
+    if k.dma:
+        regs += [reg("DCR", 0x48, 0, todo("DBA", 0, 5), todo("DBL", 8, 5)),
+                 reg("DMAR", 0x4C, 0, todo("DMAB", 0, 32 if k.name == "TIM1" else 16, doc="DMA burst"))]
+    if k.internal_channels:
+        regs += [reg("CCMR3", 0x54, 0, *_ccmr3(), on_write=lambda o, n: t._ccmr_written(4, o, n)),
+                 reg("CCR5", 0x58, 0, rw("CCR5", 0, 16), todo("GC5C1", 29), todo("GC5C2", 30),
+                     todo("GC5C3", 31), on_write=t._ccr_written),
+                 reg("CCR6", 0x5C, 0, rw("CCR6", 0, 16), on_write=t._ccr_written)]
+    if k.name == "TIM1":
+        regs += [reg("AF1", 0x60, 1, todo("BKINE", 0), todo("BKINP", 9), todo("ETRSEL", 14, 4)),
+                 reg("AF2", 0x64, 1, todo("BK2INE", 0), todo("BK2INP", 9))]
+    elif k.master:
+        regs.append(reg("AF1", 0x60, 0, todo("ETRSEL", 14, 4)))
+    elif k.break_inputs:
+        regs.append(reg("AF1", 0x60, 1, todo("BKINE", 0), todo("BKINP", 9)))
+    inputs = 4 if k.name == "TIM1" else 3 if k.master else 1
+    regs.append(reg("TISEL", 0x68, 0, *[todo(f"TI{n}SEL", 8 * (n - 1), 4) for n in range(1, inputs + 1)]))
+    return regs
+
+
+# -- behaviour -------------------------------------------------------------------------------
+class Timer(Peripheral):
+    """One timer instance; ``kind`` says which features it has.
+
+    ``kernel_clock_hz`` is TIMPCLK and ``hclk_hz`` the bus clock whose cycles the machine
+    counts (both from the RCC model); by default both are the services' HCLK.
+    """
+
+    bus = BusKind.APB
+    manual = "RM0490 TIM1, TIM2/TIM3, TIM14, TIM16/TIM17 chapters"
+
+    def __init__(self, kind: TimerKind, services: ChipServices | None = None,
+                 kernel_clock_hz: Optional[Callable[[], int]] = None,
+                 hclk_hz: Optional[Callable[[], int]] = None) -> None:
+        self.kind = kind
+        self.name = kind.name
+        self._max = (1 << kind.width) - 1
+        self._all_channels = kind.channels + kind.internal_channels
+        super().__init__(kind.base, services, register_table(kind, self))
+        self.kernel_clock_hz = kernel_clock_hz or self.services.hclk_hz
+        self.hclk_hz = hclk_hz or self.services.hclk_hz
+        self._event = None
+        self._lines = (False, False)
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self._running = False
+        self._up = True
+        self._anchor = 0                  # cycle of a kernel clock edge where the state below held
+        self._count = 0                   # counter
+        self._phase = 0                   # prescaler counter (0..PSC)
+        self._rep = 0                     # repetition down-counter
+        self._psc = 0                     # active (shadow) registers
+        self._arr = self.kind.arr_reset
+        self._ccr = [0] * self._all_channels
+        self._frozen_ref = [0] * self._all_channels
+        self._synced = 0                  # flags are applied for every cycle up to this one
+        self._cycles_per_tick = self._ratio()
+
+    def on_reset(self) -> None:
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        self._init_state()
+        self._set_lines(False, False)
+
+    # -- clocks -------------------------------------------------------------------------------
+    def _ratio(self) -> int:
+        """HCLK cycles per kernel clock edge (TIMPCLK = HCLK / 1, 2, 4 or 8 on the C071)."""
+        kernel = self.kernel_clock_hz()
+        return max(1, round(self.hclk_hz() / kernel)) if kernel else 1
+
+    def clock_changed(self) -> None:
+        """The clock tree changed (RCC): continue from the current count at the new rate."""
+        ratio = self._ratio()
+        if ratio == self._cycles_per_tick:
+            return
+        now = self._now()
+        self._sync(now)
+        self._reanchor(now)
+        self._cycles_per_tick = ratio
+        self._reschedule()
+
+    def _now(self) -> int:
+        return self.services.now_cycles()
+
+    # -- the counter in closed form ----------------------------------------------------------------
+    def _edges(self, cycle: int) -> int:
+        """CK_CNT edges from the anchor up to and including ``cycle``."""
+        ticks = (cycle - self._anchor) // self._cycles_per_tick
+        return (self._phase + ticks) // (self._psc + 1)
+
+    def _edge_cycle(self, n: int) -> int:
+        """Cycle of the ``n``-th CK_CNT edge after the anchor (n >= 1)."""
+        return self._anchor + (n * (self._psc + 1) - self._phase) * self._cycles_per_tick
+
+    def _first_wrap(self) -> Optional[int]:
+        """Edges from the anchor to the first overflow/underflow; None while ARR = 0 blocks it."""
+        if self._arr == 0:
+            return None
+        if not self._up:
+            return self._count + 1
+        top = self._arr if self._count <= self._arr else self._max
+        return top - self._count + 1
+
+    def _count_after(self, m: int) -> int:
+        e1 = self._first_wrap()
+        if e1 is None:
+            return self._count
+        if m < e1:
+            return self._count + m if self._up else self._count - m
+        q = (m - e1) % (self._arr + 1)
+        return q if self._up else self._arr - q
+
+    def _wraps_after(self, m: int) -> int:
+        e1 = self._first_wrap()
+        return 0 if e1 is None or m < e1 else 1 + (m - e1) // (self._arr + 1)
+
+    def _repetition(self) -> int:
+        return self.reg["RCR"].value if self.kind.repetition_bits else 0
+
+    def _rep_after(self, m: int) -> int:
+        wraps = self._wraps_after(m)
+        if wraps <= self._rep:
+            return self._rep - wraps
+        return self._repetition() - (wraps - self._rep - 1) % (self._repetition() + 1)
+
+    def _next_update_edge(self, after: int) -> Optional[int]:
+        """First update-event edge later than edge ``after`` (overflows with repetition counter 0)."""
+        e1 = self._first_wrap()
+        if e1 is None or self.reg["CR1"].value & UDIS:
+            return None
+        first = e1 + self._rep * (self._arr + 1)
+        period = (self._repetition() + 1) * (self._arr + 1)
+        if after < first:
+            return first
+        return first + ((after - first) // period + 1) * period
+
+    def _next_match_edge(self, channel: int, after: int) -> Optional[int]:
+        """First edge later than ``after`` at which the counter reaches CCRx (RM0490 CCxIF)."""
+        e1 = self._first_wrap()
+        if e1 is None:
+            return None
+        arr, c, count = self._arr, self._ccr[channel], self._count
+        period = arr + 1
+        if self._up:
+            if 0 < c <= arr:
+                first = c - count if count < c else e1 + c
+            else:
+                first = e1                                  # CCRx = 0 or > ARR: at the overflow
+        else:
+            if c < arr:
+                first = count - c if c < count else e1 + (arr - c)
+            else:
+                first = e1                                  # CCRx >= ARR: at the underflow
+        if after < first:
+            return first
+        return first + ((after - first) // period + 1) * period
+
+    def counter_value(self) -> int:
+        """TIMx_CNT now (without UIFCPY)."""
+        if not self._running:
+            return self._count
+        return self._count_after(self._edges(self._now()))
+
+    # -- bringing the state up to a cycle ------------------------------------------------------
+    def _reanchor(self, cycle: int) -> None:
+        """Move the anchor to the last kernel clock edge at or before ``cycle`` (state synced)."""
+        if not self._running:
+            return
+        ticks = (cycle - self._anchor) // self._cycles_per_tick
+        if ticks <= 0:
+            return
+        position = self._phase + ticks
+        m = position // (self._psc + 1)
+        self._count, self._rep = self._count_after(m), self._rep_after(m)
+        self._phase = position % (self._psc + 1)
+        self._anchor += ticks * self._cycles_per_tick
+
+    def _sync(self, now: int) -> None:
+        """Apply every update event and compare match up to cycle ``now``.
+
+        Update events that change the state were scheduled, so at most a few are processed
+        here; once an update event changes nothing, the later ones only repeat its flags.
+        """
+        if now <= self._synced:
+            return
+        while self._running:
+            m_lo, m_hi = self._edges(self._synced), self._edges(now)
+            if m_hi <= m_lo:
+                break
+            u = self._next_update_edge(m_lo)
+            if u is None or u > m_hi:
+                self._flag_matches(m_lo, m_hi)
+                break
+            self._flag_matches(m_lo, u)
+            self._synced = self._edge_cycle(u)
+            if not self._overflow_update(u):
+                self._flag_matches(u, m_hi)
+                break
+        self._synced = now
+
+    def _flag_matches(self, lo: int, hi: int) -> None:
+        sr = self.reg["SR"]
+        for ch in range(self._all_channels):
+            if self._is_input(ch):
+                continue
+            edge = self._next_match_edge(ch, lo)
+            if edge is not None and edge <= hi:
+                sr.value |= self._ccif(ch)
+
+    def _ccif(self, ch: int) -> int:
+        return 1 << (ch + 1) if ch < 4 else 1 << (16 + ch - 4)
+
+    def _pending_preload(self) -> bool:
+        if self.reg["PSC"].value != self._psc or self.reg["ARR"].value != self._arr:
+            return True
+        return any(self._ccr_reg(ch).value & 0xFFFF_FFFF & self._ccr_mask(ch) != self._ccr[ch]
+                   for ch in range(self._all_channels))
+
+    def _overflow_update(self, edge: int) -> bool:
+        """An overflow/underflow update event at ``edge``; False if it changed nothing."""
+        bdtr = self.reg.get("BDTR")
+        changes = (self._pending_preload() or self.reg["CR1"].value & OPM
+                   or (bdtr is not None and bdtr.value & AOE and not bdtr.value & MOE))
+        self.reg["SR"].value |= UIF
+        if not changes:
+            return False
+        self._anchor = self._edge_cycle(edge)
+        self._phase = 0
+        self._load_shadows()
+        self._count = 0 if self._up else self._arr
+        self._one_pulse_stop()
+        return True
+
+    def _load_shadows(self) -> None:
+        """Preload registers to active registers at an update event."""
+        self._psc = self.reg["PSC"].value
+        self._arr = self.reg["ARR"].get("ARR")
+        for ch in range(self._all_channels):
+            self._ccr[ch] = self._ccr_reg(ch).value & self._ccr_mask(ch)
+        self._rep = self._repetition()
+        bdtr = self.reg.get("BDTR")
+        if bdtr is not None and bdtr.value & AOE:
+            bdtr.value |= MOE                    # automatic output enable at the next UEV
+
+    def _one_pulse_stop(self) -> None:
+        cr1 = self.reg["CR1"]
+        if cr1.value & OPM and cr1.value & CEN:
+            cr1.value &= ~CEN
+            self._running = False
+
+    def _update_generation(self) -> None:
+        """EGR.UG: counter and prescaler re-initialised; an update event unless UDIS."""
+        cr1 = self.reg["CR1"].value
+        if not cr1 & UDIS:
+            self._load_shadows()
+            if not cr1 & URS:
+                self.reg["SR"].value |= UIF
+        self._count = 0 if self._up else self._arr
+        self._phase = 0
+        self._anchor = self._synced
+        if not cr1 & UDIS:
+            self._one_pulse_stop()
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def _reschedule(self) -> None:
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        if not self._running:
+            return
+        now = self._synced
+        m_now = self._edges(now)
+        dier = self.reg["DIER"].value
+        bdtr = self.reg.get("BDTR")
+        edges = []
+        if dier & UIF or self.reg["CR1"].value & OPM or self._pending_preload() \
+                or (bdtr is not None and bdtr.value & AOE and not bdtr.value & MOE):
+            edges.append(self._next_update_edge(m_now))
+        for ch in range(min(self.kind.channels, 4)):
+            if dier & self._ccif(ch) and not self._is_input(ch):
+                edges.append(self._next_match_edge(ch, m_now))
+        edges = [e for e in edges if e is not None]
+        if not edges:
+            return
+        target = self._edge_cycle(min(edges))
+        self._event = self.services.after_cycles(max(target - self._now(), 1),
+                                                 lambda: self._fire(target), f"{self.name} update/compare")
+
+    def _fire(self, cycle: int) -> None:
+        self._event = None
+        self._sync(cycle)
+        self._update_irqs()
+        self._reschedule()
+
+    # -- interrupts -----------------------------------------------------------------------------
+    def _update_irqs(self) -> None:
+        pending = self.reg["SR"].value & self.reg["DIER"].value & 0xFF     # DIER bits 8+ are DMA enables
+        if self.reg["SR"].value & B2IF and self.reg["DIER"].value & BIF:
+            pending |= B2IF
+        cc = pending & 0x1E
+        if self.kind.cc_irq != self.kind.irq:
+            self._set_lines(bool(pending & ~0x1E), bool(cc))
+        else:
+            self._set_lines(bool(pending), False)
+
+    def _set_lines(self, update: bool, cc: bool) -> None:
+        if (update, cc) == self._lines:
+            return
+        if update != self._lines[0]:
+            self.services.set_irq_line(self.kind.irq, update)
+        if cc != self._lines[1] and self.kind.cc_irq != self.kind.irq:
+            self.services.set_irq_line(self.kind.cc_irq, cc)
+        self._lines = (update, cc)
+
+    # -- bus access: the state is brought up to the access's cycle first -------------------------
+    def read(self, offset: int, size: int) -> int:
+        self._sync(self._now())
+        self._update_irqs()
+        return super().read(offset, size)
+
+    def write_register(self, reg: Register, data: int, lanes: int = 0xFFFFFFFF) -> None:
+        now = self._now()
+        self._sync(now)
+        self._reanchor(now)
+        super().write_register(reg, data, lanes)
+        self._reschedule()
+        self._update_irqs()
+
+    # -- register side effects -------------------------------------------------------------------
+    def _cr1_written(self, old: int, new: int) -> None:
+        if (old ^ new) & DIR:
+            self._up = not new & DIR
+        if not old & ARPE or not new & ARPE:
+            self._arr = self.reg["ARR"].get("ARR")        # without preload ARR is active at once
+        if new & CEN and not self._running:
+            self._running = True                          # counting starts at this cycle
+            self._anchor = self._synced = self._now()
+        elif not new & CEN:
+            self._running = False
+
+    def _cnt_read(self, stored: int) -> int:
+        value = self.counter_value()
+        if self.reg["CR1"].value & UIFREMAP:
+            value = value & 0x7FFF_FFFF | (self.reg["SR"].value & UIF) << 31   # UIFCPY
+        return value
+
+    def _cnt_written(self, old: int, new: int) -> None:
+        value = new & self._max
+        if self.kind.width == 32 and self.reg["CR1"].value & UIFREMAP:
+            value = value & 0x7FFF_FFFF | self.counter_value() & 0x8000_0000   # bit 31 is UIFCPY
+        self._count = value
+        self.reg["CNT"].value = value
+
+    def _arr_written(self, old: int, new: int) -> None:
+        if not self.reg["CR1"].value & ARPE:
+            self._arr = self.reg["ARR"].get("ARR")
+
+    def _ccr_reg(self, ch: int) -> Register:
+        return self.reg[f"CCR{ch + 1}"]
+
+    def _ccr_mask(self, ch: int) -> int:
+        return 0xFFFF if ch >= 4 else self._max
+
+    def _ccr_written(self, old: int, new: int) -> None:
+        for ch in range(self._all_channels):
+            if not self._preloaded(ch):
+                self._ccr[ch] = self._ccr_reg(ch).value & self._ccr_mask(ch)
+
+    def _ccmr(self, ch: int) -> Register:
+        return self.reg["CCMR1" if ch < 2 else "CCMR2" if ch < 4 else "CCMR3"]
+
+    @staticmethod
+    def _mode_in(value: int, ch: int) -> int:
+        """OCxM[3:0] of channel ``ch`` in a CCMRx value (OCxM_1 is bit 3)."""
+        pos = 8 * (ch % 2)
+        return (value >> (4 + pos) & 7) | (value >> (16 + pos) & 1) << 3
+
+    def _preloaded(self, ch: int) -> bool:
+        return bool(self._ccmr(ch).value >> (3 + 8 * (ch % 2)) & 1)        # OCxPE
+
+    def output_mode(self, ch: int) -> int:
+        return self._mode_in(self._ccmr(ch).value, ch)
+
+    def _is_input(self, ch: int) -> bool:
+        return ch < 4 and self._ccmr(ch).value >> (8 * (ch % 2)) & 3 != 0  # CCxS
+
+    def _ccmr_written(self, first: int, old: int, new: int) -> None:
+        ccmr = self._ccmr(first)
+        for ch in (first, first + 1):
+            if ch >= self._all_channels:
+                break
+            if not self._preloaded(ch):
+                self._ccr[ch] = self._ccr_reg(ch).value & self._ccr_mask(ch)
+            if self._is_input(ch):
+                continue
+            mode, was = self._mode_in(new, ch), self._mode_in(old, ch)
+            if mode not in OC_MODELLED and mode != was:
+                self.services.unmodelled(self, ccmr.offset, 4, True, new, ccmr)
+            if mode == OC_FROZEN and was != OC_FROZEN:
+                self._frozen_ref[ch] = self._reference(ch, was)     # frozen keeps the level it had
+
+    def _egr_written(self, old: int, new: int) -> None:
+        data = self.reg["EGR"].last_written
+        sr = self.reg["SR"]
+        if data & 1:
+            self._update_generation()
+        for ch in range(self.kind.channels):
+            if data >> (ch + 1) & 1:
+                flag = self._ccif(ch)
+                if self._is_input(ch):                 # capture the counter (RM0490 EGR.CCxG)
+                    if sr.value & flag:
+                        sr.value |= 1 << (9 + ch)
+                    self._ccr_reg(ch).value = self.counter_value()
+                sr.value |= flag
+        for bit in (COMIF, TIF, BIF, B2IF):                 # COMG, TG, BG, B2G sit at their flag's bit
+            if data & bit & self.reg["EGR"].wo_mask:
+                sr.value |= bit
+                if bit in (BIF, B2IF):
+                    self.reg["BDTR"].value &= ~MOE         # a break disables the outputs
+        self.reg["EGR"].value = 0
+
+    # -- outputs --------------------------------------------------------------------------------
+    def _reference(self, ch: int, mode: Optional[int] = None) -> int:
+        """OCxREF now, in ``mode`` (default: the channel's mode) (RM0490 "Output compare mode", "PWM mode")."""
+        mode = self.output_mode(ch) if mode is None else mode
+        if mode == OC_FORCED_ACTIVE:
+            return 1
+        if mode == OC_FORCED_INACTIVE:
+            return 0
+        if mode in (OC_PWM1, OC_PWM2):
+            count, c = self.counter_value(), self._ccr[ch]
+            active = count < c if self._up else count <= c
+            return int(active) if mode == OC_PWM1 else int(not active)
+        return self._frozen_ref[ch]
+
+    def channel_output(self, channel: int) -> Optional[int]:
+        """Level of output OCx (channel 1..6) now: OCxREF xor CCxP, None while it is disabled
+        (CCxE = 0, or MOE = 0 on a timer with a break function).  Modes other than frozen,
+        forced and PWM 1/2 are reported as unmodelled when selected; they read as frozen."""
+        ch = channel - 1
+        ccer = self.reg["CCER"]
+        bdtr = self.reg.get("BDTR")
+        if not ccer.get(f"CC{channel}E") or (bdtr is not None and not bdtr.value & MOE):
+            return None
+        return self._reference(ch) ^ ccer.get(f"CC{channel}P")
+
+
+def make_timer(name: str, services: Optional[ChipServices] = None, **clocks) -> Timer:
+    """Build timer ``name`` ("TIM1", "TIM2", ...) at its RM0490 base."""
+    return Timer(KINDS[name], services, **clocks)
+
+
+def oracle_instances(services: ChipServices) -> list[Timer]:
+    """Every timer, for checks that walk all instances of a model (the SVD oracle)."""
+    return [make_timer(name, services) for name in KINDS]
