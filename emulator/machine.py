@@ -759,7 +759,9 @@ class _MachineServices:
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self.m.loop
-        if loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
+        if loop.in_slice and reg.varies_with_time:
+            loop.polls.forget()             # a counter read: the loop around it is not at a fixed point
+        elif loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
             loop.end_slice()
         trace = self.m.trace
         if trace.mmio_out:

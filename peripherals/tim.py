@@ -241,7 +241,7 @@ def register_table(k: TimerKind, t: "Timer") -> list[Register]:
         regs.append(reg("CCMR2", 0x1C, 0, *_ccmr(k, 3, 2), on_write=lambda o, n: t._ccmr_written(2, o, n)))
     regs += [
         reg("CCER", 0x20, 0, *_ccer(k)),
-        reg("CNT", 0x24, 0, *cnt_fields, on_read=t._cnt_read, on_write=t._cnt_written),
+        reg("CNT", 0x24, 0, *cnt_fields, on_read=t._cnt_read, on_write=t._cnt_written, varies_with_time=True),
         reg("PSC", 0x28, 0, rw("PSC", 0, 16)),
         reg("ARR", 0x2C, k.arr_reset, rw("ARR", 0, w), on_write=t._arr_written),
     ]
@@ -293,6 +293,7 @@ class Timer(Peripheral):
         self.kernel_clock_hz = kernel_clock_hz or self.services.hclk_hz
         self.hclk_hz = hclk_hz or self.services.hclk_hz
         self._event = None
+        self._event_cycle = 0
         self._lines = (False, False)
         self._init_state()
 
@@ -331,6 +332,8 @@ class Timer(Peripheral):
         now = self._now()
         self._sync(now)
         self._reanchor(now)
+        if self._running:
+            self._anchor = now                  # the partial kernel period at the old rate is dropped
         self._cycles_per_tick = ratio
         self._reschedule()
 
@@ -518,28 +521,36 @@ class Timer(Peripheral):
 
     # -- scheduling -----------------------------------------------------------------------------
     def _reschedule(self) -> None:
+        """One event at the next update or compare match that changes a flag or the state.
+
+        A flag that is already set and has no interrupt enabled needs no event (nothing
+        observable changes when it is set again), so a timer nobody services costs nothing.
+        """
+        target = None
+        if self._running:
+            m_now = self._edges(self._synced)
+            sr, dier = self.reg["SR"].value, self.reg["DIER"].value
+            bdtr = self.reg.get("BDTR")
+            edges = []
+            if not sr & UIF or dier & UIF or self.reg["CR1"].value & OPM or self._pending_preload() \
+                    or (bdtr is not None and bdtr.value & AOE and not bdtr.value & MOE):
+                edges.append(self._next_update_edge(m_now))
+            for ch in range(self._all_channels):
+                flag = self._ccif(ch)
+                if (not sr & flag or dier & flag) and not self._is_input(ch):
+                    edges.append(self._next_match_edge(ch, m_now))
+            edges = [e for e in edges if e is not None]
+            if edges:
+                target = self._edge_cycle(min(edges))
         if self._event is not None:
+            if target == self._event_cycle:
+                return                                      # already scheduled there
             self._event.cancel()
             self._event = None
-        if not self._running:
-            return
-        now = self._synced
-        m_now = self._edges(now)
-        dier = self.reg["DIER"].value
-        bdtr = self.reg.get("BDTR")
-        edges = []
-        if dier & UIF or self.reg["CR1"].value & OPM or self._pending_preload() \
-                or (bdtr is not None and bdtr.value & AOE and not bdtr.value & MOE):
-            edges.append(self._next_update_edge(m_now))
-        for ch in range(min(self.kind.channels, 4)):
-            if dier & self._ccif(ch) and not self._is_input(ch):
-                edges.append(self._next_match_edge(ch, m_now))
-        edges = [e for e in edges if e is not None]
-        if not edges:
-            return
-        target = self._edge_cycle(min(edges))
-        self._event = self.services.after_cycles(max(target - self._now(), 1),
-                                                 lambda: self._fire(target), f"{self.name} update/compare")
+        if target is not None:
+            self._event_cycle = target
+            self._event = self.services.after_cycles(max(target - self._now(), 1),
+                                                     lambda: self._fire(target), f"{self.name} update/compare")
 
     def _fire(self, cycle: int) -> None:
         self._event = None

@@ -429,3 +429,21 @@ def test_rcc_reset_stops_the_timer_and_restores_reset_values(clock):
     assert not clock.pending_events() or all(e.cancelled for e in clock.pending_events())
     clock.cycles(1000)
     assert t.read(CNT, 4) == 0 and t.read(ARR, 4) == 0xFFFF and t.read(SR, 4) == 0
+
+
+def test_a_running_timer_schedules_an_event_only_while_a_flag_can_still_change(clock):
+    t = timer("TIM3", clock)
+    timebase(t, psc=0, arr=99)
+    t.write(CR1, 4, CEN)
+    assert clock.pending_events()                    # UIF and CCxIF are clear: their setting is an event
+    clock.cycles(100)
+    assert t.read(SR, 4) == 0x1F
+    assert not clock.pending_events()                # all set, no interrupt enabled: nothing to schedule
+    t.write(SR, 4, ~UIF & 0xFFFF)
+    (event,) = clock.pending_events()
+    assert event.cycle == 200
+
+
+def test_cnt_is_marked_as_changing_with_time_for_the_poll_detector():
+    t = make_timer("TIM2")
+    assert t.reg["CNT"].varies_with_time and not t.reg["SR"].varies_with_time

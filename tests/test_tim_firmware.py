@@ -84,3 +84,27 @@ def test_tim17_one_pulse_timeout_fires_once_after_5_ms_and_stops_the_counter():
     (fired,) = entries(m, "TIM17")
     assert abs((fired - armed) - 5 * HCLK_RESET_HZ // 1000) <= 4
     assert not m.trace.of_kind("unmodelled")
+
+
+def stop_cycles(m, symbol: str, times: int = 1) -> list[int]:
+    cycles = []
+    for _ in range(times):
+        assert m.run(max_seconds=1, stop_at=m.symbol(symbol)).reason is EndReason.STOP_AT
+        cycles.append(m.clock.cycles)
+    return cycles
+
+
+def test_polling_uif_without_interrupts_sees_each_period_and_is_fast_forwarded():
+    m = boot("tim_poll", strict=True)
+    periods = stop_cycles(m, "period_done", 3)
+    assert [b - a for a, b in zip(periods, periods[1:])] == [12_000, 12_000]
+    assert m.loop.instructions_skipped > 20_000     # the waits were skipped, not executed
+
+
+def test_polling_a_slow_counter_waits_exactly_until_it_reaches_the_value():
+    m = boot("tim_poll", strict=True)
+    (started,) = stop_cycles(m, "counter_started")
+    (done,) = stop_cycles(m, "counter_done")
+    assert 50 * 1200 - 20 <= done - started <= 50 * 1200 + 20
+    assert_exit(m.run(max_seconds=1))
+    assert m.guest_output == "polled\n"
