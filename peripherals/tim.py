@@ -42,11 +42,13 @@ Timing: the kernel clock is TIMPCLK (PCLK, or 2 x PCLK when the APB prescaler is
 RM0490 §6.2 clock tree), a whole divisor of HCLK, so the machine's HCLK cycle axis carries
 kernel clock edges exactly.  The counter is never stepped: the state (counter, prescaler
 counter, repetition counter) is held at an *anchor* cycle and computed for any later
-cycle in closed form.  Every update event that changes something (a preload transfer,
-OPM, an enabled update interrupt) and every compare match whose interrupt is enabled is
-one scheduled event; other flags are set when the block is next accessed, for the moment
-they happened.  A write to any register first brings the state up to the write's cycle.
-A change of the APB prescaler re-anchors the counter at the new rate (``clock_changed``).
+cycle in closed form.  The next update event or compare match that changes anything
+observable (a flag not yet set, an enabled interrupt, a preload transfer, OPM, AOE) is one
+scheduled event; once every flag is set and no interrupt is enabled, a running timer costs
+nothing.  Any register access first brings the state up to the access's cycle.  CNT is
+marked ``varies_with_time``: a loop polling it is never taken for a fixed point by the run
+loop's poll detector.  A change of the APB prescaler re-anchors the counter at the new rate
+(``clock_changed``, called by the RCC).
 
 Not modelled (fields declared ``todo``, accesses reported): center-aligned counting
 (CMS), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
@@ -55,8 +57,9 @@ than frozen/forced/PWM1/PWM2 (reported when selected), fast/clear enables, compl
 outputs and dead time (CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except
 MOE/AOE, AF1/AF2), preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests
 (UDE, CCxDE, COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  A timer whose RCC clock is
-switched off while it runs keeps counting (its registers read 0 meanwhile).  Snapshots
-store the registers, not the counter's anchor.
+switched off while it runs keeps counting (its registers read 0 meanwhile), and so does a
+timer in Stop mode; the debug freeze bits (DBG_APB_FZx) are not acted on.  Snapshots store
+the registers, not the counter's anchor.
 """
 from __future__ import annotations
 
@@ -99,13 +102,13 @@ class TimerKind:
 
 
 KINDS = {
-    "TIM1": TimerKind("TIM1", c071.TIM1, 13, 14, 16, 4, internal_channels=2, up_down=True,
+    "TIM1": TimerKind("TIM1", c071.TIM1, c071.IRQ_TIM1_BRK_UP_TRG_COM, c071.IRQ_TIM1_CC, 16, 4, internal_channels=2, up_down=True,
                       repetition_bits=16, break_inputs=2, complementary=3, master=True),
-    "TIM2": TimerKind("TIM2", c071.TIM2, 15, 15, 32, 4, up_down=True, master=True, arr_reset=0xFFFF_FFFF),
-    "TIM3": TimerKind("TIM3", c071.TIM3, 16, 16, 16, 4, up_down=True, master=True),
-    "TIM14": TimerKind("TIM14", c071.TIM14, 19, 19, 16, 1, dma=False),
-    "TIM16": TimerKind("TIM16", c071.TIM16, 21, 21, 16, 1, repetition_bits=8, break_inputs=1, complementary=1),
-    "TIM17": TimerKind("TIM17", c071.TIM17, 22, 22, 16, 1, repetition_bits=8, break_inputs=1, complementary=1),
+    "TIM2": TimerKind("TIM2", c071.TIM2, c071.IRQ_TIM2, c071.IRQ_TIM2, 32, 4, up_down=True, master=True, arr_reset=0xFFFF_FFFF),
+    "TIM3": TimerKind("TIM3", c071.TIM3, c071.IRQ_TIM3, c071.IRQ_TIM3, 16, 4, up_down=True, master=True),
+    "TIM14": TimerKind("TIM14", c071.TIM14, c071.IRQ_TIM14, c071.IRQ_TIM14, 16, 1, dma=False),
+    "TIM16": TimerKind("TIM16", c071.TIM16, c071.IRQ_TIM16, c071.IRQ_TIM16, 16, 1, repetition_bits=8, break_inputs=1, complementary=1),
+    "TIM17": TimerKind("TIM17", c071.TIM17, c071.IRQ_TIM17, c071.IRQ_TIM17, 16, 1, repetition_bits=8, break_inputs=1, complementary=1),
 }
 
 
@@ -580,8 +583,10 @@ class Timer(Peripheral):
 
     # -- bus access: the state is brought up to the access's cycle first -------------------------
     def read(self, offset: int, size: int) -> int:
+        flags = self.reg["SR"].value
         self._sync(self._now())
-        self._update_irqs()
+        if self.reg["SR"].value != flags:
+            self._update_irqs()
         return super().read(offset, size)
 
     def write_register(self, reg: Register, data: int, lanes: int = 0xFFFFFFFF) -> None:

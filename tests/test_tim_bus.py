@@ -447,3 +447,12 @@ def test_a_running_timer_schedules_an_event_only_while_a_flag_can_still_change(c
 def test_cnt_is_marked_as_changing_with_time_for_the_poll_detector():
     t = make_timer("TIM2")
     assert t.reg["CNT"].varies_with_time and not t.reg["SR"].varies_with_time
+
+
+def test_each_timer_raises_the_interrupt_lines_named_after_it():
+    from peripherals import c071
+    from peripherals.tim import KINDS
+    for name, kind in KINDS.items():
+        assert c071.IRQ_NAMES[kind.irq].startswith(name)
+        assert c071.IRQ_NAMES[kind.cc_irq].startswith(name)
+    assert c071.IRQ_NAMES[KINDS["TIM1"].cc_irq] == "TIM1_CC"
