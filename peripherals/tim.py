@@ -31,7 +31,8 @@ wraps (taken as an overflow: an assumption; the manuals describe only the normal
 Capture/compare (RM0490 "Output compare mode", "PWM mode"): CCxIF is set when the counter
 reaches CCRx (at the overflow/underflow when CCRx > ARR), whether or not the output is
 enabled.  The channel output is computed when asked (``channel_output``): OCxREF for
-frozen, forced inactive/active, PWM mode 1 and 2; OCx = OCxREF xor CCxP while CCxE = 1
+frozen (keeps its level), active/inactive on match, toggle (counted matches since the mode
+was written), forced inactive/active, PWM mode 1 and 2; OCx = OCxREF xor CCxP while CCxE = 1
 (and BDTR.MOE = 1 on timers with a break function); BDTR.AOE sets MOE at the next UEV.
 EGR.CCxG sets CCxIF (and, for a channel in input mode, captures the counter into CCRx,
 CCxOF if CCxIF was already set); TG, COMG, BG, B2G set TIF, COMIF, BIF, B2IF; BG and B2G
@@ -52,8 +53,8 @@ loop's poll detector.  A change of the APB prescaler re-anchors the counter at t
 
 Not modelled (fields declared ``todo``, accesses reported): center-aligned counting
 (CMS), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
-pins (CCxS input modes, input filters and prescalers, TISEL), output compare modes other
-than frozen/forced/PWM1/PWM2 (reported when selected), fast/clear enables, complementary
+pins (CCxS input modes, input filters and prescalers, TISEL), output compare modes 8-15
+(reported when selected), fast/clear enables, complementary
 outputs and dead time (CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except
 MOE/AOE, AF1/AF2), preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests
 (UDE, CCxDE, COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  A timer whose RCC clock is
@@ -77,9 +78,11 @@ UIF, COMIF, TIF, BIF, B2IF = 1 << 0, 1 << 5, 1 << 6, 1 << 7, 1 << 8
 # BDTR bits
 AOE, MOE = 1 << 14, 1 << 15
 
-# Output compare modes OCxM[3:0] (OCxM_1 is bit 3) acted on by this model
-OC_FROZEN, OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2 = 0, 4, 5, 6, 7
-OC_MODELLED = {OC_FROZEN, OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2}
+# Output compare modes OCxM[3:0] (OCxM_1 is bit 3); 0-7 are modelled, 8-15 (retriggerable
+# one-pulse, combined and asymmetric PWM) are reported when selected
+OC_FROZEN, OC_ACTIVE_ON_MATCH, OC_INACTIVE_ON_MATCH, OC_TOGGLE = 0, 1, 2, 3
+OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2 = 4, 5, 6, 7
+OC_MODELLED = set(range(8))
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,8 @@ class Timer(Peripheral):
         self._psc = 0                     # active (shadow) registers
         self._arr = self.kind.arr_reset
         self._ccr = [0] * self._all_channels
-        self._frozen_ref = [0] * self._all_channels
+        self._start_ref = [0] * self._all_channels      # OCxREF when the channel's mode was written
+        self._matches = [0] * self._all_channels        # compare matches since then
         self._synced = 0                  # flags are applied for every cycle up to this one
         self._cycles_per_tick = self._ratio()
 
@@ -467,6 +471,7 @@ class Timer(Peripheral):
             edge = self._next_match_edge(ch, lo)
             if edge is not None and edge <= hi:
                 sr.value |= self._ccif(ch)
+                self._matches[ch] += 1 + (hi - edge) // (self._arr + 1)
 
     def _ccif(self, ch: int) -> int:
         return 1 << (ch + 1) if ch < 4 else 1 << (16 + ch - 4)
@@ -667,8 +672,9 @@ class Timer(Peripheral):
             mode, was = self._mode_in(new, ch), self._mode_in(old, ch)
             if mode not in OC_MODELLED and mode != was:
                 self.services.unmodelled(self, ccmr.offset, 4, True, new, ccmr)
-            if mode == OC_FROZEN and was != OC_FROZEN:
-                self._frozen_ref[ch] = self._reference(ch, was)     # frozen keeps the level it had
+            if mode != was:
+                self._start_ref[ch] = self._reference(ch, was)     # the level OCxREF had until now
+                self._matches[ch] = 0
 
     def _egr_written(self, old: int, new: int) -> None:
         data = self.reg["EGR"].last_written
@@ -694,6 +700,13 @@ class Timer(Peripheral):
     def _reference(self, ch: int, mode: Optional[int] = None) -> int:
         """OCxREF now, in ``mode`` (default: the channel's mode) (RM0490 "Output compare mode", "PWM mode")."""
         mode = self.output_mode(ch) if mode is None else mode
+        matched = self._matches[ch]
+        if mode == OC_ACTIVE_ON_MATCH:
+            return 1 if matched else self._start_ref[ch]
+        if mode == OC_INACTIVE_ON_MATCH:
+            return 0 if matched else self._start_ref[ch]
+        if mode == OC_TOGGLE:
+            return self._start_ref[ch] ^ (matched & 1)
         if mode == OC_FORCED_ACTIVE:
             return 1
         if mode == OC_FORCED_INACTIVE:
@@ -702,13 +715,14 @@ class Timer(Peripheral):
             count, c = self.counter_value(), self._ccr[ch]
             active = count < c if self._up else count <= c
             return int(active) if mode == OC_PWM1 else int(not active)
-        return self._frozen_ref[ch]
+        return self._start_ref[ch]
 
     def channel_output(self, channel: int) -> Optional[int]:
         """Level of output OCx (channel 1..6) now: OCxREF xor CCxP, None while it is disabled
-        (CCxE = 0, or MOE = 0 on a timer with a break function).  Modes other than frozen,
-        forced and PWM 1/2 are reported as unmodelled when selected; they read as frozen."""
+        (CCxE = 0, or MOE = 0 on a timer with a break function).  Modes 8-15 are reported as
+        unmodelled when selected; they read as frozen."""
         ch = channel - 1
+        self._sync(self._now())
         ccer = self.reg["CCER"]
         bdtr = self.reg.get("BDTR")
         if not ccer.get(f"CC{channel}E") or (bdtr is not None and not bdtr.value & MOE):

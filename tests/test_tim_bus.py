@@ -415,7 +415,7 @@ def test_aoe_sets_moe_at_the_next_update(clock):
 def test_unmodelled_fields_and_modes_are_reported(clock):
     t = timer("TIM3", clock)
     t.write(CR1, 4, 1 << 5)                          # CMS: center-aligned
-    t.write(CCMR1, 4, 3 << 4)                        # OC1M = toggle
+    t.write(CCMR1, 4, 1 << 16)                       # OC1M = 1000: retriggerable one-pulse mode 1
     t.write(CR2, 4, 0)                               # writing reset values is not reported
     assert [(name, off) for name, off, _ in clock.unmodelled_accesses] == [("TIM3", CR1), ("TIM3", CCMR1)]
 
@@ -456,3 +456,18 @@ def test_each_timer_raises_the_interrupt_lines_named_after_it():
         assert c071.IRQ_NAMES[kind.irq].startswith(name)
         assert c071.IRQ_NAMES[kind.cc_irq].startswith(name)
     assert c071.IRQ_NAMES[KINDS["TIM1"].cc_irq] == "TIM1_CC"
+
+
+def test_toggle_mode_flips_the_output_at_each_match_and_active_on_match_latches(clock):
+    t = timer("TIM3", clock)
+    t.write(CCMR1, 4, (3 << 4) | (1 << 12))          # OC1M = toggle, OC2M = active on match
+    t.write(CCR1, 4, 10)
+    t.write(CCR2, 4, 30)
+    timebase(t, psc=0, arr=49)
+    t.write(CCER, 4, 0x11)                           # CC1E, CC2E
+    t.write(CR1, 4, CEN)
+    levels = []
+    for _ in range(4):
+        clock.cycles(25)
+        levels.append((t.channel_output(1), t.channel_output(2)))
+    assert levels == [(1, 0), (1, 1), (0, 1), (0, 1)]
