@@ -83,6 +83,7 @@ AOE, MOE = 1 << 14, 1 << 15
 OC_FROZEN, OC_ACTIVE_ON_MATCH, OC_INACTIVE_ON_MATCH, OC_TOGGLE = 0, 1, 2, 3
 OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2 = 4, 5, 6, 7
 OC_MODELLED = set(range(8))
+MATCH_COUNTING_MODES = {OC_ACTIVE_ON_MATCH, OC_INACTIVE_ON_MATCH, OC_TOGGLE}
 
 
 @dataclass(frozen=True)
@@ -466,6 +467,8 @@ class Timer(Peripheral):
     def _flag_matches(self, lo: int, hi: int) -> None:
         sr = self.reg["SR"]
         for ch in range(self._all_channels):
+            if sr.value & self._ccif(ch) and self.output_mode(ch) not in MATCH_COUNTING_MODES:
+                continue                                # nothing observable changes at this match
             if self._is_input(ch):
                 continue
             edge = self._next_match_edge(ch, lo)
