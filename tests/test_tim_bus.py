@@ -471,3 +471,39 @@ def test_toggle_mode_flips_the_output_at_each_match_and_active_on_match_latches(
         clock.cycles(25)
         levels.append((t.channel_output(1), t.channel_output(2)))
     assert levels == [(1, 0), (1, 1), (0, 1), (0, 1)]
+
+
+def test_down_counting_compare_match_comes_when_the_counter_reaches_ccr(clock):
+    t = timer("TIM1", clock)
+    timebase(t, psc=0, arr=99, cr1=DIR)
+    t.write(CCR1, 4, 30)
+    t.write(SR, 4, 0)
+    t.write(DIER, 4, CC1IF)
+    t.write(CR1, 4, DIR | CEN)
+    clock.cycles(200)
+    assert [c for _, c in clock.rises] == [69]           # 99 -> 30 takes 69 counts
+
+
+def test_tim1_advanced_registers_read_back_with_their_widths(clock):
+    t = timer("TIM1", clock)
+    bdtr = 0x3FFF_FFFF & ~(1 << 15)                      # every BDTR field but MOE
+    t.write(BDTR, 4, bdtr)
+    assert t.read(BDTR, 4) == bdtr
+    t.write(RCR, 4, 0xFFFF_FFFF)
+    assert t.read(RCR, 4) == 0xFFFF                      # REP[15:0] on TIM1
+    t.write(CCMR3, 4, 0xFFFF_FFFF)
+    assert t.read(CCMR3, 4) == 0x0101_FCFC               # OC5/OC6 fields only
+    t.write(CCR5, 4, 0xE000_1234)
+    assert t.read(CCR5, 4) == 0xE000_1234                # GC5C1..3 stored (reported: not modelled)
+    assert t.read(0x60, 4) == 1 and t.read(0x64, 4) == 1  # AF1.BKINE, AF2.BK2INE reset to 1
+    tim16 = timer("TIM16", clock)
+    tim16.write(RCR, 4, 0xFFFF)
+    assert tim16.read(RCR, 4) == 0xFF                    # REP[7:0] on TIM16/17
+    assert tim16.read(CCMR1, 4) == 0 and tim16.read(0x60, 4) == 1
+
+
+def test_writes_to_registers_a_timer_lacks_are_reported(clock):
+    tim14 = timer("TIM14", clock)
+    tim14.write(BDTR, 4, MOE)                            # TIM14 has no BDTR
+    tim14.write(RCR, 4, 1)                               # ... and no repetition counter
+    assert [(n, o) for n, o, _ in clock.unmodelled_accesses] == [("TIM14", BDTR), ("TIM14", RCR)]
