@@ -54,13 +54,16 @@ loop's poll detector.  A change of the APB prescaler re-anchors the counter at t
 Not modelled (fields declared ``todo``, accesses reported): center-aligned counting
 (CMS), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
 pins (CCxS input modes, input filters and prescalers, TISEL), output compare modes 8-15
-(reported when selected), fast/clear enables, complementary
-outputs and dead time (CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except
-MOE/AOE, AF1/AF2), preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests
-(UDE, CCxDE, COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  A timer whose RCC clock is
-switched off while it runs keeps counting (its registers read 0 meanwhile), and so does a
-timer in Stop mode; the debug freeze bits (DBG_APB_FZx) are not acted on.  Snapshots store
-the registers, not the counter's anchor.
+(reported when selected), fast/clear enables, complementary outputs and dead time
+(CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except MOE/AOE, AF1/AF2),
+preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests (UDE, CCxDE,
+COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  Simplifications: counting starts at the
+cycle of the CEN write (RM0490: CNT_EN follows CEN by one clock); a timer whose RCC clock
+is switched off while it runs keeps counting (its registers read 0 meanwhile), and so does
+a timer in Stop mode; the debug freeze bits (DBG_APB_FZx) are not acted on; snapshots
+store the registers, not the counter's anchor.  TIM3 is the 16-bit timer of TIM2/TIM3:
+its CNT, ARR and CCRx have no bits 31:16 here (the C071 SVD gives it TIM2's 32-bit layout;
+tests/test_svd_oracle.py records the ARR reset value as an exception).
 """
 from __future__ import annotations
 
