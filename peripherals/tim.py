@@ -329,6 +329,23 @@ class Timer(Peripheral):
         self._init_state()
         self._set_lines(False, False)
 
+    def registers_restored(self) -> None:
+        """The registers were put back from a snapshot (whose CNT holds the count then): rebuild
+        the counting state from them.  The prescaler counter is not a register and restarts at
+        0, so later events may move by less than one counter period."""
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        cr1 = self.reg["CR1"].value
+        self._cycles_per_tick = self._ratio()
+        self._running, self._up = bool(cr1 & CEN), not cr1 & DIR
+        self._count, self._phase = self.reg["CNT"].value & self._max, 0
+        self._load_shadows()
+        self._anchor = self._synced = self._now()
+        self._lines = (not self._lines[0], not self._lines[1])    # force the lines to be driven
+        self._update_irqs()
+        self._reschedule()
+
     # -- clocks -------------------------------------------------------------------------------
     def _ratio(self) -> int:
         """HCLK cycles per kernel clock edge (TIMPCLK = HCLK / 1, 2, 4 or 8 on the C071)."""

@@ -108,3 +108,26 @@ def test_polling_a_slow_counter_waits_exactly_until_it_reaches_the_value():
     assert 50 * 1200 - 20 <= done - started <= 50 * 1200 + 20
     assert_exit(m.run(max_seconds=1))
     assert m.guest_output == "polled\n"
+
+
+def test_a_run_continued_from_a_snapshot_keeps_the_tim3_timebase_ticking(tmp_path):
+    from emulator.analysis.snapshot import JumpSnapshot, restore_snapshot, take_snapshot
+    from emulator.image import load_elf
+    from emulator.machine import Machine
+    from tests.conftest import elf
+    stopped = boot("tim3_timebase")
+    assert stopped.run(max_seconds=1, stop_at=stopped.symbol("delay_end")).reason is EndReason.STOP_AT
+    stopped.run(max_seconds=2.5e-3)                   # inside the second delay, mid-period
+    snap = take_snapshot(stopped, "mid", with_memories=True)
+    assert snap.registers["TIM3.CNT"].value == stopped.timers["TIM3"].counter_value() > 0
+    snap.save(tmp_path / "mid.json")
+    resumed = Machine()
+    resumed.load(load_elf(elf("tim3_timebase")))
+    resumed.reset("power")
+    restore_snapshot(resumed, JumpSnapshot.load(tmp_path / "mid.json"))
+    assert resumed.timers["TIM3"].counter_value() == snap.registers["TIM3.CNT"].value
+    start = resumed.seconds()
+    assert resumed.run(max_seconds=1, stop_at=resumed.symbol("delay_end")).reason is EndReason.STOP_AT
+    assert 7.5e-3 < resumed.seconds() - start <= 8.5e-3 + 10e-6     # the rest of the 10-11 ms delay
+    assert_exit(resumed.run(max_seconds=5))
+    assert resumed.guest_output == "tick 11 11 1000\n"
