@@ -60,7 +60,8 @@ preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests (UDE, CCx
 COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  Simplifications: counting starts at the
 cycle of the CEN write (RM0490: CNT_EN follows CEN by one clock); a timer whose RCC clock
 is switched off while it runs keeps counting (its registers read 0 meanwhile), and so does
-a timer in Stop mode; the debug freeze bits (DBG_APB_FZx) are not acted on; snapshots
+a timer in Stop mode unless the RCC reports its kernel clock as 0 (the count then holds);
+the debug freeze bits (DBG_APB_FZx) are not acted on; snapshots
 store the registers, not the counter's anchor.  TIM3 is the 16-bit timer of TIM2/TIM3:
 its CNT, ARR and CCRx have no bits 31:16 here (the C071 SVD gives it TIM2's 32-bit layout;
 tests/test_svd_oracle.py records the ARR reset value as an exception).
@@ -338,7 +339,8 @@ class Timer(Peripheral):
             self._event = None
         cr1 = self.reg["CR1"].value
         self._cycles_per_tick = self._ratio()
-        self._running, self._up = bool(cr1 & CEN), not cr1 & DIR
+        self._running = bool(cr1 & CEN) and self._cycles_per_tick is not None
+        self._up = not cr1 & DIR
         self._count, self._phase = self.reg["CNT"].value & self._max, 0
         self._load_shadows()
         self._anchor = self._synced = self._now()
@@ -347,22 +349,24 @@ class Timer(Peripheral):
         self._reschedule()
 
     # -- clocks -------------------------------------------------------------------------------
-    def _ratio(self) -> int:
-        """HCLK cycles per kernel clock edge (TIMPCLK = HCLK / 1, 2, 4 or 8 on the C071)."""
+    def _ratio(self) -> Optional[int]:
+        """HCLK cycles per kernel clock edge (TIMPCLK = HCLK / 1, 2, 4 or 8 on the C071);
+        None while there is no kernel clock (the counter cannot count)."""
         kernel = self.kernel_clock_hz()
-        return max(1, round(self.hclk_hz() / kernel)) if kernel else 1
+        return max(1, round(self.hclk_hz() / kernel)) if kernel else None
 
     def clock_changed(self) -> None:
-        """The clock tree changed (RCC): continue from the current count at the new rate."""
+        """The clock tree changed (RCC): continue from the current count at the new rate, or
+        hold the count while the kernel clock is stopped."""
         ratio = self._ratio()
         if ratio == self._cycles_per_tick:
             return
         now = self._now()
         self._sync(now)
         self._reanchor(now)
-        if self._running:
-            self._anchor = now                  # the partial kernel period at the old rate is dropped
         self._cycles_per_tick = ratio
+        self._running = bool(self.reg["CR1"].value & CEN) and ratio is not None
+        self._anchor = self._synced = now       # the partial kernel period at the old rate is dropped
         self._reschedule()
 
     def _now(self) -> int:
@@ -631,7 +635,7 @@ class Timer(Peripheral):
             self._up = not new & DIR
         if not old & ARPE or not new & ARPE:
             self._arr = self.reg["ARR"].get("ARR")        # without preload ARR is active at once
-        if new & CEN and not self._running:
+        if new & CEN and not self._running and self._cycles_per_tick is not None:
             self._running = True                          # counting starts at this cycle
             self._anchor = self._synced = self._now()
         elif not new & CEN:

@@ -507,3 +507,19 @@ def test_writes_to_registers_a_timer_lacks_are_reported(clock):
     tim14.write(BDTR, 4, MOE)                            # TIM14 has no BDTR
     tim14.write(RCR, 4, 1)                               # ... and no repetition counter
     assert [(n, o) for n, o, _ in clock.unmodelled_accesses] == [("TIM14", BDTR), ("TIM14", RCR)]
+
+
+def test_counter_holds_while_the_kernel_clock_is_stopped(clock):
+    kernel = [HCLK]
+    t = timer("TIM3", clock, kernel_clock_hz=lambda: kernel[0], hclk_hz=lambda: HCLK)
+    timebase(t, psc=0, arr=0xFFFF)
+    t.write(CR1, 4, CEN)
+    clock.cycles(100)
+    kernel[0] = 0
+    t.clock_changed()
+    clock.cycles(1000)
+    assert t.read(CNT, 4) == 100 and t.read(CR1, 4) & CEN
+    kernel[0] = HCLK
+    t.clock_changed()
+    clock.cycles(10)
+    assert t.read(CNT, 4) == 110
