@@ -46,9 +46,10 @@ counter, repetition counter) is held at an *anchor* cycle and computed for any l
 cycle in closed form.  The next update event or compare match that changes anything
 observable (a flag not yet set, an enabled interrupt, a preload transfer, OPM, AOE) is one
 scheduled event; once every flag is set and no interrupt is enabled, a running timer costs
-nothing.  Any register access first brings the state up to the access's cycle.  CNT is
-marked ``varies_with_time``: a loop polling it is never taken for a fixed point by the run
-loop's poll detector.  A change of the APB prescaler re-anchors the counter at the new rate
+nothing.  Any register access first brings the state up to the access's cycle.  A read of
+CNT prepares for a polling loop around it (``_prepare_counter_read``): the next change of
+a slow count is an event the run loop's poll detector can skip to; a fast count is marked
+``varies_with_time`` so the loop is never taken for a fixed point.  A change of the APB prescaler re-anchors the counter at the new rate
 (``clock_changed``, called by the RCC).
 
 Not modelled (fields declared ``todo``, accesses reported): center-aligned counting
@@ -88,6 +89,9 @@ OC_FROZEN, OC_ACTIVE_ON_MATCH, OC_INACTIVE_ON_MATCH, OC_TOGGLE = 0, 1, 2, 3
 OC_FORCED_INACTIVE, OC_FORCED_ACTIVE, OC_PWM1, OC_PWM2 = 4, 5, 6, 7
 OC_MODELLED = set(range(8))
 MATCH_COUNTING_MODES = {OC_ACTIVE_ON_MATCH, OC_INACTIVE_ON_MATCH, OC_TOGGLE}
+# HCLK cycles: a count that changes less often than this is worth an event the run loop's
+# poll detector can skip to; one that changes sooner makes CNT ``varies_with_time``
+POLL_HORIZON = 256
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,7 @@ def register_table(k: TimerKind, t: "Timer") -> list[Register]:
         regs.append(reg("CCMR2", 0x1C, 0, *_ccmr(k, 3, 2), on_write=lambda o, n: t._ccmr_written(2, o, n)))
     regs += [
         reg("CCER", 0x20, 0, *_ccer(k)),
-        reg("CNT", 0x24, 0, *cnt_fields, on_read=t._cnt_read, on_write=t._cnt_written, varies_with_time=True),
+        reg("CNT", 0x24, 0, *cnt_fields, on_read=t._cnt_read, on_write=t._cnt_written),
         reg("PSC", 0x28, 0, rw("PSC", 0, 16)),
         reg("ARR", 0x2C, k.arr_reset, rw("ARR", 0, w), on_write=t._arr_written),
     ]
@@ -305,6 +309,8 @@ class Timer(Peripheral):
         self.hclk_hz = hclk_hz or self.services.hclk_hz
         self._event = None
         self._event_cycle = 0
+        self._tick_event = None                 # wakes a loop polling CNT at the next count change
+        self._tick_cycle = 0
         self._lines = (False, False)
         self._init_state()
 
@@ -324,9 +330,7 @@ class Timer(Peripheral):
         self._cycles_per_tick = self._ratio()
 
     def on_reset(self) -> None:
-        if self._event is not None:
-            self._event.cancel()
-            self._event = None
+        self._cancel_events()
         self._init_state()
         self._set_lines(False, False)
 
@@ -334,9 +338,7 @@ class Timer(Peripheral):
         """The registers were put back from a snapshot (whose CNT holds the count then): rebuild
         the counting state from them.  The prescaler counter is not a register and restarts at
         0, so later events may move by less than one counter period."""
-        if self._event is not None:
-            self._event.cancel()
-            self._event = None
+        self._cancel_events()
         cr1 = self.reg["CR1"].value
         self._cycles_per_tick = self._ratio()
         self._running = bool(cr1 & CEN) and self._cycles_per_tick is not None
@@ -615,11 +617,44 @@ class Timer(Peripheral):
 
     # -- bus access: the state is brought up to the access's cycle first -------------------------
     def read(self, offset: int, size: int) -> int:
+        now = self._now()
         flags = self.reg["SR"].value
-        self._sync(self._now())
+        self._sync(now)
         if self.reg["SR"].value != flags:
             self._update_irqs()
+        if offset & ~3 == 0x24:
+            self._prepare_counter_read(now)
         return super().read(offset, size)
+
+    def _prepare_counter_read(self, now: int) -> None:
+        """A loop may be polling CNT, and the run loop's poll detector skips a loop that reads
+        the same values only up to the next event: the next change of the count gets one when
+        it is far enough ahead to be worth skipping to; a count that changes sooner is marked
+        ``varies_with_time`` for this read, so the loop simply runs."""
+        cnt = self.reg["CNT"]
+        e1 = self._first_wrap()
+        if not self._running or e1 is None:
+            cnt.varies_with_time = False                    # the count stands still
+            return
+        change = self._edge_cycle(self._edges(now) + 1)
+        cnt.varies_with_time = change - now < POLL_HORIZON
+        if cnt.varies_with_time or self._event is not None and self._event_cycle <= change:
+            return
+        if self._tick_event is not None:
+            if self._tick_cycle == change:
+                return
+            self._tick_event.cancel()
+        self._tick_cycle = change
+        self._tick_event = self.services.after_cycles(change - now, self._tick, f"{self.name} count change")
+
+    def _tick(self) -> None:
+        self._tick_event = None                             # the count is computed: nothing to do
+
+    def _cancel_events(self) -> None:
+        for event in (self._event, self._tick_event):
+            if event is not None:
+                event.cancel()
+        self._event = self._tick_event = None
 
     def write_register(self, reg: Register, data: int, lanes: int = 0xFFFFFFFF) -> None:
         now = self._now()

@@ -444,9 +444,19 @@ def test_a_running_timer_schedules_an_event_only_while_a_flag_can_still_change(c
     assert event.cycle == 200
 
 
-def test_cnt_is_marked_as_changing_with_time_for_the_poll_detector():
-    t = make_timer("TIM2")
-    assert t.reg["CNT"].varies_with_time and not t.reg["SR"].varies_with_time
+def test_a_cnt_read_prepares_the_poll_detector_for_a_fast_or_a_slow_count(clock):
+    fast, slow = timer("TIM2", clock), timer("TIM3", clock)
+    timebase(fast, psc=0, arr=0xFFFF_FFFF)
+    timebase(slow, psc=999, arr=0xFFFF)
+    for t in (fast, slow):
+        t.write(SR, 4, 0xFFFF)                        # keep the flags from asking for events
+        t.write(CR1, 4, CEN)
+    clock.cycles(1500)
+    fast.read(CNT, 4)
+    assert fast.reg["CNT"].varies_with_time           # changes every cycle: no skipping around it
+    slow.read(CNT, 4)
+    assert not slow.reg["CNT"].varies_with_time
+    assert 2000 in [e.cycle for e in clock.pending_events() if e.name == "TIM3 count change"]
 
 
 def test_each_timer_raises_the_interrupt_lines_named_after_it():
