@@ -522,6 +522,7 @@ class Timer(Peripheral):
         self._anchor = self._edge_cycle(edge)
         self._phase = 0
         self._load_shadows()
+        self._automatic_output_enable()
         self._count = 0 if self._up else self._arr
         self._one_pulse_stop()
         return True
@@ -533,9 +534,12 @@ class Timer(Peripheral):
         for ch in range(self._all_channels):
             self._ccr[ch] = self._ccr_reg(ch).value & self._ccr_mask(ch)
         self._rep = self._repetition()
+
+    def _automatic_output_enable(self) -> None:
+        """BDTR.AOE: MOE is set at the update event."""
         bdtr = self.reg.get("BDTR")
         if bdtr is not None and bdtr.value & AOE:
-            bdtr.value |= MOE                    # automatic output enable at the next UEV
+            bdtr.value |= MOE
 
     def _one_pulse_stop(self) -> None:
         cr1 = self.reg["CR1"]
@@ -548,6 +552,7 @@ class Timer(Peripheral):
         cr1 = self.reg["CR1"].value
         if not cr1 & UDIS:
             self._load_shadows()
+            self._automatic_output_enable()
             if not cr1 & URS:
                 self.reg["SR"].value |= UIF
         self._count = 0 if self._up else self._arr
