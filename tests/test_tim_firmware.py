@@ -131,3 +131,15 @@ def test_a_run_continued_from_a_snapshot_keeps_the_tim3_timebase_ticking(tmp_pat
     assert 7.5e-3 < resumed.seconds() - start <= 8.5e-3 + 10e-6     # the rest of the 10-11 ms delay
     assert_exit(resumed.run(max_seconds=5))
     assert resumed.guest_output == "tick 11 11 1000\n"
+
+
+def test_tim1_repetition_counter_spaces_update_interrupts_three_periods_apart_on_their_own_line():
+    m = boot("tim1_pwm_repetition", strict=True)
+    assert_exit(m.run(max_seconds=1))
+    assert m.guest_output == "updates 3 compares 9\n"
+    updates, compares = entries(m, "TIM1_BRK_UP_TRG_COM"), entries(m, "TIM1_CC")
+    period = HCLK_RESET_HZ // 1000
+    assert {b - a for a, b in zip(updates, updates[1:])} == {3 * period}
+    assert {b - a for a, b in zip(compares, compares[1:])} == {period}
+    assert updates[0] - compares[0] == period // 2 + 2 * period       # CCR1 = 500 of 1000; UEV on the 3rd overflow
+    assert not m.trace.of_kind("unmodelled")
