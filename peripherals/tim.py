@@ -244,6 +244,10 @@ def register_table(k: TimerKind, t: "Timer") -> list[Register]:
     regs = [reg("CR1", 0x00, 0, *_cr1(k), on_write=t._cr1_written)]
     if k.name != "TIM14":
         regs.append(reg("CR2", 0x04, 0, *_cr2(k)))
+    else:
+        # TIM14 has no CR2: the offset is reserved (reads 0, writes ignored), but the HAL's
+        # TIM_OC1_SetConfig reads and writes it back on every timer, so it is declared empty
+        regs.append(reg("CR2", 0x04, 0))
     if k.master:
         regs.append(reg("SMCR", 0x08, 0, *_smcr()))
     regs += [

@@ -64,7 +64,10 @@ EXCEPTIONS = {
 #   after a system-memory boot MEM_MODE resets to 01 (RM0490 §9.1.1).
 
 # (peripheral, model register) with no SVD register of that name
-NOT_IN_SVD: dict[tuple[str, str], str] = {}
+NOT_IN_SVD: dict[tuple[str, str], str] = {
+    ("TIM14", "CR2"): "reserved offset 0x04 on TIM14, declared empty (reads 0, writes ignored) because the "
+                      "HAL's TIM_OC1_SetConfig reads and writes CR2 back on every timer",
+}
 
 # (peripheral, SVD register) the model does not declare
 NOT_MODELLED: dict[tuple[str, str], str] = {

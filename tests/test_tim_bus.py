@@ -533,3 +533,9 @@ def test_counter_holds_while_the_kernel_clock_is_stopped(clock):
     t.clock_changed()
     clock.cycles(10)
     assert t.read(CNT, 4) == 110
+
+
+def test_tim14_reserved_cr2_reads_zero_and_ignores_writes_quietly(clock):
+    t = timer("TIM14", clock)
+    t.write(CR2, 4, t.read(CR2, 4) | 0x300)              # the HAL's read-modify-write of CR2
+    assert t.read(CR2, 4) == 0 and not clock.unmodelled_accesses
