@@ -315,6 +315,11 @@ class Timer(Peripheral):
         self._event_cycle = 0
         self._tick_event = None                 # wakes a loop polling CNT at the next count change
         self._tick_cycle = 0
+        channels = range(self._all_channels)        # per channel: CCRx, its CCMRx, CCxIF, CCRx width
+        self._channel_ccr = [self.reg[f"CCR{ch + 1}"] for ch in channels]
+        self._channel_ccmr = [self.reg["CCMR1" if ch < 2 else "CCMR2" if ch < 4 else "CCMR3"] for ch in channels]
+        self._channel_flag = [1 << (ch + 1) if ch < 4 else 1 << (16 + ch - 4) for ch in channels]
+        self._channel_mask = [0xFFFF if ch >= 4 else self._max for ch in channels]
         self._lines = (False, False)
         self._init_state()
 
@@ -507,13 +512,15 @@ class Timer(Peripheral):
                 self._matches[ch] += 1 + (hi - edge) // (self._arr + 1)
 
     def _ccif(self, ch: int) -> int:
-        return 1 << (ch + 1) if ch < 4 else 1 << (16 + ch - 4)
+        return self._channel_flag[ch]
 
     def _pending_preload(self) -> bool:
         if self.reg["PSC"].value != self._psc or self.reg["ARR"].value != self._arr:
             return True
-        return any(self._ccr_reg(ch).value & 0xFFFF_FFFF & self._ccr_mask(ch) != self._ccr[ch]
-                   for ch in range(self._all_channels))
+        for ccr, mask, active in zip(self._channel_ccr, self._channel_mask, self._ccr):
+            if ccr.value & mask != active:
+                return True
+        return False
 
     def _overflow_update(self, edge: int) -> bool:
         """An overflow/underflow update event at ``edge``; False if it changed nothing."""
@@ -703,10 +710,10 @@ class Timer(Peripheral):
             self._arr = self.reg["ARR"].get("ARR")
 
     def _ccr_reg(self, ch: int) -> Register:
-        return self.reg[f"CCR{ch + 1}"]
+        return self._channel_ccr[ch]
 
     def _ccr_mask(self, ch: int) -> int:
-        return 0xFFFF if ch >= 4 else self._max
+        return self._channel_mask[ch]
 
     def _ccr_written(self, old: int, new: int) -> None:
         for ch in range(self._all_channels):
@@ -714,7 +721,7 @@ class Timer(Peripheral):
                 self._ccr[ch] = self._ccr_reg(ch).value & self._ccr_mask(ch)
 
     def _ccmr(self, ch: int) -> Register:
-        return self.reg["CCMR1" if ch < 2 else "CCMR2" if ch < 4 else "CCMR3"]
+        return self._channel_ccmr[ch]
 
     @staticmethod
     def _mode_in(value: int, ch: int) -> int:
