@@ -25,12 +25,15 @@ repetition counter and is an update event when it is 0 (then reloaded from RCR.R
 UEV sets SR.UIF unless CR1.UDIS = 1 (no UEV at all); EGR.UG re-initialises the counter and
 the prescaler and is an update event that sets UIF unless CR1.URS = 1 (with UDIS = 1, UG
 only re-initialises).  CR1.OPM clears CEN at the next UEV.  ARR = 0 blocks the counter.
+Center-aligned counting (CR1.CMS = 1..3, TIM1/2/3; RM0490 "Center-aligned mode (up/down
+counting)"): 0 up to ARR (overflow, an update event), then down to 0 (underflow, another
+one), DIR read-only showing the direction; UG clears the counter and counts up.
 If ARR is lowered below the counter without preload, the counter runs to its maximum and
 wraps (taken as an overflow: an assumption; the manuals describe only the normal range).
 
 Capture/compare (RM0490 "Output compare mode", "PWM mode"): CCxIF is set when the counter
 reaches CCRx (at the overflow/underflow when CCRx > ARR), whether or not the output is
-enabled.  The channel output is computed when asked (``channel_output``): OCxREF for
+enabled; in center-aligned mode only while counting down (CMS = 1), up (CMS = 2) or both (3).  The channel output is computed when asked (``channel_output``): OCxREF for
 frozen (keeps its level), active/inactive on match, toggle (counted matches since the mode
 was written), forced inactive/active, PWM mode 1 and 2; OCx = OCxREF xor CCxP while CCxE = 1
 (and BDTR.MOE = 1 on timers with a break function); BDTR.AOE sets MOE at the next UEV.
@@ -52,8 +55,8 @@ a slow count is an event the run loop's poll detector can skip to; a fast count 
 ``varies_with_time`` so the loop is never taken for a fixed point.  A change of the APB prescaler re-anchors the counter at the new rate
 (``clock_changed``, called by the RCC).
 
-Not modelled (fields declared ``todo``, accesses reported): center-aligned counting
-(CMS), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
+Not modelled (fields declared ``todo``, accesses reported): the clock division for the
+input filters (CKD), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
 pins (CCxS input modes, input filters and prescalers, TISEL), output compare modes 8-15
 (reported when selected), fast/clear enables, complementary outputs and dead time
 (CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except MOE/AOE, AF1/AF2),
@@ -78,6 +81,7 @@ from .services import ChipServices
 
 # CR1 bits
 CEN, UDIS, URS, OPM, DIR, ARPE, UIFREMAP = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 7, 1 << 11
+CMS_SHIFT, CMS_MASK = 5, 3 << 5
 # SR / DIER bits (an enable sits at its flag's position)
 UIF, COMIF, TIF, BIF, B2IF = 1 << 0, 1 << 5, 1 << 6, 1 << 7, 1 << 8
 # BDTR bits
@@ -128,7 +132,7 @@ KINDS = {
 def _cr1(k: TimerKind):
     fields = [rw("CEN", 0), rw("UDIS", 1), rw("URS", 2), rw("OPM", 3)]
     if k.up_down:
-        fields += [rw("DIR", 4), todo("CMS", 5, 2, doc="center-aligned counting")]
+        fields += [rw("DIR", 4), rw("CMS", 5, 2)]
     return fields + [rw("ARPE", 7), todo("CKD", 8, 2, doc="filter sampling clock"), rw("UIFREMAP", 11)]
 
 
@@ -241,7 +245,7 @@ def register_table(k: TimerKind, t: "Timer") -> list[Register]:
     """The registers of timer ``k`` with ``t``'s side effects (RM0490 TIMx register maps)."""
     w = k.width
     cnt_fields = [rw("CNT", 0, w)] + ([ro("UIFCPY", 31)] if w < 32 else [])
-    regs = [reg("CR1", 0x00, 0, *_cr1(k), on_write=t._cr1_written)]
+    regs = [reg("CR1", 0x00, 0, *_cr1(k), on_read=t._cr1_read, on_write=t._cr1_written)]
     if k.name != "TIM14":
         regs.append(reg("CR2", 0x04, 0, *_cr2(k)))
     else:
@@ -325,7 +329,8 @@ class Timer(Peripheral):
 
     def _init_state(self) -> None:
         self._running = False
-        self._up = True
+        self._up = True                   # counting direction at the anchor
+        self._center = 0                  # CR1.CMS: 0 edge-aligned, 1-3 center-aligned modes
         self._anchor = 0                  # cycle of a kernel clock edge where the state below held
         self._count = 0                   # counter
         self._phase = 0                   # prescaler counter (0..PSC)
@@ -352,6 +357,7 @@ class Timer(Peripheral):
         self._cycles_per_tick = self._ratio()
         self._running = bool(cr1 & CEN) and self._cycles_per_tick is not None
         self._up = not cr1 & DIR
+        self._center = (cr1 & CMS_MASK) >> CMS_SHIFT if self.kind.up_down else 0
         self._count, self._phase = self.reg["CNT"].value & self._max, 0
         self._load_shadows()
         self._anchor = self._synced = self._now()
@@ -393,10 +399,18 @@ class Timer(Peripheral):
         """Cycle of the ``n``-th CK_CNT edge after the anchor (n >= 1)."""
         return self._anchor + (n * (self._psc + 1) - self._phase) * self._cycles_per_tick
 
+    def _position(self) -> int:
+        """Center-aligned: the anchor's place on the 0..ARR..0 triangle (period 2 x ARR edges);
+        0..ARR-1 count up, ARR..2 x ARR-1 count down (ARR itself: just overflowed)."""
+        arr2 = 2 * self._arr
+        return (self._count if self._up else arr2 - self._count) % arr2
+
     def _first_wrap(self) -> Optional[int]:
         """Edges from the anchor to the first overflow/underflow; None while ARR = 0 blocks it."""
         if self._arr == 0:
             return None
+        if self._center:
+            return self._arr - self._position() % self._arr
         if not self._up:
             return self._count + 1
         top = self._arr if self._count <= self._arr else self._max
@@ -406,14 +420,27 @@ class Timer(Peripheral):
         e1 = self._first_wrap()
         if e1 is None:
             return self._count
+        if self._center:
+            p = (self._position() + m) % (2 * self._arr)
+            return p if p <= self._arr else 2 * self._arr - p
         if m < e1:
             return self._count + m if self._up else self._count - m
         q = (m - e1) % (self._arr + 1)
         return q if self._up else self._arr - q
 
+    def _up_after(self, m: int) -> bool:
+        """Counting direction ``m`` edges after the anchor (changes only in center-aligned mode)."""
+        if not self._center or self._arr == 0:
+            return self._up
+        return (self._position() + m) % (2 * self._arr) < self._arr
+
+    def _wrap_period(self) -> int:
+        """Edges between overflows/underflows."""
+        return self._arr if self._center else self._arr + 1
+
     def _wraps_after(self, m: int) -> int:
         e1 = self._first_wrap()
-        return 0 if e1 is None or m < e1 else 1 + (m - e1) // (self._arr + 1)
+        return 0 if e1 is None or m < e1 else 1 + (m - e1) // self._wrap_period()
 
     def _repetition(self) -> int:
         return self.reg["RCR"].value if self.kind.repetition_bits else 0
@@ -429,19 +456,28 @@ class Timer(Peripheral):
         e1 = self._first_wrap()
         if e1 is None or self.reg["CR1"].value & UDIS:
             return None
-        first = e1 + self._rep * (self._arr + 1)
-        period = (self._repetition() + 1) * (self._arr + 1)
+        first = e1 + self._rep * self._wrap_period()
+        period = (self._repetition() + 1) * self._wrap_period()
         if after < first:
             return first
         return first + ((after - first) // period + 1) * period
 
-    def _next_match_edge(self, channel: int, after: int) -> Optional[int]:
-        """First edge later than ``after`` at which the counter reaches CCRx (RM0490 CCxIF)."""
+    def _match_series(self, channel: int) -> list[tuple[int, int]]:
+        """(first edge, period) of each way the counter reaches CCRx (RM0490 CCxIF): edge-aligned,
+        once a period (at the overflow/underflow when CCRx is out of range); center-aligned,
+        counting down (CMS = 1), up (CMS = 2) or both (CMS = 3)."""
         e1 = self._first_wrap()
         if e1 is None:
-            return None
+            return []
         arr, c, count = self._arr, self._ccr[channel], self._count
-        period = arr + 1
+        if self._center:
+            arr2, p0 = 2 * arr, self._position()
+            targets = []
+            if self._center in (2, 3) and 0 < c <= arr:
+                targets.append(c)                           # reached counting up
+            if self._center in (1, 3) and 0 <= c < arr:
+                targets.append((arr2 - c) % arr2)           # reached counting down
+            return [((q - p0 - 1) % arr2 + 1, arr2) for q in targets]
         if self._up:
             if 0 < c <= arr:
                 first = c - count if count < c else e1 + c
@@ -452,9 +488,22 @@ class Timer(Peripheral):
                 first = count - c if c < count else e1 + (arr - c)
             else:
                 first = e1                                  # CCRx >= ARR: at the underflow
-        if after < first:
-            return first
-        return first + ((after - first) // period + 1) * period
+        return [(first, arr + 1)]
+
+    def _next_match_edge(self, channel: int, after: int) -> Optional[int]:
+        """First edge later than ``after`` at which the counter reaches CCRx."""
+        edges = [first if after < first else first + ((after - first) // period + 1) * period
+                 for first, period in self._match_series(channel)]
+        return min(edges) if edges else None
+
+    def _matches_between(self, channel: int, lo: int, hi: int) -> int:
+        """Compare matches at edges in (lo, hi]."""
+        total = 0
+        for first, period in self._match_series(channel):
+            nxt = first if lo < first else first + ((lo - first) // period + 1) * period
+            if nxt <= hi:
+                total += 1 + (hi - nxt) // period
+        return total
 
     def counter_value(self) -> int:
         """TIMx_CNT now (without UIFCPY)."""
@@ -472,7 +521,7 @@ class Timer(Peripheral):
             return
         position = self._phase + ticks
         m = position // (self._psc + 1)
-        self._count, self._rep = self._count_after(m), self._rep_after(m)
+        self._count, self._rep, self._up = self._count_after(m), self._rep_after(m), self._up_after(m)
         self._phase = position % (self._psc + 1)
         self._anchor += ticks * self._cycles_per_tick
 
@@ -506,10 +555,10 @@ class Timer(Peripheral):
                 continue                                # nothing observable changes at this match
             if self._is_input(ch):
                 continue
-            edge = self._next_match_edge(ch, lo)
-            if edge is not None and edge <= hi:
+            matches = self._matches_between(ch, lo, hi)
+            if matches:
                 sr.value |= self._ccif(ch)
-                self._matches[ch] += 1 + (hi - edge) // (self._arr + 1)
+                self._matches[ch] += matches
 
     def _ccif(self, ch: int) -> int:
         return self._channel_flag[ch]
@@ -530,11 +579,15 @@ class Timer(Peripheral):
         self.reg["SR"].value |= UIF
         if not changes:
             return False
+        top = self._center and self._count_after(edge) != 0       # center-aligned: overflow at ARR
         self._anchor = self._edge_cycle(edge)
         self._phase = 0
         self._load_shadows()
         self._automatic_output_enable()
-        self._count = 0 if self._up else self._arr
+        if self._center:
+            self._count, self._up = (self._arr, False) if top else (0, True)
+        else:
+            self._count = 0 if self._up else self._arr
         self._one_pulse_stop()
         return True
 
@@ -566,6 +619,8 @@ class Timer(Peripheral):
             self._automatic_output_enable()
             if not cr1 & URS:
                 self.reg["SR"].value |= UIF
+        if self._center:
+            self._up = True                 # UG clears the counter in center-aligned mode
         self._count = 0 if self._up else self._arr
         self._phase = 0
         self._anchor = self._synced
@@ -681,8 +736,20 @@ class Timer(Peripheral):
         self._update_irqs()
 
     # -- register side effects -------------------------------------------------------------------
+    def _cr1_read(self, stored: int) -> int:
+        """DIR is read-only in center-aligned mode and shows the current direction."""
+        if not self._center:
+            return stored
+        up = self._up_after(self._edges(self._now())) if self._running else self._up
+        return stored & ~DIR | (0 if up else DIR)
+
     def _cr1_written(self, old: int, new: int) -> None:
-        if (old ^ new) & DIR:
+        if self.kind.up_down:
+            center = (new & CMS_MASK) >> CMS_SHIFT
+            if center and not self._center:
+                self._up = True                 # center-aligned counting starts upwards
+            self._center = center
+        if (old ^ new) & DIR and not self._center:
             self._up = not new & DIR
         if not old & ARPE or not new & ARPE:
             self._arr = self.reg["ARR"].get("ARR")        # without preload ARR is active at once
@@ -791,7 +858,8 @@ class Timer(Peripheral):
             return 0
         if mode in (OC_PWM1, OC_PWM2):
             count, c = self.counter_value(), self._ccr[ch]
-            active = count < c if self._up else count <= c
+            up = self._up_after(self._edges(self._now())) if self._running else self._up
+            active = count < c if up else count <= c
             return int(active) if mode == OC_PWM1 else int(not active)
         return self._start_ref[ch]
 

@@ -414,7 +414,7 @@ def test_aoe_sets_moe_at_the_next_update(clock):
 
 def test_unmodelled_fields_and_modes_are_reported(clock):
     t = timer("TIM3", clock)
-    t.write(CR1, 4, 1 << 5)                          # CMS: center-aligned
+    t.write(CR1, 4, 1 << 8)                          # CKD: filter sampling clock
     t.write(CCMR1, 4, 1 << 16)                       # OC1M = 1000: retriggerable one-pulse mode 1
     t.write(CR2, 4, 0)                               # writing reset values is not reported
     assert [(name, off) for name, off, _ in clock.unmodelled_accesses] == [("TIM3", CR1), ("TIM3", CCMR1)]
@@ -539,3 +539,65 @@ def test_tim14_reserved_cr2_reads_zero_and_ignores_writes_quietly(clock):
     t = timer("TIM14", clock)
     t.write(CR2, 4, t.read(CR2, 4) | 0x300)              # the HAL's read-modify-write of CR2
     assert t.read(CR2, 4) == 0 and not clock.unmodelled_accesses
+
+
+# -- center-aligned counting -----------------------------------------------------------------
+CMS1, CMS2, CMS3 = 1 << 5, 2 << 5, 3 << 5
+
+
+def test_center_aligned_counter_goes_up_to_arr_and_back_with_an_update_at_each_end(clock):
+    t = timer("TIM3", clock)
+    timebase(t, psc=0, arr=10, cr1=CMS1)
+    t.write(DIER, 4, UIF)
+    t.write(CR1, 4, CMS1 | CEN)
+    seen = []
+    for _ in range(6):
+        clock.cycles(5)
+        seen.append((t.read(CNT, 4), t.read(CR1, 4) & DIR))
+        t.write(SR, 4, ~UIF & 0xFFFF)
+    assert seen == [(5, 0), (10, DIR), (5, DIR), (0, 0), (5, 0), (10, DIR)]
+    assert [c for _, c in clock.rises] == [10, 20, 30]
+
+
+def test_center_aligned_modes_choose_the_counting_direction_of_compare_flags(clock):
+    rises = {}
+    for cms in (CMS1, CMS2, CMS3):
+        c = Clock()
+        t = timer("TIM2", c)
+        timebase(t, psc=0, arr=10, cr1=cms)
+        t.write(CCR1, 4, 4)
+        t.write(SR, 4, 0)
+        t.write(DIER, 4, CC1IF)
+        t.write(CR1, 4, cms | CEN)
+        for _ in range(5):
+            c.cycles(10)
+            t.write(SR, 4, 0)
+        rises[cms >> 5] = [cycle for _, cycle in c.rises]
+    assert rises == {1: [16, 36], 2: [4, 24, 44], 3: [4, 16, 24, 36, 44]}
+
+
+def test_center_aligned_repetition_counter_updates_once_per_full_period(clock):
+    t = timer("TIM1", clock)
+    t.write(RCR, 4, 1)
+    timebase(t, psc=0, arr=10, cr1=CMS1)
+    t.write(DIER, 4, UIF)
+    t.write(CR1, 4, CMS1 | CEN)
+    for _ in range(3):
+        clock.cycles(20)
+        t.write(SR, 4, 0)
+    assert [c for _, c in clock.rises] == [20, 40, 60]       # at each underflow
+
+
+def test_center_aligned_pwm_is_symmetric_around_the_underflow(clock):
+    t = timer("TIM1", clock)
+    t.write(CCMR1, 4, PWM1)
+    t.write(CCR1, 4, 4)
+    timebase(t, psc=0, arr=10, cr1=CMS1)
+    t.write(CCER, 4, 1)
+    t.write(BDTR, 4, MOE)
+    t.write(CR1, 4, CMS1 | CEN)
+    levels = []
+    for _ in range(20):
+        levels.append(t.channel_output(1))
+        clock.cycles(1)
+    assert levels == [1] * 4 + [0] * 12 + [1] * 4    # active at counts 0-3 going up and 4-1 going down
