@@ -27,15 +27,16 @@ the prescaler and is an update event that sets UIF unless CR1.URS = 1 (with UDIS
 only re-initialises).  CR1.OPM clears CEN at the next UEV.  ARR = 0 blocks the counter.
 Center-aligned counting (CR1.CMS = 1..3, TIM1/2/3; RM0490 "Center-aligned mode (up/down
 counting)"): 0 up to ARR (overflow, an update event), then down to 0 (underflow, another
-one), DIR read-only showing the direction; UG clears the counter and counts up.
-If ARR is lowered below the counter without preload, the counter runs to its maximum and
-wraps (taken as an overflow: an assumption; the manuals describe only the normal range).
+one), DIR read-only showing the direction; UG clears the counter and counts up. If ARR is
+lowered below the counter without preload, the counter runs to its maximum and wraps
+(taken as an overflow: an assumption; the manuals describe only the normal range).
 
 Capture/compare (RM0490 "Output compare mode", "PWM mode"): CCxIF is set when the counter
 reaches CCRx (at the overflow/underflow when CCRx > ARR), whether or not the output is
-enabled; in center-aligned mode only while counting down (CMS = 1), up (CMS = 2) or both (3).  The channel output is computed when asked (``channel_output``): OCxREF for
-frozen (keeps its level), active/inactive on match, toggle (counted matches since the mode
-was written), forced inactive/active, PWM mode 1 and 2; OCx = OCxREF xor CCxP while CCxE = 1
+enabled; in center-aligned mode only while counting down (CMS = 1), up (CMS = 2) or both
+(3).  The channel output is computed when asked (``channel_output``): OCxREF for frozen
+(keeps its level), active/inactive on match, toggle (counted matches since the mode was
+written), forced inactive/active, PWM mode 1 and 2; OCx = OCxREF xor CCxP while CCxE = 1
 (and BDTR.MOE = 1 on timers with a break function); BDTR.AOE sets MOE at the next UEV.
 EGR.CCxG sets CCxIF (and, for a channel in input mode, captures the counter into CCRx,
 CCxOF if CCxIF was already set); TG, COMG, BG, B2G set TIF, COMIF, BIF, B2IF; BG and B2G
@@ -45,30 +46,30 @@ TIM1_CC (CC1..CC4); each other timer has one line for all its flags.
 Timing: the kernel clock is TIMPCLK (PCLK, or 2 x PCLK when the APB prescaler is not 1:
 RM0490 §6.2 clock tree), a whole divisor of HCLK, so the machine's HCLK cycle axis carries
 kernel clock edges exactly.  The counter is never stepped: the state (counter, prescaler
-counter, repetition counter) is held at an *anchor* cycle and computed for any later
-cycle in closed form.  The next update event or compare match that changes anything
-observable (a flag not yet set, an enabled interrupt, a preload transfer, OPM, AOE) is one
-scheduled event; once every flag is set and no interrupt is enabled, a running timer costs
-nothing.  Any register access first brings the state up to the access's cycle.  A read of
-CNT prepares for a polling loop around it (``_prepare_counter_read``): the next change of
-a slow count is an event the run loop's poll detector can skip to; a fast count is marked
-``varies_with_time`` so the loop is never taken for a fixed point.  A change of the APB prescaler re-anchors the counter at the new rate
-(``clock_changed``, called by the RCC).
+counter, repetition counter) is held at an *anchor* cycle and computed for any later cycle
+in closed form.  The next update event or compare match that changes anything observable
+(a flag not yet set, an enabled interrupt, a preload transfer, OPM, AOE) is one scheduled
+event; once every flag is set and no interrupt is enabled, a running timer costs nothing.
+Any register access first brings the state up to the access's cycle.  A read of CNT
+prepares for a polling loop around it (``_prepare_counter_read``): the next change of a
+slow count is an event the run loop's poll detector can skip to; a fast count is marked
+``varies_with_time`` so the loop is never taken for a fixed point.  A change of the APB
+prescaler re-anchors the counter at the new rate (``clock_changed``, called by the RCC).
 
 Not modelled (fields declared ``todo``, accesses reported): the clock division for the
-input filters (CKD), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input capture from
-pins (CCxS input modes, input filters and prescalers, TISEL), output compare modes 8-15
-(reported when selected), fast/clear enables, complementary outputs and dead time
-(CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except MOE/AOE, AF1/AF2),
-preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests (UDE, CCxDE,
-COMDE, TDE, DCR/DMAR) and the CCR5 group bits.  Simplifications: counting starts at the
-cycle of the CEN write (RM0490: CNT_EN follows CEN by one clock); a timer whose RCC clock
-is switched off while it runs keeps counting (its registers read 0 meanwhile), and so does
-a timer in Stop mode unless the RCC reports its kernel clock as 0 (the count then holds);
-the debug freeze bits (DBG_APB_FZx) are not acted on; snapshots
-store the registers, not the counter's anchor.  TIM3 is the 16-bit timer of TIM2/TIM3:
-its CNT, ARR and CCRx have no bits 31:16 here (the C071 SVD gives it TIM2's 32-bit layout;
-tests/test_svd_oracle.py records the ARR reset value as an exception).
+input filters (CKD), slave mode controller and triggers (SMCR, CR2.MMS/MMS2/TI1S), input
+capture from pins (CCxS input modes, input filters and prescalers, TISEL), output compare
+modes 8-15 (reported when selected), fast/clear enables, complementary outputs and dead
+time (CCxNE/CCxNP, DTG), break inputs and lock levels (BDTR except MOE/AOE, AF1/AF2),
+preloaded CC control (CR2.CCPC/CCUS), idle states (OISx), DMA requests (UDE, CCxDE, COMDE,
+TDE, DCR/DMAR) and the CCR5 group bits.  Simplifications: counting starts at the cycle of
+the CEN write (RM0490: CNT_EN follows CEN by one clock); a timer whose RCC clock is
+switched off while it runs keeps counting (its registers read 0 meanwhile), and so does a
+timer in Stop mode unless the RCC reports its kernel clock as 0 (the count then holds);
+the debug freeze bits (DBG_APB_FZx) are not acted on; a run continued from a snapshot
+restarts the prescaler counter at 0 (``registers_restored``).  TIM3 is the 16-bit timer of
+TIM2/TIM3: its CNT, ARR and CCRx have no bits 31:16 here (the C071 SVD gives it TIM2's
+32-bit layout; tests/test_svd_oracle.py records the ARR reset value as an exception).
 """
 from __future__ import annotations
 
