@@ -90,6 +90,7 @@ def run_benchmarks() -> dict:
     bare_rate = bare_executed / bare_wall
     poll, poll_wall = _machine_run("bench_poll")
     erase, erase_wall = _machine_run("flash_erase_all")
+    timebase, timebase_wall = _machine_run("tim3_timebase")
     diagnosis = _diagnosis_timing()
     return {
         "diagnosis": diagnosis,
@@ -124,6 +125,14 @@ def run_benchmarks() -> dict:
             "instructions_skipped": erase.loop.instructions_skipped,
             "simulated_over_wall": round(erase.seconds() / erase_wall, 1),
         },
+        "tim3_timebase": {
+            "image": "tim3_timebase",
+            "simulated_seconds": timebase.seconds(),
+            "wall_seconds": round(timebase_wall, 4),
+            "tim3_interrupts": len([e for e in timebase.trace.of_kind("exception.entry") if e.text.startswith("TIM3")]),
+            "instructions_executed": timebase.loop.instructions,
+            "simulated_over_wall": round(timebase.seconds() / timebase_wall, 1),
+        },
     }
 
 
@@ -147,3 +156,7 @@ def print_benchmarks(r: dict) -> None:
     print(f"flash erase of all {e['pages']} pages, BSY1 polled from SRAM: {e['simulated_seconds']:.3f} s simulated in "
           f"{e['wall_seconds']:.3f} s wall ({e['simulated_over_wall']:.0f}x real time); "
           f"{e['instructions_executed']:,} instructions executed, {e['instructions_skipped']:,} skipped")
+    t = r["tim3_timebase"]
+    print(f"TIM3 1 kHz HAL timebase, two HAL_Delay(10) then 1 s idle in wfi: {t['simulated_seconds']:.3f} s simulated in "
+          f"{t['wall_seconds']:.3f} s wall ({t['simulated_over_wall']:.1f}x real time; {t['tim3_interrupts']} TIM3 "
+          f"interrupts, {t['instructions_executed']:,} instructions)")

@@ -36,6 +36,7 @@ from peripherals.scb import SystemControlBlock
 from peripherals.spi import make_spi
 from peripherals.syscfg import SystemConfig
 from peripherals.systick import SysTick
+from peripherals.tim import make_timer
 from peripherals.unmodelled import UnmodelledBlock
 from peripherals.usb import PacketMemory, UsbDevice
 from peripherals.usart import Usart
@@ -182,6 +183,9 @@ class Machine:
         self.adc = AnalogToDigital(c071.ADC, services, pclk_hz=self.rcc.pclk_hz,
                                    kernel_clock_hz=self.rcc.adc_kernel_clock_hz)
         self.rtc = RealTimeClock(c071.RTC, services, rtc_clock_hz=self.rcc.rtc_clock_hz)
+        self.timers = {name: make_timer(name, services, kernel_clock_hz=self.rcc.timer_clock_hz,
+                                        hclk_hz=self.rcc.hclk_hz)
+                       for name in ("TIM1", "TIM2", "TIM3", "TIM14", "TIM16", "TIM17")}
         self.unmodelled_blocks = [UnmodelledBlock(b.name, b.base, b.size, services) for b in c071.UNMODELLED_BLOCKS]
         # Every modelled block, one per line; the PPB trio is mapped through PrivatePeripheralBus.
         self.peripherals: list[Peripheral] = [
@@ -211,6 +215,7 @@ class Machine:
             self.spi2,
             self.adc,
             self.rtc,
+            *self.timers.values(),
         ]
         self.power = LowPowerModes(self)
         self._wire_clocks_and_resets()
@@ -250,11 +255,18 @@ class Machine:
             (self.adc, "APBENR2", "ADCEN", "APBRSTR2", "ADCRST"),
             (self.rtc, "APBENR1", "RTCAPBEN", None, None),
             (self.wwdg, "APBENR1", "WWDGEN", None, None),
+            (self.timers["TIM1"], "APBENR2", "TIM1EN", "APBRSTR2", "TIM1RST"),
+            (self.timers["TIM2"], "APBENR1", "TIM2EN", "APBRSTR1", "TIM2RST"),
+            (self.timers["TIM3"], "APBENR1", "TIM3EN", "APBRSTR1", "TIM3RST"),
+            (self.timers["TIM14"], "APBENR2", "TIM14EN", "APBRSTR2", "TIM14RST"),
+            (self.timers["TIM16"], "APBENR2", "TIM16EN", "APBRSTR2", "TIM16RST"),
+            (self.timers["TIM17"], "APBENR2", "TIM17EN", "APBRSTR2", "TIM17RST"),
         ]
         for block, enable_reg, enable_bit, reset_reg, reset_bit in wiring:
             rcc.gate(enable_reg, enable_bit, block)
             if reset_reg:
                 rcc.resets(reset_reg, reset_bit, block)
+        rcc.clock_listeners += [t.clock_changed for t in self.timers.values()]   # TIMPCLK follows PPRE
         rcc.shared_irq = self.crs.interrupt_pending          # RCC and CRS share IRQ 4 (RM0490 Table 55)
         self.crs.irq_changed = rcc.refresh_irq
         self.usb.on_sof = self.crs.usb_sof                   # USB SOF is the CRS sync source (FACTS §5.4)
@@ -810,7 +822,9 @@ class _MachineServices:
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self.m.loop
-        if loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
+        if loop.in_slice and reg.varies_with_time:
+            loop.polls.forget()             # a counter read: the loop around it is not at a fixed point
+        elif loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
             loop.end_slice()
         trace = self.m.trace
         if trace.mmio_out:

@@ -104,6 +104,7 @@ class ResetClockControl(Peripheral):
         ]
         self._reset_flags = 0
         self._lsi_forced = False              # the IWDG keeps LSI on (force_lsi)
+        self.clock_listeners: list[Callable[[], None]] = []   # models whose timing follows the clock tree
         self.shared_irq: Callable[[], bool] = lambda: False     # CRS shares IRQ 4 (machine wiring)
         super().__init__(base, services, registers)
 
@@ -117,6 +118,11 @@ class ResetClockControl(Peripheral):
         bit = self.reg[register].by_name[bit_name].lsb
         self._resettable.setdefault((register, bit), []).append(peripheral)
 
+    def _clock_tree_changed(self) -> None:
+        self.services.clock_tree_changed()
+        for listener in self.clock_listeners:
+            listener()
+
     # -- resets ---------------------------------------------------------------
     def on_reset(self) -> None:
         self._events: dict[str, object] = {}
@@ -125,7 +131,7 @@ class ResetClockControl(Peripheral):
         if self.reg["CSR1"].get("LSEON") and not self.reg["CSR1"].get("LSERDY"):
             self._start_lse()                     # the crystal kept starting through the system reset
         self.reg["CSR2"].value = self._reset_flags
-        self.services.clock_tree_changed()
+        self._clock_tree_changed()
 
     def power_on_reset(self) -> None:
         self._reset_flags = 0
@@ -221,11 +227,11 @@ class ResetClockControl(Peripheral):
         elif not cr.get("HSIUSB48ON") and sws != 2:
             self._stop("HSIUSB48RDY"); cr.set("HSIUSB48RDY", 0)
         if (old ^ new) & (0b111 << 11 | 0b111 << 2):
-            self.services.clock_tree_changed()
+            self._clock_tree_changed()
 
     def _cfgr_write(self, old: int, new: int) -> None:
-        if (old ^ new) & 0xF00:
-            self.services.clock_tree_changed()
+        if (old ^ new) & 0x7F00:                  # HPRE[11:8], PPRE[14:12]
+            self._clock_tree_changed()
         self._try_switch()
 
     def _source_ready(self, sw: int) -> bool:
@@ -243,7 +249,7 @@ class ResetClockControl(Peripheral):
             if self._source_ready(cfgr.get("SW")):
                 cfgr.set("SWS", cfgr.get("SW"))
                 self.services.event("rcc.sysclk", f"SYSCLK switched: SWS={cfgr.get('SWS')}, HCLK {self.hclk_hz()} Hz")
-                self.services.clock_tree_changed()
+                self._clock_tree_changed()
         self._events["switch"] = self.services.after_cycles(SWITCH_CYCLES, switch, "RCC SW->SWS")
 
     def _csr2_write(self, old: int, new: int) -> None:
@@ -379,3 +385,7 @@ class ResetClockControl(Peripheral):
     def pclk_hz(self) -> int:
         ppre = self.reg["CFGR"].get("PPRE")
         return self.hclk_hz() >> (ppre - 3 if ppre >= 4 else 0)
+
+    def timer_clock_hz(self) -> int:
+        """TIMPCLK: PCLK when the APB prescaler is 1, else 2 x PCLK (RM0490 §6.2 clock tree)."""
+        return self.pclk_hz() * (2 if self.reg["CFGR"].get("PPRE") >= 4 else 1)

@@ -64,6 +64,8 @@ class Register:
     value (for write-only key registers).  ``on_read(stored)`` computes a value
     that depends on time or other state (a down-counter, a ready bit);
     ``read_has_side_effects`` says that it also changes state (a flag a read clears).
+    ``varies_with_time`` says that the value read changes with time without any scheduled
+    event (a free-running counter), so a loop polling it is never a fixed point.
     """
     name: str
     offset: int
@@ -72,6 +74,7 @@ class Register:
     on_write: Optional[WriteHook] = None
     on_read: Optional[ReadHook] = None
     read_has_side_effects: bool = False
+    varies_with_time: bool = False
     doc: str = ""
     value: int = 0
     last_written: int = 0

@@ -47,6 +47,9 @@ EXCEPTIONS = {
                           "SVD says 0.",
     ("GPIOA", "PUPDR"): "RM0490 §7.4.4: port A resets to 0x2400_0000 (PA13 pull-up, PA14 pull-down); "
                         "SVD says 0.",
+    ("TIM3", "ARR"): "TIM3 is the 16-bit one of TIM2/TIM3 (RM0490 TIM2/TIM3 features: 16-bit TIM3, 32-bit "
+                     "TIM2; ST's C011 SVD gives TIM3 ARR[15:0]); the C071 SVD copies TIM2's 32-bit "
+                     "register. The model has no ARR[31:16] on TIM3: reset 0xFFFF (assumption).",
 }
 # Notes (no exception needed):
 # - DBG.IDCODE (model 0x1000_6493, RM0490 §30.10.1) and FLASH.OPTR (factory
@@ -62,13 +65,21 @@ EXCEPTIONS = {
 FIELD_EXCEPTIONS: dict[tuple[str, str, str], str] = {}
 
 # (peripheral, model register) with no SVD register of that name
-NOT_IN_SVD: dict[tuple[str, str], str] = {}
+NOT_IN_SVD: dict[tuple[str, str], str] = {
+    ("TIM14", "CR2"): "reserved offset 0x04 on TIM14, declared empty (reads 0, writes ignored) because the "
+                      "HAL's TIM_OC1_SetConfig reads and writes CR2 back on every timer",
+}
 
 # (peripheral, SVD register) the model does not declare
 NOT_MODELLED: dict[tuple[str, str], str] = {
     ("USART1", "CR1_ALTERNATE1"): "the FIFO-disabled view of CR1 (same offset, RXNEIE/TXEIE names): one CR1 in the model",
     ("USART1", "ISR_ALTERNATE1"): "the FIFO-disabled view of ISR (same offset, RXNE/TXE names): one ISR in the model",
     ("ADC", "CHSELR_ALTERNATE1"): "the CHSELRMOD = 1 view of CHSELR (same offset, SQ1..SQ8): one CHSELR in the model",
+    **{(tim, ccmr + "_ALTERNATE1"): "the output-compare view of CCMRx (same offset): one CCMRx in the model"
+       for tim, ccmrs in (("TIM1", "12"), ("TIM2", "12"), ("TIM3", "12"), ("TIM14", "1"), ("TIM16", "1"),
+                          ("TIM17", "1")) for ccmr in (f"CCMR{n}" for n in ccmrs)},
+    **{(tim, "CNT_ALTERNATE1"): "the UIFREMAP view of CNT (same offset, UIFCPY at bit 31): one CNT in the model"
+       for tim in ("TIM2", "TIM3")},
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from peripherals import c071
+from peripherals.tim import Timer
 
 from ..machine import Machine
 
@@ -114,6 +115,8 @@ def _observable(p, r) -> int:
         return p.current_value()
     if p.name == "SysTick" and r.name == "CTRL":
         return r.value | (p.peek_countflag() << 16)
+    if isinstance(p, Timer) and r.name == "CNT":
+        return p.counter_value()
     return r.value
 
 
@@ -130,7 +133,8 @@ def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     """Put a saved snapshot into a machine (same images loaded) so the run continues from it.
 
     Restored: memories, every register value, the exception book, the core registers,
-    the 0x0 alias, the clock, SysTick's count.  Not restored: events that were in flight
+    the 0x0 alias, the clock, SysTick's count, the timers' counts (their prescaler counters
+    restart at 0).  Not restored: events that were in flight
     (an oscillator start-up, a flash operation, a host transaction) - a snapshot taken at
     a jump has none that matter; the IWDG restarts its count from its reload value.
     """
@@ -167,6 +171,8 @@ def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     st._anchor = snap.cycle
     st._divider = 1 if st.reg["CTRL"].value & 4 else 8
     st._schedule()
+    for timer in m.timers.values():
+        timer.registers_restored()
     if ex.get("iwdg_running"):
         m.iwdg._start()
     m.loop.end = None
