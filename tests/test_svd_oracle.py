@@ -62,7 +62,12 @@ EXCEPTIONS = {
 #   after a system-memory boot MEM_MODE resets to 01 (RM0490 §9.1.1).
 
 # (peripheral, register, field) -> why the model places a field differently from the SVD
-FIELD_EXCEPTIONS: dict[tuple[str, str, str], str] = {}
+FIELD_EXCEPTIONS: dict[tuple[str, str, str], str] = {
+    **{("TIM3", register, field): "TIM3 is the 16-bit one of TIM2/TIM3 (see EXCEPTIONS[TIM3.ARR]); the SVD "
+                                  "gives it TIM2's 32-bit fields"
+       for register, field in (("CNT", "CNT"), ("ARR", "ARR"), ("CCR1", "CCR1"), ("CCR2", "CCR2"),
+                               ("CCR3", "CCR3"), ("CCR4", "CCR4"))},
+}
 
 # (peripheral, model register) with no SVD register of that name
 NOT_IN_SVD: dict[tuple[str, str], str] = {
