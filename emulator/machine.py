@@ -57,6 +57,7 @@ class MachineConfig:
     hse_hz: Optional[int] = None
     strict: bool = False
     echo_events: bool = False
+    fast_paths: bool = True       # False: the reference paths the equivalence tests compare against
 
 
 def select_boot(optr: int, secr: int, empty: bool, boot0_pin: int) -> BootMode:
@@ -120,6 +121,7 @@ class Machine:
         self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
+        self.loop.fast_paths = self.config.fast_paths
         services = _MachineServices(self)
         self.services = services
 

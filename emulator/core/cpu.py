@@ -17,8 +17,17 @@ Facts pinned by tests (tests/test_unicorn_contract.py), see ../shared/c071/UNICO
   the next one.  ``uc.emu_stop()`` from an MMIO callback instead abandons the
   instruction and leaves PC on it (an ``stm`` loses its later words, a ``str`` is
   repeated on resume) - so the emulator never calls it.
-- Code hooks are bound-checked at translation time: a hook bounded to one address
-  costs nothing elsewhere, but must exist before that code is translated.
+- Code hooks must exist before the code they cover is translated (add one, then
+  ``ctl_remove_cache``).  In ``count=`` mode every instruction calls Unicorn's code-hook
+  helper, which walks the *whole* list of code hooks with a bound check each: every
+  installed hook slows every instruction (6 hooks: about 2x), wherever it points.  A
+  deleted hook stops costing at once, with no cache flush.  So the run loop installs
+  hooks only while they can fire (emulator/core/runloop.py, "Unmask points").
+- The core's register file (QEMU's ``CPUARMState.regs[16]``) sits at a fixed offset
+  from the CPU object that ``uc_struct`` points to; ``core_register_file_offset`` finds
+  both once per process the same way.  In ``count=`` mode PC is written there before
+  each instruction, so inside an MMIO callback one ctypes load gives the accessing
+  instruction's PC - what ``reg_read(PC)`` returns, without a binding call (~2 us).
 """
 from __future__ import annotations
 
@@ -104,13 +113,65 @@ def instruction_counter_offset() -> int:
     return offset
 
 
+def _read_process_memory(address: int, length: int) -> bytes | None:
+    """Bytes at a host address, or None where nothing is mapped (no segfault: /proc/self/mem)."""
+    try:
+        with open("/proc/self/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            return mem.read(length)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def core_register_file_offset() -> tuple[int, int]:
+    """(offset in ``uc_struct`` of the CPU pointer, offset of ``regs[16]`` from that CPU).
+
+    Found by experiment: give r0-r12 recognisable values, look behind each pointer stored
+    in ``uc_struct`` for them, then confirm the find with other values and a PC write."""
+    uc = new_unicorn()
+    uc.mem_map(0x1000, 0x1000)
+    handle = ctypes.cast(uc._uch, ctypes.c_void_p).value
+    low = list(CORE_REGISTERS.values())[:13]
+
+    def give(seed: int) -> bytes:
+        values = [seed + 0x111 * i for i in range(13)]
+        for reg_id, value in zip(low, values):
+            uc.reg_write(reg_id, value)
+        return struct.pack("<13I", *values)
+
+    pattern = give(0xC0DE0000)
+    blob = _read_process_memory(handle, 0x2000) or b""
+    for slot in range(0, len(blob) - 8, 8):
+        pointer = struct.unpack_from("<Q", blob, slot)[0]
+        if pointer < 0x10000 or pointer >> 47:
+            continue
+        data = _read_process_memory(pointer, 0x20000)
+        at = data.find(pattern) if data else -1
+        if at < 0 or at % 4:
+            continue
+        check = give(0x5EED0000)
+        uc.reg_write(UC_ARM_REG_PC, 0x1235)
+        regs = _read_process_memory(pointer + at, 64) or b""
+        if regs[:52] == check and struct.unpack_from("<I", regs, 60)[0] == 0x1234:
+            return slot, at
+        pattern = give(0xC0DE0000)
+    raise RuntimeError("cannot locate the core's register file in Unicorn; is unicorn 2.1.4 installed?")
+
+
 class Cpu:
     """Unicorn plus fast register access and the per-slice instruction count."""
 
     def __init__(self) -> None:
         self.uc = new_unicorn()
         handle = ctypes.cast(self.uc._uch, ctypes.c_void_p)
+        self.handle = self.uc._uch
         offset = instruction_counter_offset()
+        self.uc.reg_read(UC_ARM_REG_PC)          # Unicorn creates its CPU on first use
+        cpu_slot, regs_offset = core_register_file_offset()
+        cpu_object = ctypes.c_uint64.from_address(handle.value + cpu_slot).value
+        self.register_file = (ctypes.c_uint32 * 16).from_address(cpu_object + regs_offset)
+        self._pc = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
         self._counter = ctypes.c_uint64.from_address(handle.value + offset)
         self._limit = ctypes.c_uint64.from_address(handle.value + offset + 8)
         self.frame_regs = RegisterBatch(handle, [UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3,
@@ -135,7 +196,8 @@ class Cpu:
 
     # -- registers ------------------------------------------------------------
     def pc(self) -> int:
-        return self.pc_reg.read()[0]
+        """PC of the current instruction (inside a slice) or the next one (between slices)."""
+        return self._pc.value
 
     def primask(self) -> int:
         return self.primask_reg.read()[0] & 1
