@@ -12,7 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT
+from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT, UcError
+from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
 from peripherals import c071
 from peripherals.crs import ClockRecoverySystem
@@ -119,6 +120,7 @@ class Machine:
         self._flash_mapping_wanted: Optional[str] = None
         self._undo_writes: list[tuple[Memory, int, bytes]] = []
         self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
+        self._mmio_callbacks: list[tuple] = []
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
         self.loop.fast_paths = self.config.fast_paths
@@ -180,6 +182,9 @@ class Machine:
             self.usart2,
         ]
         self._wire_clocks_and_resets()
+        if not self.config.fast_paths:
+            for p in [*self.peripherals, *self.unmodelled_blocks]:
+                p.fast_paths = False
 
         # -- the run loop's view of the chip ------------------------------------------------
         self.loop.semihosting = Semihosting(self.cpu, self._guest_output, lambda t: self.event("semihosting", t))
@@ -245,8 +250,33 @@ class Machine:
 
     def _mmio(self, p: Peripheral) -> None:
         size = self._mapped_size(p)
-        self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
-                             lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
+        if not self.config.fast_paths:
+            self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
+                                 lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
+            return
+        # uc_mmio_map with our own ctypes callbacks: the binding's two wrapper layers cost
+        # more than the model's whole fast path.  A Python exception is recorded on the Uc
+        # object and stops the emulation, as the binding's wrappers do.
+        uc, read, write = self.cpu.uc, p.read, p.write
+
+        def on_read(handle, offset, size, user_data):
+            try:
+                return read(offset, size)
+            except BaseException as exc:
+                _callback_failed(uc, exc)
+                return 0
+
+        def on_write(handle, offset, size, value, user_data):
+            try:
+                write(offset, size, value)
+            except BaseException as exc:
+                _callback_failed(uc, exc)
+
+        callbacks = (MMIO_READ_CFUNC(on_read), MMIO_WRITE_CFUNC(on_write))
+        status = uclib.uc_mmio_map(self.cpu.handle, p.base, size, callbacks[0], None, callbacks[1], None)
+        if status:
+            raise UcError(status)
+        self._mmio_callbacks.append(callbacks)      # ctypes callbacks must outlive the mapping
 
     def _write_engineering_bytes(self) -> None:
         e = self.engineering
@@ -679,6 +709,12 @@ class Machine:
         return None, address
 
 
+def _callback_failed(uc, exc: BaseException) -> None:
+    if uc._hook_exception is None:
+        uc._hook_exception = exc
+    uc.emu_stop()
+
+
 class _FlashArray:
     """Main flash and OTP as the FLASH controller reads and changes them."""
 
@@ -700,6 +736,10 @@ class _MachineServices:
 
     def __init__(self, machine: Machine) -> None:
         self.m = machine
+        self._loop = machine.loop               # the per-access paths below avoid attribute chains
+        self._polls = machine.loop.polls
+        self._pc = machine.cpu.pc
+        self._trace = machine.trace
 
     def now_cycles(self) -> int:
         return self.m.loop.instruction_cycle()
@@ -742,24 +782,24 @@ class _MachineServices:
         self.m.loop.bus_error(reason)
 
     def provenance(self):
-        loop = self.m.loop
+        loop = self._loop
         if not loop.in_slice:
             return None
-        return (self.m.cpu.pc(), loop.instruction_cycle())
+        return (self._pc(), loop.instruction_cycle())      # PC: one load from the register file
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
-        loop = self.m.loop
-        if loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
+        loop = self._loop
+        if loop.in_slice and self._polls.observe_read(peripheral.base + reg.offset, value):
             loop.end_slice()
-        trace = self.m.trace
+        trace = self._trace
         if trace.mmio_out:
             self._log_mmio("R", peripheral, reg, value)
         if trace.waveform:
             trace.waveform.after_access(peripheral, is_write=False)
 
     def mmio_write(self, peripheral: Peripheral, reg: Register, old: int, data: int) -> None:
-        self.m.loop.polls.forget()
-        trace = self.m.trace
+        self._polls.forget()
+        trace = self._trace
         if trace.mmio_out:
             self._log_mmio("W", peripheral, reg, data)
         if trace.waveform:

@@ -172,6 +172,12 @@ class Cpu:
         cpu_object = ctypes.c_uint64.from_address(handle.value + cpu_slot).value
         self.register_file = (ctypes.c_uint32 * 16).from_address(cpu_object + regs_offset)
         self._pc = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
+        self.uc.reg_write(UC_ARM_REG_R0, 0xA5C3_0710)
+        self.uc.reg_write(UC_ARM_REG_PC, 0x0000_1235)
+        if self.register_file[0] != 0xA5C3_0710 or self._pc.value != 0x1234:
+            raise RuntimeError("Unicorn's register file is not where it was found; unicorn 2.1.4 expected")
+        self.uc.reg_write(UC_ARM_REG_R0, 0)
+        self.uc.reg_write(UC_ARM_REG_PC, 0)
         self._counter = ctypes.c_uint64.from_address(handle.value + offset)
         self._limit = ctypes.c_uint64.from_address(handle.value + offset + 8)
         self.frame_regs = RegisterBatch(handle, [UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3,
@@ -180,6 +186,8 @@ class Cpu:
                                                 UC_ARM_REG_PRIMASK, UC_ARM_REG_IPSR, UC_ARM_REG_SP])
         self.all_regs = RegisterBatch(handle, list(CORE_REGISTERS.values()))
         self.pc_reg = RegisterBatch(handle, [UC_ARM_REG_PC])
+        self._state_regs = RegisterBatch(handle, [UC_ARM_REG_XPSR, UC_ARM_REG_MSP, UC_ARM_REG_PSP,
+                                                  UC_ARM_REG_PRIMASK, UC_ARM_REG_CONTROL])
         self.primask_reg = RegisterBatch(handle, [UC_ARM_REG_PRIMASK])
 
     # -- counting -------------------------------------------------------------
@@ -198,6 +206,11 @@ class Cpu:
     def pc(self) -> int:
         """PC of the current instruction (inside a slice) or the next one (between slices)."""
         return self._pc.value
+
+    def state(self) -> tuple:
+        """Every core register (r0-r12, SP, LR, PC, xPSR, MSP, PSP, PRIMASK, CONTROL) as one
+        comparable value: r0-PC straight from the register file, the rest in one batch."""
+        return bytes(self.register_file), *self._state_regs.read()
 
     def primask(self) -> int:
         return self.primask_reg.read()[0] & 1

@@ -35,11 +35,16 @@ class PollDetector:
 
     def forget(self) -> None:
         """Something changed that a poll loop cannot have done (an MMIO write, a reset, a sleep)."""
+        if getattr(self, "_trail", None) == []:
+            return                          # nothing seen since the last write (the common case)
         self._trail: list[tuple[int, int, int]] = []          # (pc, address, value) since the last write
         self._visits: dict[int, tuple] = {}                    # pc -> (trail index, state, instruction, reads)
 
     def observe_read(self, address: int, value: int) -> bool:
-        """Return True when a fixed-point poll loop is confirmed (the caller ends the slice)."""
+        """Return True when a fixed-point poll loop is confirmed (the caller ends the slice).
+
+        The core registers are read only when a poll point is visited again: a first
+        visit costs a dictionary lookup and an append."""
         pc = self._current_pc()
         trail = self._trail
         if len(trail) >= MAX_TRAIL:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import enum
 import signal
+
+import numpy as np
 import struct
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -95,7 +97,7 @@ class RunLoop:
         self.scheduler = scheduler
         self.book = book
         self.engine = ExceptionEngine(cpu, book, vtor, self.instruction_cycle, on_exception)
-        self.polls = PollDetector(cpu.all_regs.read, self.instruction_cycle, cpu.pc)
+        self.polls = PollDetector(cpu.state, self.instruction_cycle, cpu.pc)
         self.end: Optional[RunEnd] = None
         self.sleeping = False
         self.reset_request: Optional[str] = None
@@ -163,18 +165,19 @@ class RunLoop:
         executed, which data never is.  Code copied into SRAM at run time is not
         scanned: an unmask there takes effect at the end of the slice instead.
         """
-        uc = self.cpu.uc
-        halfwords = struct.unpack(f"<{len(code) // 2}H", code[: len(code) // 2 * 2])
-        if not self._wfe_seen and WFE in halfwords:
+        halfwords = np.frombuffer(code[: len(code) // 2 * 2], dtype="<u2")
+        if not self._wfe_seen and (halfwords == WFE).any():
             self._wfe_seen = True
             for address in self._sev_sites:
                 self._hook_site(address, self._on_sev)
-        for i, hw in enumerate(halfwords):
+        msr_primask = np.zeros(len(halfwords), dtype=bool)
+        msr_primask[:-1] = ((halfwords[:-1] & 0xFFF0) == 0xF380) & (halfwords[1:] == MSR_PRIMASK_SECOND)
+        for i in np.flatnonzero((halfwords == CPSIE_I) | msr_primask | (halfwords == SEV)).tolist():
+            hw = int(halfwords[i])
             address = base + 2 * i
             if address in self._hooked_sites:
                 continue
-            if hw == CPSIE_I or (hw & 0xFFF0) == 0xF380 and i + 1 < len(halfwords) \
-                    and halfwords[i + 1] == MSR_PRIMASK_SECOND:
+            if hw == CPSIE_I or msr_primask[i]:
                 self._unmask_sites.append(address)
                 if not self.fast_paths:
                     self._hook_site(address, self._on_unmask_site)     # the reference: hooked for good
