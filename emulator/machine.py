@@ -738,7 +738,8 @@ class _MachineServices:
         self.m = machine
         self._loop = machine.loop               # the per-access paths below avoid attribute chains
         self._polls = machine.loop.polls
-        self._pc = machine.cpu.pc
+        self._pc = machine.cpu.pc_cell          # ctypes view of the PC in the register file
+        self._counter = machine.cpu.counter_cell
         self._trace = machine.trace
 
     def now_cycles(self) -> int:
@@ -785,11 +786,12 @@ class _MachineServices:
         loop = self._loop
         if not loop.in_slice:
             return None
-        return (self._pc(), loop.instruction_cycle())      # PC: one load from the register file
+        executed = self._counter.value          # loop.instruction_cycle(), inlined: one load each
+        return (self._pc.value, loop._slice_start + (executed - 1 if executed else 0))
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self._loop
-        if loop.in_slice and self._polls.observe_read(peripheral.base + reg.offset, value):
+        if loop.in_slice and self._polls.observe_read(peripheral.base + reg.offset, value, self._pc.value):
             loop.end_slice()
         trace = self._trace
         if trace.mmio_out:

@@ -45,6 +45,9 @@ from unicorn.arm_const import (
 )
 from unicorn.unicorn_py3.unicorn import uclib
 
+_uc_reg_read, _uc_reg_write = uclib.uc_reg_read, uclib.uc_reg_write
+_uc_mem_read, _uc_mem_write = uclib.uc_mem_read, uclib.uc_mem_write
+
 CORE_REGISTERS = {
     "r0": UC_ARM_REG_R0, "r1": UC_ARM_REG_R1, "r2": UC_ARM_REG_R2, "r3": UC_ARM_REG_R3,
     "r4": UC_ARM_REG_R4, "r5": UC_ARM_REG_R5, "r6": UC_ARM_REG_R6, "r7": UC_ARM_REG_R7,
@@ -166,19 +169,21 @@ class Cpu:
         self.uc = new_unicorn()
         handle = ctypes.cast(self.uc._uch, ctypes.c_void_p)
         self.handle = self.uc._uch
+        self._scratch = ctypes.c_uint64()
+        self._scratch_address = ctypes.addressof(self._scratch)
         offset = instruction_counter_offset()
         self.uc.reg_read(UC_ARM_REG_PC)          # Unicorn creates its CPU on first use
         cpu_slot, regs_offset = core_register_file_offset()
         cpu_object = ctypes.c_uint64.from_address(handle.value + cpu_slot).value
         self.register_file = (ctypes.c_uint32 * 16).from_address(cpu_object + regs_offset)
-        self._pc = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
+        self._pc = self.pc_cell = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
         self.uc.reg_write(UC_ARM_REG_R0, 0xA5C3_0710)
         self.uc.reg_write(UC_ARM_REG_PC, 0x0000_1235)
         if self.register_file[0] != 0xA5C3_0710 or self._pc.value != 0x1234:
             raise RuntimeError("Unicorn's register file is not where it was found; unicorn 2.1.4 expected")
         self.uc.reg_write(UC_ARM_REG_R0, 0)
         self.uc.reg_write(UC_ARM_REG_PC, 0)
-        self._counter = ctypes.c_uint64.from_address(handle.value + offset)
+        self._counter = self.counter_cell = ctypes.c_uint64.from_address(handle.value + offset)
         self._limit = ctypes.c_uint64.from_address(handle.value + offset + 8)
         self.frame_regs = RegisterBatch(handle, [UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3,
                                                  UC_ARM_REG_R12, UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_XPSR])
@@ -215,34 +220,61 @@ class Cpu:
     def primask(self) -> int:
         return self.primask_reg.read()[0] & 1
 
+    # One raw uc_reg_read/uc_reg_write each (~1 us) instead of the binding's (~2-3 us):
+    # exception entry and return make a dozen of them.
+    def _reg_read(self, reg_id: int) -> int:
+        err = _uc_reg_read(self.handle, reg_id, self._scratch_address)
+        if err:
+            raise UcError(err)
+        return self._scratch.value
+
+    def _reg_write(self, reg_id: int, value: int) -> None:
+        self._scratch.value = value & 0xFFFFFFFF
+        err = _uc_reg_write(self.handle, reg_id, self._scratch_address)
+        if err:
+            raise UcError(err)
+
     def read(self, name: str) -> int:
-        return self.uc.reg_read(CORE_REGISTERS[name])
+        return self._reg_read(CORE_REGISTERS[name])
 
     def write(self, name: str, value: int) -> None:
         if name == "pc":
             value |= 1        # on this M-profile core a PC write with bit 0 clear leaves Thumb state
-        self.uc.reg_write(CORE_REGISTERS[name], value & 0xFFFFFFFF)
+        self._reg_write(CORE_REGISTERS[name], value)
 
     def registers(self) -> dict[str, int]:
         return dict(zip(CORE_REGISTERS, self.all_regs.read()))
 
     def set_ipsr(self, number: int) -> None:
         """Write IPSR and rebuild QEMU's cached flags so EXC_RETURN is recognised (UNICORN.md)."""
-        self.uc.reg_write(UC_ARM_REG_IPSR, number)
-        self.uc.reg_write(UC_ARM_REG_APSR_NZCV, self.uc.reg_read(UC_ARM_REG_APSR_NZCV))
+        self._reg_write(UC_ARM_REG_IPSR, number)
+        self._reg_write(UC_ARM_REG_APSR_NZCV, self._reg_read(UC_ARM_REG_APSR_NZCV))
 
     def ipsr(self) -> int:
-        return self.uc.reg_read(UC_ARM_REG_IPSR) & 0x3F
+        return self._reg_read(UC_ARM_REG_IPSR) & 0x3F
 
     def control(self) -> int:
-        return self.uc.reg_read(UC_ARM_REG_CONTROL) & 3
+        return self._reg_read(UC_ARM_REG_CONTROL) & 3
 
     def set_control(self, value: int) -> None:
-        self.uc.reg_write(UC_ARM_REG_CONTROL, value & 3)
+        self._reg_write(UC_ARM_REG_CONTROL, value & 3)
 
     # -- memory through the bus -----------------------------------------------
+    def mem_read(self, address: int, length: int) -> bytes:
+        """``uc.mem_read`` without the binding layer (raises UcError the same way)."""
+        buffer = ctypes.create_string_buffer(length)
+        err = _uc_mem_read(self.handle, address, buffer, length)
+        if err:
+            raise UcError(err)
+        return buffer.raw
+
+    def mem_write(self, address: int, data: bytes) -> None:
+        err = _uc_mem_write(self.handle, address, data, len(data))
+        if err:
+            raise UcError(err)
+
     def read32(self, address: int) -> int:
-        return struct.unpack("<I", self.uc.mem_read(address, 4))[0]
+        return struct.unpack("<I", self.mem_read(address, 4))[0]
 
     def write32(self, address: int, value: int) -> None:
-        self.uc.mem_write(address, struct.pack("<I", value & 0xFFFFFFFF))
+        self.mem_write(address, struct.pack("<I", value & 0xFFFFFFFF))

@@ -80,7 +80,7 @@ class ExceptionEngine:
             self.fault(f"stacking the {c071.exception_name(number)} frame at SP 0x{new_sp:08X} failed: not RAM",
                        return_address, during_entry_of=number)
             return
-        cpu.uc.mem_write(new_sp, frame)
+        cpu.mem_write(new_sp, frame)
         if ipsr & 0x3F:
             exc_return = EXC_RETURN_HANDLER
         elif on_psp:
@@ -150,7 +150,7 @@ class ExceptionEngine:
         use_psp = exc_return == EXC_RETURN_THREAD_PSP
         frame_sp = cpu.read("psp" if use_psp else "msp")
         try:
-            r0, r1, r2, r3, r12, lr, pc, xpsr = struct.unpack("<8I", cpu.uc.mem_read(frame_sp, 32))
+            r0, r1, r2, r3, r12, lr, pc, xpsr = struct.unpack("<8I", cpu.mem_read(frame_sp, 32))
         except UcError:
             self.fault(f"unstacking from SP 0x{frame_sp:08X} failed", exc_return)
             return

@@ -338,7 +338,7 @@ class RunLoop:
 
     def _on_invalid_instruction(self, uc, user_data) -> bool:
         pc = self.cpu.pc()
-        previous = struct.unpack("<H", uc.mem_read(pc - 2, 2))[0] if pc & ~3 else 0
+        previous = struct.unpack("<H", self.cpu.mem_read(pc - 2, 2))[0] if pc & ~3 else 0
         if previous in (WFE, YIELD):
             # Unicorn reports these hints as invalid with PC after them (UNICORN.md)
             if previous == WFE:
@@ -508,7 +508,7 @@ class RunLoop:
         if error is not None and end.kind != "fault":
             end = SliceEnd("fault", f"{error}", cpu.pc())
         if end.kind == "count" and error is None and counter <= limit:
-            last = struct.unpack("<H", cpu.uc.mem_read(cpu.pc() - 2, 2))[0]
+            last = struct.unpack("<H", cpu.mem_read(cpu.pc() - 2, 2))[0]
             if cpu.pc() == UNTIL_SENTINEL:
                 end = SliceEnd("fault", f"bus fault: instruction fetch from 0x{UNTIL_SENTINEL:08X}", UNTIL_SENTINEL)
             elif last == WFI:
