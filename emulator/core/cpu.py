@@ -169,6 +169,7 @@ class Cpu:
         self.uc = new_unicorn()
         handle = ctypes.cast(self.uc._uch, ctypes.c_void_p)
         self.handle = self.uc._uch
+        self._batches: dict[tuple[int, ...], RegisterBatch] = {}
         self._scratch = ctypes.c_uint64()
         self._scratch_address = ctypes.addressof(self._scratch)
         offset = instruction_counter_offset()
@@ -216,6 +217,21 @@ class Cpu:
         """Every core register (r0-r12, SP, LR, PC, xPSR, MSP, PSP, PRIMASK, CONTROL) as one
         comparable value: r0-PC straight from the register file, the rest in one batch."""
         return bytes(self.register_file), *self._state_regs.read()
+
+    def read_registers(self, register_ids: tuple[int, ...]) -> list[int]:
+        """Several registers in one raw batch call (the batch for each list is kept)."""
+        batch = self._batches.get(register_ids)
+        if batch is None:
+            batch = self._batches[register_ids] = RegisterBatch(ctypes.c_void_p(self.handle.value), list(register_ids))
+        return batch.read()
+
+    def write_registers(self, register_ids: tuple[int, ...], values: list[int]) -> None:
+        """Several register writes in one raw batch call, in the order given (a register
+        may appear twice: Unicorn writes them one after the other)."""
+        batch = self._batches.get(register_ids)
+        if batch is None:
+            batch = self._batches[register_ids] = RegisterBatch(ctypes.c_void_p(self.handle.value), list(register_ids))
+        batch.write(values)
 
     def primask(self) -> int:
         return self.primask_reg.read()[0] & 1
