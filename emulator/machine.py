@@ -121,6 +121,7 @@ class Machine:
         self._undo_writes: list[tuple[Memory, int, bytes]] = []
         self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
         self._mmio_callbacks: list[tuple] = []
+        self._described: dict[tuple, Optional[str]] = {}
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
         self.loop.fast_paths = self.config.fast_paths
@@ -462,7 +463,15 @@ class Machine:
             self.loop.watch_code(0, self._alias.array.tobytes())
 
     def describe(self, address: int) -> Optional[str]:
-        """``symbol+offset`` from whichever loaded image owns the address."""
+        """``symbol+offset`` from whichever loaded image owns the address (remembered per
+        address, loaded images and alias target: every exception entry asks)."""
+        key = (address, len(self.images), self._alias if address < c071.ALIAS_WINDOW else None)
+        described = self._described.get(key, False)
+        if described is False:
+            described = self._described[key] = self._describe(address)
+        return described
+
+    def _describe(self, address: int) -> Optional[str]:
         candidates = [address]
         if address < c071.ALIAS_WINDOW and self._alias is not None:
             candidates.append(self._alias.base + address)
