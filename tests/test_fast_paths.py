@@ -110,3 +110,32 @@ def test_interrupt_driven_usb_echo_is_identical_with_and_without_fast_paths():
         return fingerprint(m, None), info.describe(), echoed
     reference, fast = run_both(scenario)
     assert fast == reference
+
+
+def _inside_a_slice(m: Machine) -> None:
+    m.loop.in_slice = True
+    m.cpu._limit.value = 1000              # the slice's budget; ending it lowers the limit to the counter
+    m.cpu._counter.value = 5
+
+
+NVIC_ISER, NVIC_ICER, NVIC_ISPR = 0xE000_E100, 0xE000_E180, 0xE000_E200
+USB_LINE = 1 << 8
+
+
+def test_enabling_or_disabling_an_idle_nvic_line_does_not_end_the_slice(power_on_machine):
+    m = power_on_machine
+    _inside_a_slice(m)
+    m.bus_write(NVIC_ISER, USB_LINE)
+    m.bus_write(NVIC_ICER, USB_LINE)
+    m.bus_write(NVIC_ISER, USB_LINE)
+    assert m.cpu.slice_limit() == 1000
+
+
+def test_enabling_a_pending_line_ends_the_slice_so_the_interrupt_is_taken_at_the_boundary(power_on_machine):
+    m = power_on_machine
+    m.bus_write(NVIC_ISPR, USB_LINE)                  # pending while disabled: not takeable
+    _inside_a_slice(m)
+    m.bus_write(NVIC_ICER, USB_LINE)
+    assert m.cpu.slice_limit() == 1000
+    m.bus_write(NVIC_ISER, USB_LINE)
+    assert m.cpu.slice_limit() == 5
