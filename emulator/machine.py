@@ -273,8 +273,9 @@ class Machine:
             except BaseException as exc:
                 _callback_failed(uc, exc)
 
-        callbacks = (MMIO_READ_CFUNC(on_read), MMIO_WRITE_CFUNC(on_write))
-        status = uclib.uc_mmio_map(self.cpu.handle, p.base, size, callbacks[0], None, callbacks[1], None)
+        callbacks = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
+        status = uclib.uc_mmio_map(self.cpu.handle, p.base, size, ctypes.cast(callbacks[0], MMIO_READ_CFUNC), None,
+                                   ctypes.cast(callbacks[1], MMIO_WRITE_CFUNC), None)
         if status:
             raise UcError(status)
         self._mmio_callbacks.append(callbacks)      # ctypes callbacks must outlive the mapping
@@ -716,6 +717,12 @@ class Machine:
             if memory.contains(native) and (address == native or memory is self._alias):
                 return memory, native
         return None, address
+
+
+# The binding's MMIO callback types, with the engine handle as a plain pointer (an int in
+# Python) rather than a uc_engine object built for every access.
+_MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_void_p)
+_MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64, ctypes.c_void_p)
 
 
 def _callback_failed(uc, exc: BaseException) -> None:

@@ -174,6 +174,7 @@ class Peripheral:
         self.services: ChipServices = services or NullServices()
         self.registers: list[Register] = list(registers)
         self.clock_enabled: Callable[[], bool] = lambda: True
+        self.clock_gate: Optional[tuple[Register, int]] = None   # (RCC enable register, bit) behind clock_enabled
         self.held_in_reset = False
         self._index()
 
@@ -207,8 +208,9 @@ class Peripheral:
     def read(self, offset: int, size: int) -> int:
         if size == 4 and self.fast_paths:
             reg = self._by_offset.get(offset)
+            gate = self.clock_gate
             if reg is not None and reg.plain_read and reg.on_read is None and not self.held_in_reset \
-                    and self.clock_enabled():
+                    and (gate[0].value & gate[1] if gate else self.clock_enabled()):
                 value = reg.value & reg.read_mask
                 self.services.mmio_read(self, reg, value)
                 return value
@@ -235,8 +237,9 @@ class Peripheral:
     def write(self, offset: int, size: int, data: int) -> None:
         if size == 4 and self.fast_paths:
             reg = self._by_offset.get(offset)
+            gate = self.clock_gate
             if reg is not None and reg.plain_write and reg.on_write is None and not self.held_in_reset \
-                    and self.clock_enabled():
+                    and (gate[0].value & gate[1] if gate else self.clock_enabled()):
                 old = reg.value
                 reg.value = (old & ~reg.rw_mask | data & reg.rw_mask) & 0xFFFFFFFF   # reserved/read-only bits keep
                 reg.last_written = data
