@@ -374,9 +374,8 @@ class Machine:
         while self._undo_writes:
             memory, address, original = self._undo_writes.pop()
             memory.store(self.cpu.uc, address, original)
-        debt = self.flash_controller.take_stall_debt()
-        if debt:
-            self.clock.cycles += int(debt * self.clock.hz + 0.999999)
+        if self.flash_controller.stall_debt_s:
+            self.clock.cycles += int(self.flash_controller.take_stall_debt() * self.clock.hz + 0.999999)
         if self.flash_controller.busy and (self._in_flash(pc := self.cpu.pc()) or self._vector_fetch_from_flash()):
             start = self.clock.cycles
             self.flash_controller.finish_for_stall(f"instruction or vector fetch at 0x{pc:08X}")

@@ -89,6 +89,9 @@ class SliceEnd:
     exit_status: int = 0
 
 
+COUNT_END = SliceEnd()          # the usual end of a slice: its budget ran out (shared, never changed)
+
+
 class RunLoop:
     def __init__(self, cpu: Cpu, clock: SimClock, scheduler: Scheduler, book: ExceptionBook,
                  vtor: Callable[[], int], on_exception: Callable[[ExceptionRecord], None]) -> None:
@@ -423,7 +426,7 @@ class RunLoop:
             return
         if self.sleeping:
             return
-        if self.fast_paths:
+        if self.fast_paths and (self.book.pending or self._armed):
             self._update_unmask_hooks()
         budget = MAX_SLICE
         if self._step_until is not None:
@@ -473,7 +476,7 @@ class RunLoop:
     def _run_slice(self, budget: int) -> None:
         cpu = self.cpu
         pc = cpu.pc()
-        self._slice = SliceEnd()
+        self._slice = COUNT_END
         self._slice_start = self.clock.cycles
         self.in_slice = True
         error = None
@@ -504,7 +507,8 @@ class RunLoop:
         if self.progress and self.slices % PROGRESS_SLICES == 0:
             self.progress()
         self.clock.cycles += executed
-        self._sync_clock_frequency()
+        if self.clock_dirty:
+            self._sync_clock_frequency()
         if error is not None and end.kind != "fault":
             end = SliceEnd("fault", f"{error}", cpu.pc())
         if end.kind == "count" and error is None and counter <= limit:
@@ -516,9 +520,8 @@ class RunLoop:
         self._finish_slice(end)
 
     def _finish_slice(self, end: SliceEnd) -> None:
-        skip = self.polls.take_skip()
-        if skip:
-            self._skip_poll_iterations(skip)
+        if self.polls.pending_skip:
+            self._skip_poll_iterations(self.polls.take_skip())
         if self._bus_error is not None:
             reason, pc = self._bus_error
             self._bus_error = None
