@@ -82,8 +82,7 @@ class RegisterBatch:
         return list(self._values)
 
     def write(self, values: list[int]) -> None:
-        for i, v in enumerate(values):
-            self._values[i] = v & 0xFFFFFFFF
+        self._values[:] = [v & 0xFFFFFFFF for v in values]
         err = uclib.uc_reg_write_batch(self._handle, self._ids, self._pointers, self._n)
         if err:
             raise UcError(err)
