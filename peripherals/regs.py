@@ -179,6 +179,9 @@ class Peripheral:
         self._index()
 
     def _index(self) -> None:
+        # a model that refines write_register (FLASH: lock and option-protection rules) keeps
+        # every write on the full chain
+        self._writes_plain = type(self).write_register is Peripheral.write_register
         self._by_offset = {r.offset: r for r in self.registers}
         self.reg = {r.name: r for r in self.registers}
 
@@ -204,6 +207,7 @@ class Peripheral:
     # checks that cannot apply skipped.  ``fast_paths = False`` sends every access
     # through the full chain (the equivalence tests compare the two).
     fast_paths = True
+    clock_gate: Optional[tuple[Register, int]] = None
 
     def read(self, offset: int, size: int) -> int:
         if size == 4 and self.fast_paths:
@@ -235,7 +239,7 @@ class Peripheral:
         return (value >> shift) & _LANE[size]
 
     def write(self, offset: int, size: int, data: int) -> None:
-        if size == 4 and self.fast_paths:
+        if size == 4 and self.fast_paths and self._writes_plain:
             reg = self._by_offset.get(offset)
             gate = self.clock_gate
             if reg is not None and reg.plain_write and reg.on_write is None and not self.held_in_reset \

@@ -63,6 +63,10 @@ def run_both(scenario) -> tuple[dict, dict]:
     ("bench_idle", 0.05),         # NVIC disable/enable of the USB line on every pass, WFI, SysTick
     ("bench_critical", 0.03),     # critical sections with SysTick pending under PRIMASK: unmask sites armed
     ("flash_program", 1.0),
+    ("flash_options", 1.0),       # option registers are written through FLASH's own write_register
+    ("flash_key_twice", 1.0),
+    ("iwdg", 1.0),
+    ("jump_forum_v1", 0.2),
 ])
 def test_firmware_runs_identically_with_and_without_fast_paths(image, seconds):
     def scenario(fast):
@@ -139,3 +143,15 @@ def test_enabling_a_pending_line_ends_the_slice_so_the_interrupt_is_taken_at_the
     assert m.cpu.slice_limit() == 1000
     m.bus_write(NVIC_ISER, USB_LINE)
     assert m.cpu.slice_limit() == 5
+
+
+FLASH_OPTR = 0x4002_2020
+
+
+def test_option_register_write_while_optlock_is_set_is_ignored_on_the_fast_path(power_on_machine):
+    """FLASH refines write_register (OPTLOCK protects the option registers): a word write that
+    the fast path could serve must still go through it."""
+    m = power_on_machine
+    before = m.bus_read(FLASH_OPTR)
+    m.bus_write(FLASH_OPTR, before ^ 0x0000_00FF)
+    assert m.bus_read(FLASH_OPTR) == before

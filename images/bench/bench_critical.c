@@ -5,7 +5,7 @@
  * (CRC_RUNS passes) and an insertion sort (SORT_RUNS times); after every CRC byte and
  * every sorted element it updates the shared counters inside a critical section, in
  * both HAL forms: save PRIMASK, cpsid i, ..., msr primask (restore) and cpsid i, ...,
- * cpsie i. Prints "checksum <hex>\n" and exits 0. About 45 M instructions. Nothing
+ * cpsie i. Prints "checksum <hex>\n" and exits 0. About 21 M instructions. Nothing
  * depends on the tick count, so the same instructions run on bare Unicorn (no SysTick)
  * up to the first semihosting call.
  */
