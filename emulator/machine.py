@@ -561,7 +561,11 @@ class Machine:
             target.map(uc, 0)
         uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
         self._alias = target
-        self.loop.watch_code(0, target.array.tobytes())
+        code = target.array.tobytes()
+        self.loop.watch_code(0, code)
+        # and at its own address: flash the guest programmed (a DFU download) is scanned here,
+        # at the reset that starts the new application
+        self.loop.watch_code(target.base, code)
 
     def _remap(self, mem_mode: int) -> None:
         if self._alias_target(mem_mode) is self._alias:
