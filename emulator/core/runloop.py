@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import enum
 import signal
-
-import numpy as np
 import struct
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
 from unicorn import UcError, UC_HOOK_INTR, UC_HOOK_INSN_INVALID, UC_HOOK_MEM_UNMAPPED, UC_HOOK_CODE, \
     UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_UNMAPPED, \
     UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT
-
 from unicorn.unicorn_py3.unicorn import uclib
 
 from peripherals import c071
@@ -120,7 +118,7 @@ class RunLoop:
         self.in_slice = False
         self._slice = SliceEnd()
         self._stop_hooks: dict[int, int] = {}
-        self._hooked_sites: set[int] = set()
+        self._hooked_sites: set[int] = set()        # every scanned site (unmask or sev), hooked or not
         # fast paths (False: the reference behaviour the equivalence tests compare against):
         # unmask hooks armed only while needed, exception-state changes filtered
         self.fast_paths = True
