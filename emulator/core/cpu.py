@@ -169,6 +169,7 @@ class Cpu:
         handle = ctypes.cast(self.uc._uch, ctypes.c_void_p)
         self.handle = self.uc._uch
         self._batches: dict[tuple[int, ...], RegisterBatch] = {}
+        self._read_buffer = ctypes.create_string_buffer(64)
         self._scratch = ctypes.c_uint64()
         self._scratch_address = ctypes.addressof(self._scratch)
         offset = instruction_counter_offset()
@@ -277,11 +278,11 @@ class Cpu:
     # -- memory through the bus -----------------------------------------------
     def mem_read(self, address: int, length: int) -> bytes:
         """``uc.mem_read`` without the binding layer (raises UcError the same way)."""
-        buffer = ctypes.create_string_buffer(length)
+        buffer = self._read_buffer if length <= 64 else ctypes.create_string_buffer(length)
         err = _uc_mem_read(self.handle, address, buffer, length)
         if err:
             raise UcError(err)
-        return buffer.raw
+        return buffer.raw[:length]
 
     def mem_write(self, address: int, data: bytes) -> None:
         err = _uc_mem_write(self.handle, address, data, len(data))
