@@ -598,7 +598,7 @@ class Machine:
         survives chip resets, as the real host keeps running when the device resets."""
         event = self.scheduler.at_time_ps(self.clock.time_ps(self.loop.instruction_cycle())
                                           + max(int(seconds * PS_PER_S), 1), action, name, outside_chip=True)
-        self.loop.end_slice()
+        self.loop.event_scheduled(event.cycle)
         return event
 
     # -- observation ------------------------------------------------------------------------
@@ -772,13 +772,13 @@ class _MachineServices:
 
     def after_cycles(self, cycles: int, action: Callable[[], None], name: str):
         ev = self.m.scheduler.at_cycle(self.now_cycles() + max(int(cycles), 1), action, name)
-        self.request_slice_end()
+        self.m.loop.event_scheduled(ev.cycle)
         return ev
 
     def after_seconds(self, seconds: float, action: Callable[[], None], name: str):
         m = self.m
         ev = m.scheduler.at_time_ps(m.clock.time_ps(self.now_cycles()) + max(int(seconds * PS_PER_S), 1), action, name)
-        self.request_slice_end()
+        m.loop.event_scheduled(ev.cycle)
         return ev
 
     def clock_tree_changed(self) -> None:

@@ -158,6 +158,13 @@ class RunLoop:
         if self.in_slice:
             self.cpu.end_slice_at_next_boundary()
 
+    def event_scheduled(self, cycle: int) -> None:
+        """An event was put on the queue from inside a slice: end the slice only if the event
+        falls before the slice's own end (its budget was sized to the events known at its
+        start); a later event is reached by the budget of a following slice anyway."""
+        if self.in_slice and (not self.fast_paths or cycle < self._slice_start + self.cpu.slice_limit()):
+            self.cpu.end_slice_at_next_boundary()
+
     # -- code scanning for the bounded hooks -------------------------------------
     def watch_code(self, base: int, code: bytes) -> None:
         """Record the instructions in ``code`` that unmask interrupts or signal an event.
