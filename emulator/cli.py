@@ -334,7 +334,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 def bench_command(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
-    result = run_benchmarks()
+    result = run_benchmarks(repeat=args.repeat)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -419,6 +419,8 @@ def parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=sweep_command)
     bench = sub.add_parser("bench", help="compare the full machine with bare Unicorn on the bundled compute image")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--repeat", type=int, default=1, metavar="N",
+                       help="run each target measurement N times and report the median")
     bench.set_defaults(func=bench_command)
     return p
 

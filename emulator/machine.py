@@ -12,7 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT
+from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT, UcError
+from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
 from peripherals import c071
 from peripherals.crc import Crc
@@ -69,6 +70,7 @@ class MachineConfig:
     hse_hz: Optional[int] = None
     strict: bool = False
     echo_events: bool = False
+    fast_paths: bool = True       # False: the reference paths the equivalence tests compare against
 
 
 def select_boot(optr: int, secr: int, empty: bool, boot0_pin: int) -> BootMode:
@@ -130,8 +132,11 @@ class Machine:
         self._flash_mapping_wanted: Optional[str] = None
         self._undo_writes: list[tuple[Memory, int, bytes]] = []
         self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
+        self._mmio_callbacks: list[tuple] = []
+        self._described: dict[tuple, Optional[str]] = {}
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
+        self.loop.fast_paths = self.config.fast_paths
         services = _MachineServices(self)
         self.services = services
 
@@ -219,6 +224,9 @@ class Machine:
         ]
         self.power = LowPowerModes(self)
         self._wire_clocks_and_resets()
+        if not self.config.fast_paths:
+            for p in [*self.peripherals, *self.unmodelled_blocks]:
+                p.fast_paths = False
 
         # -- the run loop's view of the chip ------------------------------------------------
         self.loop.semihosting = Semihosting(self.cpu, self._guest_output, lambda t: self.event("semihosting", t))
@@ -312,8 +320,34 @@ class Machine:
 
     def _mmio(self, p: Peripheral) -> None:
         size = self._mapped_size(p)
-        self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
-                             lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
+        if not self.config.fast_paths:
+            self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
+                                 lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
+            return
+        # uc_mmio_map with our own ctypes callbacks: the binding's two wrapper layers cost
+        # more than the model's whole fast path.  A Python exception is recorded on the Uc
+        # object and stops the emulation, as the binding's wrappers do.
+        uc, read, write = self.cpu.uc, p.read, p.write
+
+        def on_read(handle, offset, size, user_data):
+            try:
+                return read(offset, size)
+            except BaseException as exc:
+                _callback_failed(uc, exc)
+                return 0
+
+        def on_write(handle, offset, size, value, user_data):
+            try:
+                write(offset, size, value)
+            except BaseException as exc:
+                _callback_failed(uc, exc)
+
+        callbacks = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
+        status = uclib.uc_mmio_map(self.cpu.handle, p.base, size, ctypes.cast(callbacks[0], MMIO_READ_CFUNC), None,
+                                   ctypes.cast(callbacks[1], MMIO_WRITE_CFUNC), None)
+        if status:
+            raise UcError(status)
+        self._mmio_callbacks.append(callbacks)      # ctypes callbacks must outlive the mapping
 
     def _write_engineering_bytes(self) -> None:
         e = self.engineering
@@ -411,9 +445,8 @@ class Machine:
         while self._undo_writes:
             memory, address, original = self._undo_writes.pop()
             memory.store(self.cpu.uc, address, original)
-        debt = self.flash_controller.take_stall_debt()
-        if debt:
-            self.clock.cycles += int(debt * self.clock.hz + 0.999999)
+        if self.flash_controller.stall_debt_s:
+            self.clock.cycles += int(self.flash_controller.take_stall_debt() * self.clock.hz + 0.999999)
         if self.flash_controller.busy and (self._in_flash(pc := self.cpu.pc()) or self._vector_fetch_from_flash()):
             start = self.clock.cycles
             self.flash_controller.finish_for_stall(f"instruction or vector fetch at 0x{pc:08X}")
@@ -501,7 +534,15 @@ class Machine:
             self.loop.watch_code(0, self._alias.array.tobytes())
 
     def describe(self, address: int) -> Optional[str]:
-        """``symbol+offset`` from whichever loaded image owns the address."""
+        """``symbol+offset`` from whichever loaded image owns the address (remembered per
+        address, loaded images and alias target: every exception entry asks)."""
+        key = (address, len(self.images), self._alias if address < c071.ALIAS_WINDOW else None)
+        described = self._described.get(key, False)
+        if described is False:
+            described = self._described[key] = self._describe(address)
+        return described
+
+    def _describe(self, address: int) -> Optional[str]:
         candidates = [address]
         if address < c071.ALIAS_WINDOW and self._alias is not None:
             candidates.append(self._alias.base + address)
@@ -592,7 +633,11 @@ class Machine:
             target.map(uc, 0)
         uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
         self._alias = target
-        self.loop.watch_code(0, target.array.tobytes())
+        code = target.array.tobytes()
+        self.loop.watch_code(0, code)
+        # and at its own address: flash the guest programmed (a DFU download) is scanned here,
+        # at the reset that starts the new application
+        self.loop.watch_code(target.base, code)
 
     def _remap(self, mem_mode: int) -> None:
         if self._alias_target(mem_mode) is self._alias:
@@ -625,7 +670,7 @@ class Machine:
         survives chip resets, as the real host keeps running when the device resets."""
         event = self.scheduler.at_time_ps(self.clock.time_ps(self.loop.instruction_cycle())
                                           + max(int(seconds * PS_PER_S), 1), action, name, outside_chip=True)
-        self.loop.end_slice()
+        self.loop.event_scheduled(event.cycle)
         return event
 
     # -- observation ------------------------------------------------------------------------
@@ -752,6 +797,18 @@ class Machine:
         return None, address
 
 
+# The binding's MMIO callback types, with the engine handle as a plain pointer (an int in
+# Python) rather than a uc_engine object built for every access.
+_MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_void_p)
+_MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64, ctypes.c_void_p)
+
+
+def _callback_failed(uc, exc: BaseException) -> None:
+    if uc._hook_exception is None:
+        uc._hook_exception = exc
+    uc.emu_stop()
+
+
 class _FlashArray:
     """Main flash and OTP as the FLASH controller reads and changes them."""
 
@@ -773,6 +830,11 @@ class _MachineServices:
 
     def __init__(self, machine: Machine) -> None:
         self.m = machine
+        self._loop = machine.loop               # the per-access paths below avoid attribute chains
+        self._polls = machine.loop.polls
+        self._pc = machine.cpu.pc_cell          # ctypes view of the PC in the register file
+        self._counter = machine.cpu.counter_cell
+        self._trace = machine.trace
 
     def now_cycles(self) -> int:
         return self.m.loop.instruction_cycle()
@@ -785,13 +847,13 @@ class _MachineServices:
 
     def after_cycles(self, cycles: int, action: Callable[[], None], name: str):
         ev = self.m.scheduler.at_cycle(self.now_cycles() + max(int(cycles), 1), action, name)
-        self.request_slice_end()
+        self.m.loop.event_scheduled(ev.cycle)
         return ev
 
     def after_seconds(self, seconds: float, action: Callable[[], None], name: str):
         m = self.m
         ev = m.scheduler.at_time_ps(m.clock.time_ps(self.now_cycles()) + max(int(seconds * PS_PER_S), 1), action, name)
-        self.request_slice_end()
+        m.loop.event_scheduled(ev.cycle)
         return ev
 
     def clock_tree_changed(self) -> None:
@@ -815,26 +877,27 @@ class _MachineServices:
         self.m.loop.bus_error(reason)
 
     def provenance(self):
-        loop = self.m.loop
+        loop = self._loop
         if not loop.in_slice:
             return None
-        return (self.m.cpu.pc(), loop.instruction_cycle())
+        executed = self._counter.value          # loop.instruction_cycle(), inlined: one load each
+        return (self._pc.value, loop._slice_start + (executed - 1 if executed else 0))
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
-        loop = self.m.loop
+        loop = self._loop
         if loop.in_slice and reg.varies_with_time:
-            loop.polls.forget()             # a counter read: the loop around it is not at a fixed point
-        elif loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
+            self._polls.forget()            # a counter read: the loop around it is not at a fixed point
+        elif loop.in_slice and self._polls.observe_read(peripheral.base + reg.offset, value, self._pc.value):
             loop.end_slice()
-        trace = self.m.trace
+        trace = self._trace
         if trace.mmio_out:
             self._log_mmio("R", peripheral, reg, value)
         if trace.waveform:
             trace.waveform.after_access(peripheral, is_write=False)
 
     def mmio_write(self, peripheral: Peripheral, reg: Register, old: int, data: int) -> None:
-        self.m.loop.polls.forget()
-        trace = self.m.trace
+        self._polls.forget()
+        trace = self._trace
         if trace.mmio_out:
             self._log_mmio("W", peripheral, reg, data)
         if trace.waveform:

@@ -113,6 +113,7 @@ class ResetClockControl(Peripheral):
         r = self.reg[register]
         bit = r.by_name[bit_name].lsb
         peripheral.clock_enabled = lambda r=r, bit=bit: bool(r.value >> bit & 1)
+        peripheral.clock_gate = (r, 1 << bit)       # the same test, inlined by the fast bus path
 
     def resets(self, register: str, bit_name: str, peripheral: Peripheral) -> None:
         bit = self.reg[register].by_name[bit_name].lsb

@@ -99,6 +99,13 @@ class Register:
         self.wo_mask = masks[Access.WO]
         self.by_name = {f.name: f for f in self.fields}
         self.value = self.reset
+        # What the fast bus path may serve without the full chain (Peripheral.read/write):
+        # a read that is the stored value (no read-clear, nothing unmodelled), a write that
+        # is plain read/write arithmetic.  ``on_read``/``on_write`` are checked per access.
+        self.read_mask = ~self.wo_mask & 0xFFFFFFFF
+        self.plain_read = not (self.rc_mask or self.unimplemented_mask)
+        self.plain_write = not (self.wo_mask or self.w1c_mask or self.w0c_mask or self.rs_mask
+                                or self.toggle_mask or self.unimplemented_mask)
 
     # -- field helpers used by models -------------------------------------------
     def get(self, name: str) -> int:
@@ -170,10 +177,14 @@ class Peripheral:
         self.services: ChipServices = services or NullServices()
         self.registers: list[Register] = list(registers)
         self.clock_enabled: Callable[[], bool] = lambda: True
+        self.clock_gate: Optional[tuple[Register, int]] = None   # (RCC enable register, bit) behind clock_enabled
         self.held_in_reset = False
         self._index()
 
     def _index(self) -> None:
+        # a model that refines write_register (FLASH: lock and option-protection rules) keeps
+        # every write on the full chain
+        self._writes_plain = type(self).write_register is Peripheral.write_register
         self._by_offset = {r.offset: r for r in self.registers}
         self.reg = {r.name: r for r in self.registers}
 
@@ -194,7 +205,22 @@ class Peripheral:
         self.reset()
 
     # -- bus ---------------------------------------------------------------------
+    # A word access to a register without side effects takes the fast path: the same
+    # result, the same observation (services.mmio_read/mmio_write, provenance), with the
+    # checks that cannot apply skipped.  ``fast_paths = False`` sends every access
+    # through the full chain (the equivalence tests compare the two).
+    fast_paths = True
+    clock_gate: Optional[tuple[Register, int]] = None
+
     def read(self, offset: int, size: int) -> int:
+        if size == 4 and self.fast_paths:
+            reg = self._by_offset.get(offset)
+            gate = self.clock_gate
+            if reg is not None and reg.plain_read and reg.on_read is None and not self.held_in_reset \
+                    and (gate[0].value & gate[1] if gate else self.clock_enabled()):
+                value = reg.value & reg.read_mask
+                self.services.mmio_read(self, reg, value)
+                return value
         word_offset = offset & ~3
         shift = (offset & 3) * 8
         if not self.clock_enabled() or self.held_in_reset:
@@ -216,6 +242,17 @@ class Peripheral:
         return (value >> shift) & _LANE[size]
 
     def write(self, offset: int, size: int, data: int) -> None:
+        if size == 4 and self.fast_paths and self._writes_plain:
+            reg = self._by_offset.get(offset)
+            gate = self.clock_gate
+            if reg is not None and reg.plain_write and reg.on_write is None and not self.held_in_reset \
+                    and (gate[0].value & gate[1] if gate else self.clock_enabled()):
+                old = reg.value
+                reg.value = (old & ~reg.rw_mask | data & reg.rw_mask) & 0xFFFFFFFF   # reserved/read-only bits keep
+                reg.last_written = data
+                reg.last_writer = self.services.provenance()
+                self.services.mmio_write(self, reg, old, data)
+                return
         word_offset = offset & ~3
         if not self.clock_enabled() or self.held_in_reset:
             self.services.trace_gated(self, word_offset, is_write=True, value=data)

@@ -228,3 +228,41 @@ def test_store_to_pointer_mapped_read_only_memory_lands_when_the_protection_hook
     uc.emu_start(flash | 1, END, count=2)
     assert seen == [flash + 0x100]
     assert bytes(buffer[0x100:0x104]) == bytes.fromhex("ddccbbaa")
+
+
+def test_pc_in_the_register_file_names_the_mmio_access_like_reg_read(cpu):
+    """Cpu.pc() reads QEMU's regs[15] directly (core_register_file_offset); with count= it is the
+    accessing instruction's PC inside an MMIO callback, as reg_read(PC) says."""
+    seen = []
+
+    def read(uc, offset, size, user_data):
+        seen.append((cpu.pc(), uc.reg_read(UC_ARM_REG_PC), cpu.register_file[1]))
+        return 0
+
+    cpu.uc.mmio_map(MMIO, 0x400, read, None, None, None)
+    cpu.uc.mem_write(CODE, thumb(MOVS_R0_R0, LDR_R1_R0, MOVS_R0_R0, LDR_R1_R0, WFI))
+    cpu.uc.reg_write(UC_ARM_REG_R0, MMIO)
+    cpu.uc.reg_write(UC_ARM_REG_R1, 0x1234_5678)
+    cpu.uc.emu_start(CODE | 1, END, count=100)
+    assert seen == [(CODE + 2, CODE + 2, 0x1234_5678), (CODE + 6, CODE + 6, 0)]
+    cpu.write("r1", 0xCAFE_F00D)
+    assert cpu.register_file[1] == 0xCAFE_F00D and cpu.pc() == CODE + 10
+
+
+def test_a_deleted_code_hook_stops_firing_without_a_cache_flush(cpu):
+    """Disarming the unmask sites is a plain hook_del: translations made while armed may stay."""
+    cpu.uc.mem_write(CODE, thumb(MOVS_R0_R0, MOVS_R0_R0, MOVS_R0_R0, WFI))
+    hits = []
+    handle = cpu.uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, ud: hits.append(address), None,
+                             CODE + 2, CODE + 2)
+    cpu.uc.emu_start(CODE | 1, END, count=100)
+    assert hits == [CODE + 2]
+    cpu.uc.hook_del(handle)
+    cpu.uc.emu_start(CODE | 1, END, count=100)
+    assert hits == [CODE + 2]
+
+
+def test_a_register_batch_writes_in_order_and_may_repeat_a_register(cpu):
+    """Exception entry/return write IPSR, the flags and PC twice in one batch (exceptions.py)."""
+    cpu.write_registers((UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R0), [1, 2, 3])
+    assert (cpu.read("r0"), cpu.read("r1")) == (3, 2)

@@ -17,8 +17,17 @@ Facts pinned by tests (tests/test_unicorn_contract.py), see ../shared/c071/UNICO
   the next one.  ``uc.emu_stop()`` from an MMIO callback instead abandons the
   instruction and leaves PC on it (an ``stm`` loses its later words, a ``str`` is
   repeated on resume) - so the emulator never calls it.
-- Code hooks are bound-checked at translation time: a hook bounded to one address
-  costs nothing elsewhere, but must exist before that code is translated.
+- Code hooks must exist before the code they cover is translated (add one, then
+  ``ctl_remove_cache``).  In ``count=`` mode every instruction calls Unicorn's code-hook
+  helper, which walks the *whole* list of code hooks with a bound check each: every
+  installed hook slows every instruction (6 hooks: about 2x), wherever it points.  A
+  deleted hook stops costing at once, with no cache flush.  So the run loop installs
+  hooks only while they can fire (emulator/core/runloop.py, "Unmask points").
+- The core's register file (QEMU's ``CPUARMState.regs[16]``) sits at a fixed offset
+  from the CPU object that ``uc_struct`` points to; ``core_register_file_offset`` finds
+  both once per process the same way.  In ``count=`` mode PC is written there before
+  each instruction, so inside an MMIO callback one ctypes load gives the accessing
+  instruction's PC - what ``reg_read(PC)`` returns, without a binding call (~2 us).
 """
 from __future__ import annotations
 
@@ -35,6 +44,9 @@ from unicorn.arm_const import (
     UC_ARM_REG_PRIMASK, UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV,
 )
 from unicorn.unicorn_py3.unicorn import uclib
+
+_uc_reg_read, _uc_reg_write = uclib.uc_reg_read, uclib.uc_reg_write
+_uc_mem_read, _uc_mem_write = uclib.uc_mem_read, uclib.uc_mem_write
 
 CORE_REGISTERS = {
     "r0": UC_ARM_REG_R0, "r1": UC_ARM_REG_R1, "r2": UC_ARM_REG_R2, "r3": UC_ARM_REG_R3,
@@ -70,8 +82,7 @@ class RegisterBatch:
         return list(self._values)
 
     def write(self, values: list[int]) -> None:
-        for i, v in enumerate(values):
-            self._values[i] = v & 0xFFFFFFFF
+        self._values[:] = [v & 0xFFFFFFFF for v in values]
         err = uclib.uc_reg_write_batch(self._handle, self._ids, self._pointers, self._n)
         if err:
             raise UcError(err)
@@ -104,14 +115,76 @@ def instruction_counter_offset() -> int:
     return offset
 
 
+def _read_process_memory(address: int, length: int) -> bytes | None:
+    """Bytes at a host address, or None where nothing is mapped (no segfault: /proc/self/mem)."""
+    try:
+        with open("/proc/self/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            return mem.read(length)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def core_register_file_offset() -> tuple[int, int]:
+    """(offset in ``uc_struct`` of the CPU pointer, offset of ``regs[16]`` from that CPU).
+
+    Found by experiment: give r0-r12 recognisable values, look behind each pointer stored
+    in ``uc_struct`` for them, then confirm the find with other values and a PC write."""
+    uc = new_unicorn()
+    uc.mem_map(0x1000, 0x1000)
+    handle = ctypes.cast(uc._uch, ctypes.c_void_p).value
+    low = list(CORE_REGISTERS.values())[:13]
+
+    def give(seed: int) -> bytes:
+        values = [seed + 0x111 * i for i in range(13)]
+        for reg_id, value in zip(low, values):
+            uc.reg_write(reg_id, value)
+        return struct.pack("<13I", *values)
+
+    pattern = give(0xC0DE0000)
+    blob = _read_process_memory(handle, 0x2000) or b""
+    for slot in range(0, len(blob) - 8, 8):
+        pointer = struct.unpack_from("<Q", blob, slot)[0]
+        if pointer < 0x10000 or pointer >> 47:
+            continue
+        data = _read_process_memory(pointer, 0x20000)
+        at = data.find(pattern) if data else -1
+        if at < 0 or at % 4:
+            continue
+        check = give(0x5EED0000)
+        uc.reg_write(UC_ARM_REG_PC, 0x1235)
+        regs = _read_process_memory(pointer + at, 64) or b""
+        if regs[:52] == check and struct.unpack_from("<I", regs, 60)[0] == 0x1234:
+            return slot, at
+        pattern = give(0xC0DE0000)
+    raise RuntimeError("cannot locate the core's register file in Unicorn; is unicorn 2.1.4 installed?")
+
+
 class Cpu:
     """Unicorn plus fast register access and the per-slice instruction count."""
 
     def __init__(self) -> None:
         self.uc = new_unicorn()
         handle = ctypes.cast(self.uc._uch, ctypes.c_void_p)
+        self.handle = self.uc._uch
+        self._batches: dict[tuple[int, ...], RegisterBatch] = {}
+        self._read_buffer = ctypes.create_string_buffer(64)
+        self._scratch = ctypes.c_uint64()
+        self._scratch_address = ctypes.addressof(self._scratch)
         offset = instruction_counter_offset()
-        self._counter = ctypes.c_uint64.from_address(handle.value + offset)
+        self.uc.reg_read(UC_ARM_REG_PC)          # Unicorn creates its CPU on first use
+        cpu_slot, regs_offset = core_register_file_offset()
+        cpu_object = ctypes.c_uint64.from_address(handle.value + cpu_slot).value
+        self.register_file = (ctypes.c_uint32 * 16).from_address(cpu_object + regs_offset)
+        self._pc = self.pc_cell = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
+        self.uc.reg_write(UC_ARM_REG_R0, 0xA5C3_0710)
+        self.uc.reg_write(UC_ARM_REG_PC, 0x0000_1235)
+        if self.register_file[0] != 0xA5C3_0710 or self._pc.value != 0x1234:
+            raise RuntimeError("Unicorn's register file is not where it was found; unicorn 2.1.4 expected")
+        self.uc.reg_write(UC_ARM_REG_R0, 0)
+        self.uc.reg_write(UC_ARM_REG_PC, 0)
+        self._counter = self.counter_cell = ctypes.c_uint64.from_address(handle.value + offset)
         self._limit = ctypes.c_uint64.from_address(handle.value + offset + 8)
         self.frame_regs = RegisterBatch(handle, [UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3,
                                                  UC_ARM_REG_R12, UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_XPSR])
@@ -119,6 +192,8 @@ class Cpu:
                                                 UC_ARM_REG_PRIMASK, UC_ARM_REG_IPSR, UC_ARM_REG_SP])
         self.all_regs = RegisterBatch(handle, list(CORE_REGISTERS.values()))
         self.pc_reg = RegisterBatch(handle, [UC_ARM_REG_PC])
+        self._state_regs = RegisterBatch(handle, [UC_ARM_REG_XPSR, UC_ARM_REG_MSP, UC_ARM_REG_PSP,
+                                                  UC_ARM_REG_PRIMASK, UC_ARM_REG_CONTROL])
         self.primask_reg = RegisterBatch(handle, [UC_ARM_REG_PRIMASK])
 
     # -- counting -------------------------------------------------------------
@@ -135,39 +210,87 @@ class Cpu:
 
     # -- registers ------------------------------------------------------------
     def pc(self) -> int:
-        return self.pc_reg.read()[0]
+        """PC of the current instruction (inside a slice) or the next one (between slices)."""
+        return self._pc.value
+
+    def state(self) -> tuple:
+        """Every core register (r0-r12, SP, LR, PC, xPSR, MSP, PSP, PRIMASK, CONTROL) as one
+        comparable value: r0-PC straight from the register file, the rest in one batch."""
+        return bytes(self.register_file), *self._state_regs.read()
+
+    def read_registers(self, register_ids: tuple[int, ...]) -> list[int]:
+        """Several registers in one raw batch call (the batch for each list is kept)."""
+        batch = self._batches.get(register_ids)
+        if batch is None:
+            batch = self._batches[register_ids] = RegisterBatch(ctypes.c_void_p(self.handle.value), list(register_ids))
+        return batch.read()
+
+    def write_registers(self, register_ids: tuple[int, ...], values: list[int]) -> None:
+        """Several register writes in one raw batch call, in the order given (a register
+        may appear twice: Unicorn writes them one after the other)."""
+        batch = self._batches.get(register_ids)
+        if batch is None:
+            batch = self._batches[register_ids] = RegisterBatch(ctypes.c_void_p(self.handle.value), list(register_ids))
+        batch.write(values)
 
     def primask(self) -> int:
         return self.primask_reg.read()[0] & 1
 
+    # One raw uc_reg_read/uc_reg_write each (~1 us) instead of the binding's (~2-3 us):
+    # exception entry and return make a dozen of them.
+    def _reg_read(self, reg_id: int) -> int:
+        err = _uc_reg_read(self.handle, reg_id, self._scratch_address)
+        if err:
+            raise UcError(err)
+        return self._scratch.value
+
+    def _reg_write(self, reg_id: int, value: int) -> None:
+        self._scratch.value = value & 0xFFFFFFFF
+        err = _uc_reg_write(self.handle, reg_id, self._scratch_address)
+        if err:
+            raise UcError(err)
+
     def read(self, name: str) -> int:
-        return self.uc.reg_read(CORE_REGISTERS[name])
+        return self._reg_read(CORE_REGISTERS[name])
 
     def write(self, name: str, value: int) -> None:
         if name == "pc":
             value |= 1        # on this M-profile core a PC write with bit 0 clear leaves Thumb state
-        self.uc.reg_write(CORE_REGISTERS[name], value & 0xFFFFFFFF)
+        self._reg_write(CORE_REGISTERS[name], value)
 
     def registers(self) -> dict[str, int]:
         return dict(zip(CORE_REGISTERS, self.all_regs.read()))
 
     def set_ipsr(self, number: int) -> None:
         """Write IPSR and rebuild QEMU's cached flags so EXC_RETURN is recognised (UNICORN.md)."""
-        self.uc.reg_write(UC_ARM_REG_IPSR, number)
-        self.uc.reg_write(UC_ARM_REG_APSR_NZCV, self.uc.reg_read(UC_ARM_REG_APSR_NZCV))
+        self._reg_write(UC_ARM_REG_IPSR, number)
+        self._reg_write(UC_ARM_REG_APSR_NZCV, self._reg_read(UC_ARM_REG_APSR_NZCV))
 
     def ipsr(self) -> int:
-        return self.uc.reg_read(UC_ARM_REG_IPSR) & 0x3F
+        return self._reg_read(UC_ARM_REG_IPSR) & 0x3F
 
     def control(self) -> int:
-        return self.uc.reg_read(UC_ARM_REG_CONTROL) & 3
+        return self._reg_read(UC_ARM_REG_CONTROL) & 3
 
     def set_control(self, value: int) -> None:
-        self.uc.reg_write(UC_ARM_REG_CONTROL, value & 3)
+        self._reg_write(UC_ARM_REG_CONTROL, value & 3)
 
     # -- memory through the bus -----------------------------------------------
+    def mem_read(self, address: int, length: int) -> bytes:
+        """``uc.mem_read`` without the binding layer (raises UcError the same way)."""
+        buffer = self._read_buffer if length <= 64 else ctypes.create_string_buffer(length)
+        err = _uc_mem_read(self.handle, address, buffer, length)
+        if err:
+            raise UcError(err)
+        return buffer.raw[:length]
+
+    def mem_write(self, address: int, data: bytes) -> None:
+        err = _uc_mem_write(self.handle, address, data, len(data))
+        if err:
+            raise UcError(err)
+
     def read32(self, address: int) -> int:
-        return struct.unpack("<I", self.uc.mem_read(address, 4))[0]
+        return struct.unpack("<I", self.mem_read(address, 4))[0]
 
     def write32(self, address: int, value: int) -> None:
-        self.uc.mem_write(address, struct.pack("<I", value & 0xFFFFFFFF))
+        self.mem_write(address, struct.pack("<I", value & 0xFFFFFFFF))

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from unicorn import UcError
+from unicorn.arm_const import (UC_ARM_REG_APSR_NZCV, UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR, UC_ARM_REG_LR,
+                               UC_ARM_REG_MSP, UC_ARM_REG_PC, UC_ARM_REG_PSP, UC_ARM_REG_R0, UC_ARM_REG_R1,
+                               UC_ARM_REG_R2, UC_ARM_REG_R3, UC_ARM_REG_R12, UC_ARM_REG_XPSR)
 
 from peripherals import c071
 from peripherals.nvic import ExceptionBook
@@ -28,6 +31,19 @@ EXC_RETURN_THREAD_MSP = 0xFFFF_FFF9
 EXC_RETURN_THREAD_PSP = 0xFFFF_FFFD
 NON_EXECUTABLE_BASE = 0xE000_0000     # PPB and vendor system region are execute-never (B3.1)
 FRAME_ALIGN_BIT = 1 << 9
+APSR_FLAGS = 0xF000_0000
+
+_FRAME = (UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3, UC_ARM_REG_R12, UC_ARM_REG_LR, UC_ARM_REG_PC,
+          UC_ARM_REG_XPSR)
+_ENTRY_READ = (UC_ARM_REG_XPSR, UC_ARM_REG_MSP, UC_ARM_REG_PSP, UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR)
+_ENTRY_WRITE_MSP = (UC_ARM_REG_MSP, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_LR)
+_ENTRY_WRITE_PSP = (UC_ARM_REG_PSP, UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_LR)
+_ENTRY_VECTOR = (UC_ARM_REG_PC, UC_ARM_REG_XPSR)
+_RETURN_READ = (UC_ARM_REG_MSP, UC_ARM_REG_PSP, UC_ARM_REG_CONTROL, UC_ARM_REG_APSR_NZCV)
+_AGAIN = (UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_PC)
+_RETURN_WRITE_MSP_HANDLER = (UC_ARM_REG_MSP, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV) + _FRAME + _AGAIN
+_RETURN_WRITE_MSP_THREAD = (UC_ARM_REG_MSP, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_CONTROL) + _FRAME + _AGAIN
+_RETURN_WRITE_PSP = (UC_ARM_REG_PSP, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_CONTROL) + _FRAME + _AGAIN
 
 
 class Lockup(Exception):
@@ -63,10 +79,15 @@ class ExceptionEngine:
         self.event_register = False
 
     # -- entry -----------------------------------------------------------------
+    # Register traffic is batched (a raw call each, UNICORN.md): one read on entry, one
+    # write before the vector fetch, one after it; on return one read and one write.  The
+    # writes keep the order the core needs: SPSEL before IPSR on entry, IPSR before SPSEL on
+    # return, and after every IPSR write the flags are rewritten (Cpu.set_ipsr).
     def enter(self, number: int, return_address: int | None = None) -> None:
         cpu = self.cpu
-        r0, r1, r2, r3, r12, lr, pc, xpsr = cpu.frame_regs.read()
-        msp, psp, control, _primask, ipsr, _sp = cpu.mode_regs.read()
+        regs = cpu.register_file
+        r0, r1, r2, r3, r12, lr, pc = regs[0], regs[1], regs[2], regs[3], regs[12], regs[14], regs[15]
+        xpsr, msp, psp, control, ipsr = cpu.read_registers(_ENTRY_READ)
         if return_address is None:
             return_address = pc
         on_psp = ipsr & 0x3F == 0 and control & 2
@@ -80,20 +101,18 @@ class ExceptionEngine:
             self.fault(f"stacking the {c071.exception_name(number)} frame at SP 0x{new_sp:08X} failed: not RAM",
                        return_address, during_entry_of=number)
             return
-        cpu.uc.mem_write(new_sp, frame)
+        cpu.mem_write(new_sp, frame)
         if ipsr & 0x3F:
             exc_return = EXC_RETURN_HANDLER
         elif on_psp:
             exc_return = EXC_RETURN_THREAD_PSP
         else:
             exc_return = EXC_RETURN_THREAD_MSP
-        if on_psp:
-            cpu.write("psp", new_sp)
-            cpu.set_control(control & ~2)          # SPSEL first, then IPSR (UNICORN.md)
+        flags = xpsr & APSR_FLAGS
+        if on_psp:                                 # SPSEL first, then IPSR (UNICORN.md)
+            cpu.write_registers(_ENTRY_WRITE_PSP, [new_sp, control & ~2, number, flags, exc_return])
         else:
-            cpu.write("msp", new_sp)
-        cpu.set_ipsr(number)
-        cpu.write("lr", exc_return)
+            cpu.write_registers(_ENTRY_WRITE_MSP, [new_sp, number, flags, exc_return])
         self.book.activate(number)
         self.event_register = True
         table = self.vtor() & 0xFFFF_FF80
@@ -110,8 +129,7 @@ class ExceptionEngine:
         in_memory = f", {source}" if source else ""
         detail = f"vectored through 0x{vector_address:08X} (VTOR 0x{table:08X}{in_memory}) -> 0x{vector:08X}"
         self._record("entry", number, vector & ~1, detail, **vectoring)
-        cpu.write("pc", vector & ~1)
-        cpu.write("xpsr", (cpu.read("xpsr") & ~0x3F) | number | EPSR_T)
+        cpu.write_registers(_ENTRY_VECTOR, [vector | 1, (xpsr & ~0x3F) | number | EPSR_T])
         if vector & 1 == 0:
             self.fault(f"the {c071.exception_name(number)} vector 0x{vector:08X} has bit 0 clear "
                        "(Thumb state required)", vector & ~1)
@@ -148,21 +166,23 @@ class ExceptionEngine:
             self.fault(f"EXC_RETURN 0x{exc_return:08X} does not match the active exceptions", exc_return)
             return
         use_psp = exc_return == EXC_RETURN_THREAD_PSP
-        frame_sp = cpu.read("psp" if use_psp else "msp")
+        msp, psp, control, flags = cpu.read_registers(_RETURN_READ)
+        frame_sp = psp if use_psp else msp
         try:
-            r0, r1, r2, r3, r12, lr, pc, xpsr = struct.unpack("<8I", cpu.uc.mem_read(frame_sp, 32))
+            r0, r1, r2, r3, r12, lr, pc, xpsr = struct.unpack("<8I", cpu.mem_read(frame_sp, 32))
         except UcError:
             self.fault(f"unstacking from SP 0x{frame_sp:08X} failed", exc_return)
             return
         new_sp = (frame_sp + 0x20 + (4 if xpsr & FRAME_ALIGN_BIT else 0)) & 0xFFFFFFFF
-        cpu.write("psp" if use_psp else "msp", new_sp)
         target_ipsr = self.book.current() if not to_thread else 0
-        cpu.set_ipsr(target_ipsr)
-        if to_thread:
-            cpu.set_control((cpu.control() & ~2) | (2 if use_psp else 0))
-        cpu.frame_regs.write([r0, r1, r2, r3, r12, lr, pc | 1, (xpsr & ~(0x3F | FRAME_ALIGN_BIT)) | target_ipsr])
-        cpu.set_ipsr(target_ipsr)
-        cpu.write("pc", pc & ~1)
+        stacked = [r0, r1, r2, r3, r12, lr, pc | 1, (xpsr & ~(0x3F | FRAME_ALIGN_BIT)) | target_ipsr]
+        again = [target_ipsr, xpsr & APSR_FLAGS, (pc & ~1) | 1]
+        if to_thread:                              # IPSR first, then SPSEL (UNICORN.md)
+            cpu.write_registers(_RETURN_WRITE_PSP if use_psp else _RETURN_WRITE_MSP_THREAD,
+                                [new_sp, target_ipsr, flags, (control & 3 & ~2) | (2 if use_psp else 0),
+                                 *stacked, *again])
+        else:
+            cpu.write_registers(_RETURN_WRITE_MSP_HANDLER, [new_sp, target_ipsr, flags, *stacked, *again])
         self.event_register = True
         self._record("return", number, pc & ~1, f"EXC_RETURN 0x{exc_return:08X}")
 

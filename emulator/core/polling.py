@@ -35,20 +35,29 @@ class PollDetector:
 
     def forget(self) -> None:
         """Something changed that a poll loop cannot have done (an MMIO write, a reset, a sleep)."""
-        self._trail: list[tuple[int, int, int]] = []          # (pc, address, value) since the last write
-        self._visits: dict[int, tuple] = {}                    # pc -> (trail index, state, instruction, reads)
+        if getattr(self, "_trail", None) is None:
+            self._trail: list[tuple[int, int, int]] = []      # (pc, address, value) since the last write
+            self._visits: dict[int, tuple] = {}                # pc -> (trail index, state, instruction, reads)
+        elif self._trail:                   # emptied in place: a write follows most reads
+            self._trail.clear()
+            self._visits.clear()
 
-    def observe_read(self, address: int, value: int) -> bool:
-        """Return True when a fixed-point poll loop is confirmed (the caller ends the slice)."""
-        pc = self._current_pc()
+    def observe_read(self, address: int, value: int, pc: Optional[int] = None) -> bool:
+        """Return True when a fixed-point poll loop is confirmed (the caller ends the slice).
+
+        The core registers are read only when a poll point is visited again: a first
+        visit costs a dictionary lookup and an append."""
+        if pc is None:
+            pc = self._current_pc()
         trail = self._trail
+        visits = self._visits
+        previous = visits.get(pc)
         if len(trail) >= MAX_TRAIL:
             self.forget()
-            trail = self._trail
-        previous = self._visits.get(pc)
+            previous = None
         confirmed = False
         if previous is None:
-            self._visits[pc] = (len(trail), None, 0, None)
+            visits[pc] = (len(trail), None, 0, None)
         else:
             index, state, at, reads = previous
             now_state = self._read_state()
