@@ -246,15 +246,21 @@ def run_bridged(machine, bridges: list, max_seconds: float, slice_s: float = 2e-
         return RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=machine.cpu.pc())
 
 
+def _open_fds(bridges: list) -> list:
+    """What the bridges wait on, without sockets closed meanwhile (fileno -1)."""
+    fds = [fd for b in bridges for fd in b.wait_fds()]
+    return [fd for fd in fds if (fd if isinstance(fd, int) else fd.fileno()) >= 0]
+
+
 def _run_bridged(machine, bridges: list, max_seconds: float, slice_s: float,
                  should_stop: Callable[[], bool]) -> RunEnd:
     start_wall = time.monotonic()
     start_sim = run_start = machine.seconds()
     held = False
     while True:
-        fds = [fd for b in bridges for fd in b.wait_fds()]
         for b in bridges:
             b.pump()
+        fds = _open_fds(bridges)          # after pump: a client that left has closed its socket
         if should_stop():
             return RunEnd(EndReason.STOP_AT, "bridge stopped", pc=machine.cpu.pc())
         if any(getattr(b, "held_in_reset", lambda: False)() for b in bridges):
