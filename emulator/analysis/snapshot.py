@@ -117,6 +117,10 @@ def _observable(p, r) -> int:
     return r.value
 
 
+def in_system_memory(pc: int) -> bool:
+    return SYSTEM_MEMORY[0] <= pc <= SYSTEM_MEMORY[1]
+
+
 def run_to_bootloader_entry(m: Machine, max_seconds: float = 2.0):
     """Run until the first instruction in system memory; return the RunEnd."""
     m.loop.stop_on_entry(*SYSTEM_MEMORY)
