@@ -359,22 +359,33 @@ def _refuse(args: argparse.Namespace, message: str) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from .scenario import ScenarioError, junit, load_scenario, run_scenario
+    from .scenario import ScenarioError, ScenarioResult, junit, load_scenario, run_scenario
     results = []
     try:
+        if args.junit:
+            _check_writable(args.junit, "--junit")
         scenarios = [load_scenario(f) for f in args.scenarios]
         for sc in scenarios:
-            r = run_scenario(sc)
+            try:
+                r = run_scenario(sc)
+            except ScenarioError:
+                raise
+            except Exception as exc:          # noqa: BLE001 - an internal error is this scenario's failure
+                r = ScenarioResult(sc, mismatches=[f"internal error: {type(exc).__name__}: {exc}"])
             results.append(r)
-            verdict = "ok" if r.passed else "MISMATCH"
+            verdict = "ok" if r.passed else "FAILED" if r.failure else "MISMATCH"
             print(f"{verdict:<8} {sc.name} ({sc.path}, {r.seconds:.2f} s)")
             for line in r.mismatches:
                 print(f"         {line}")
-    except ScenarioError as exc:
+    except (ScenarioError, BadInput) as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.junit:
-        Path(args.junit).write_text(junit(results))
+        try:
+            Path(args.junit).write_text(junit(results))
+        except OSError as exc:
+            print(f"c071emu: --junit {args.junit}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

@@ -32,7 +32,6 @@ from .replay import restore_items, run_forked
 from .snapshot import JumpSnapshot, in_system_memory, restore_snapshot, run_to_bootloader_entry, take_snapshot
 
 N_BOOT_SEL = 1 << 24
-APP_REQUEST_ENTER_BOOTLOADER = 0x42
 DEFAULT_JUMP_WITHIN = 5.0
 MECHANISM_KINDS = ("flash.", "exception.fault", "reset", "lockup", "iwdg", "scb.sysresetreq")
 
@@ -173,15 +172,6 @@ def _ended(end) -> str:
     if end.reason is EndReason.LOCKUP:
         return f"the core locked up ({end.detail})"
     return f"the run ended: {end.reason.value} ({end.detail})"
-
-
-def usb_request_trigger(m: Machine) -> None:
-    """Enumerate the application and send it the 'enter bootloader' vendor request (the bundled apps)."""
-    from ..host.usb_host import UsbHost
-    host = UsbHost(m)
-    host.enumerate()
-    host.control_transfer(0x40, APP_REQUEST_ENTER_BOOTLOADER, 0, 0)
-    m.usb_host = host
 
 
 def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "erase",
