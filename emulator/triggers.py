@@ -602,8 +602,16 @@ def as_trigger(trigger) -> Trigger:
 
 
 # -- what an application that did not jump was doing, and what to try -------------------------------
+STANDARD_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000, 2000000)
+
+
+def standard_baud(baud: float) -> int:
+    """The usual rate a BRR value approximates (within 3 %), else the rate itself."""
+    nearest = min(STANDARD_BAUDS, key=lambda b: abs(b - baud))
+    return nearest if abs(nearest - baud) <= 0.03 * nearest else round(baud)
+
 def suggestions(usb_interfaces: list[UsbInterface], usarts: dict[str, dict], symbols: dict[str, int],
-                polled: list[str]) -> list[str]:
+                polled: list[str], pulled_inputs: list[tuple[str, str]] = ()) -> list[str]:
     """The ``--trigger`` values that match what the application presented."""
     out = []
     kinds = {i.kind() for i in usb_interfaces}
@@ -615,9 +623,13 @@ def suggestions(usb_interfaces: list[UsbInterface], usarts: dict[str, dict], sym
         out.append("usb-control:TYPE,REQUEST (e.g. usb-control:0x40,0x42)")
     for name, u in usarts.items():
         if u.get("receiving"):
-            out.append(f"{name.lower()}:TEXT[@BAUD[,FORMAT]] (e.g. '{name.lower()}:DFU\\n@{u['baud']}')")
+            example = f"{name.lower()}:DFU\\n@{standard_baud(u['baud'])}"
+            out.append(f"{name.lower()}:TEXT[@BAUD[,FORMAT]] (e.g. '{example}')")
+    for pin, pull in pulled_inputs:
+        out.append(f"pin:{pin}={0 if pull == 'up' else 1}@100ms+50ms ({pin} is an input with a pull-{pull}: "
+                   "a button?)")
     for reg in polled:
-        if reg.startswith("GPIO") and reg.endswith(".IDR"):
+        if reg.startswith("GPIO") and reg.endswith(".IDR") and not any(p[0][1] == reg[4] for p in pulled_inputs):
             out.append(f"pin:P{reg[4]}N=LEVEL@TIME (the application polls {reg})")
     for name in sorted(n for n in symbols if re.search(r"jump|bootloader|dfu", n, re.I) and not n.startswith("_")):
         if re.search(r"^(jump|enter|goto|go_to|start)_?.*(boot|dfu)|boot.*jump", name, re.I):

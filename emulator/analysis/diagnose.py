@@ -241,7 +241,8 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
                           reference_outcome, jump_outcome, trigger=trig.spec, injection=trig.injection,
                           world=run.bench.actions)
     if run.jumped_during_delivery and not isinstance(trig, NoTrigger):
-        diagnosis.world.append("the application entered the bootloader before the trigger was fully delivered")
+        diagnosis.world.append(f"{m.seconds() * 1e3:.3f} ms: the application entered the bootloader while the "
+                               "trigger was being delivered")
     diagnosis.mechanism = jump_outcome.events
     if not diagnosis.operation_failed:
         diagnosis.note = "no blocking residual state: the operation succeeds after the jump"
@@ -307,7 +308,11 @@ def _observe(d: Diagnosis, run: JumpRun, app: Image) -> None:
         d.presented.append(", ".join(parts))
     if not usarts:
         d.presented.append("USART1, USART2: not enabled, nothing transmitted")
-    d.suggested = suggestions(interfaces, usarts, app.symbols, polled)
+    inputs = _pulled_inputs(m)
+    if inputs:
+        d.presented.append("GPIO inputs with a pull resistor (buttons?): " +
+                           ", ".join(f"{pin} pull-{pull}" for pin, pull in inputs))
+    d.suggested = suggestions(interfaces, usarts, app.symbols, polled, inputs)
 
 
 def _probe_usb(m: Machine):
@@ -319,6 +324,18 @@ def _probe_usb(m: Machine):
     except UsbError as exc:
         return f"{type(exc).__name__}: {exc}"
     return describe_device(info), info.config_descriptor
+
+
+def _pulled_inputs(m: Machine) -> list[tuple[str, str]]:
+    """Pins in input mode (MODER = 00) with a pull-up or pull-down (PUPDR = 01/10), RM0490 §7.4."""
+    out = []
+    for name, port in sorted(m.gpio.items()):
+        pupdr = port.reg["PUPDR"].value
+        for pin in range(16):
+            pull = pupdr >> (2 * pin) & 3
+            if port.mode(pin) == 0 and pull in (1, 2):
+                out.append((f"P{name[4]}{pin}", "up" if pull == 1 else "down"))
+    return out
 
 
 def _polled_registers(m: Machine) -> list[str]:

@@ -178,8 +178,7 @@ def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     book.irq_priority = list(ex["irq_priority"])
     book.system_priority = {int(k): v for k, v in ex["system_priority"].items()}
     m._map_alias(m.syscfg.mem_mode())
-    m.clock.cycles = snap.cycle
-    m.clock.set_frequency(m.rcc.hclk_hz(), snap.cycle)
+    m.clock.restore(snap.cycle, round(snap.seconds * 1e12), m.rcc.hclk_hz())     # the time, not just the count
     core = dict(snap.core)
     m.cpu.set_ipsr(core["xpsr"] & 0x3F)
     if core["xpsr"] & 0x3F == 0:
