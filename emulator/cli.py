@@ -30,6 +30,25 @@ EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2,
 DEFAULT_MAX_TIME = 10.0
 
 
+TRIGGER_HELP = """triggers (--trigger SPEC; also trigger = "..." in scenario and sweep files):
+  none                         nothing: the application enters the bootloader by itself (default)
+  usb-control:TYPE,REQUEST[,VALUE[,INDEX[,HEXDATA]]]
+                               enumerate, SET_CONFIGURATION, then this control transfer
+                               (the bundled jump_*.elf apps: usb-control:0x40,0x42)
+  dfu-detach                   DFU 1.1 runtime: DFU_DETACH with the functional descriptor's
+                               wDetachTimeOut; a bus reset after it if bitWillDetach is clear
+  cdc:TEXT                     CDC ACM: SET_LINE_CODING 115200 8N1, DTR+RTS, TEXT on bulk OUT
+  cdc-1200                     the 1200-baud touch: SET_LINE_CODING 1200, DTR on, then off
+  usart1:TEXT[@BAUD[,FORMAT]]  TEXT on USART1 RX once its receiver is on (default 115200,8N1)
+  usart2:TEXT[@BAUD[,FORMAT]]  the same on USART2
+  pin:PORTPIN=LEVEL@TIME[+DURATION]
+                               drive a GPIO input (a button), e.g. pin:PC13=0@100ms+50ms
+  call:SYMBOL[@TIME]           an injection: at TIME (default the first WFI/WFE, else 100 ms)
+                               the core calls SYMBOL, the application's jump function
+TEXT takes C escapes ('cdc:DFU\\n').  Without a jump, the report says where the application
+was, what it presented (USB interfaces, USARTs, pulled-up inputs) and which trigger fits."""
+
+
 class BadInput(Exception):
     pass
 
@@ -450,15 +469,13 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=run_command)
     diag = sub.add_parser(
         "diagnose", help="why does a flash operation fail after the application's jump to the bootloader?",
-        description="Run the application, make it enter the system bootloader with --trigger, and compare a "
-                    "programming tool's session after that jump with one after a clean BOOT0 entry: which state "
-                    "the application left behind blocks the operation, how, and the fix.  Exit status: 0 the "
-                    "operation works, 1 it fails, 2 bad input or a bootloader that does not start, 3 the "
-                    "application did not enter the bootloader.",
-        epilog="Triggers: none (default: the app jumps by itself) | usb-control:TYPE,REQUEST[,VALUE[,INDEX[,HEXDATA]]] "
-               "(the bundled apps: usb-control:0x40,0x42) | dfu-detach | cdc:TEXT | cdc-1200 | "
-               "usart1:TEXT[@BAUD[,FORMAT]] | usart2:... | pin:PORTPIN=LEVEL@TIME[+DURATION] | "
-               "call:SYMBOL[@TIME] (an injection).  TEXT takes C escapes: 'cdc:DFU\\n'.")
+        description="Run the application, make it enter the system bootloader with --trigger, and compare a\n"
+                    "programming tool's session after that jump with one after a clean BOOT0 entry: which\n"
+                    "state the application left behind blocks the operation, how, and the fix.\n"
+                    "Exit status: 0 the operation works after the jump, 1 it fails, 2 bad input or a bootloader\n"
+                    "that does not start, 3 the application did not enter the bootloader (no jump within\n"
+                    "--jump-within, or the trigger could not be delivered).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRIGGER_HELP)
     diag.add_argument("image", help="application ELF file")
     diag.add_argument("--trigger", default="none", metavar="SPEC",
                       help="what the simulated world does to make the application jump (default: none); see below")
