@@ -233,17 +233,3 @@ def test_qcrc_is_the_crc_gdb_computes_for_compare_sections():
     from emulator.gdb.stub import gdb_crc32
     assert gdb_crc32(b"123456789") == 0x0376_E6E7          # CRC-32/MPEG-2's check value: GDB's xcrc32
 
-
-@needs_gdb
-def test_monitor_snapshot_at_the_jump_feeds_diagnose_from_snapshot(tmp_path, capsys):
-    import json
-    from emulator.cli import main
-    from emulator.image import load_elf
-    reset = load_elf(elf("bootloader")).symbols["Reset_Handler"] & ~1
-    snap = tmp_path / "gdb.json"
-    s = Session(str(elf("trigger_timer")), "--bootloader", str(elf("bootloader")))
-    out = s.gdb(str(elf("trigger_timer")), f"break *0x{reset:08X}", "continue", f"monitor snapshot {snap}", "kill")
-    s.finish()
-    assert f"snapshot at PC 0x{reset:08X}" in out, out
-    assert main(["diagnose", str(elf("trigger_timer")), "--from-snapshot", str(snap), "--json"]) == 1
-    assert json.loads(capsys.readouterr().out)["blocking_items"] == ["VTOR", "MEM_MODE"]
