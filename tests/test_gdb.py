@@ -232,4 +232,3 @@ def test_gdb_does_not_combine_with_a_snapshot_stop():
 def test_qcrc_is_the_crc_gdb_computes_for_compare_sections():
     from emulator.gdb.stub import gdb_crc32
     assert gdb_crc32(b"123456789") == 0x0376_E6E7          # CRC-32/MPEG-2's check value: GDB's xcrc32
-
