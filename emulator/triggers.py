@@ -371,8 +371,10 @@ class DfuDetach(Trigger):
         intfs = interfaces_of(info.config_descriptor)
         runtime = next((i for i in intfs if i.kind() == "DFU runtime"), None)
         if runtime is None:
+            mode = " - it is in DFU mode (protocol 0x02) already: a bootloader" if any(
+                i.kind() == "DFU mode" for i in intfs) else ""
             raise NotDelivered("dfu-detach: the device has no DFU runtime interface (class 0xFE, subclass 0x01, "
-                               f"protocol 0x01); {describe_device(info)}")
+                               f"protocol 0x01){mode}; {describe_device(info)}")
         functional = next((d for d in runtime.functional if d[1] == 0x21 and len(d) >= 5), None)
         if functional is None:
             raise NotDelivered(f"dfu-detach: interface {runtime.number} has no DFU functional descriptor (type 0x21)")
