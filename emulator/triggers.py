@@ -140,7 +140,6 @@ class UsartMonitor:
     def __init__(self, usart) -> None:
         self.usart = usart
         self.sent = bytearray()
-        self.bauds: set[int] = set()
         self.watch()
 
     def watch(self) -> None:
@@ -149,7 +148,6 @@ class UsartMonitor:
 
         def transmitted(value, framing):
             self.sent.append(value & 0xFF)
-            self.bauds.add(round(framing.baud))
             previous(value, framing)
         self.usart.on_transmit = transmitted
 
@@ -161,7 +159,6 @@ class Bench:
     def __init__(self, m) -> None:
         self.m = m
         self.usb = None
-        self.usb_error = ""
         self.usarts = {"USART1": UsartMonitor(m.usart1), "USART2": UsartMonitor(m.usart2)}
         self.actions: list[str] = []            # what the world did, in order, with simulated times
 
