@@ -42,6 +42,11 @@ class PollDetector:
             self._trail.clear()
             self._visits.clear()
 
+    def recent_reads(self) -> list[tuple[int, int, int]]:
+        """(pc, address, value) of the register reads since the last write, sleep or skip:
+        what a loop that is waiting reads (reports name it)."""
+        return list(self._trail)
+
     def observe_read(self, address: int, value: int, pc: Optional[int] = None) -> bool:
         """Return True when a fixed-point poll loop is confirmed (the caller ends the slice).
 
