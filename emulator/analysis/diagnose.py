@@ -26,7 +26,7 @@ from ..machine import Machine, MachineConfig
 from ..triggers import AppEnded, Bench, Jumped, NoTrigger, NotDelivered, Trigger, as_trigger, describe_device, \
     interfaces_of, suggestions
 from .ddmin import ddmin
-from .flows import FlowOutcome, HostFlow
+from .flows import OPERATION_STEP, FlowOutcome, HostFlow
 from .items import Item, residual_items
 from .replay import restore_items, run_forked
 from .snapshot import JumpSnapshot, in_system_memory, restore_snapshot, run_to_bootloader_entry, take_snapshot
@@ -204,9 +204,12 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     start = len(m.trace.events)
     outcomes: dict[tuple[str, ...], FlowOutcome] = {}     # replays already run, by restored items
 
-    def replay(subset: list[Item]):
+    def replay(subset: list[Item], whole_flow: bool = True):
         def job():
             restore_items(m, reference, subset)
+            # an oracle call decides on the operation's step alone: the steps after it
+            # (writing, verifying, leaving) are not run in its forked process
+            flow.stop_after = None if whole_flow else OPERATION_STEP.get(operation, operation)
             outcome = flow.run(m)
             outcome.events = [_event(m, e) for e in m.trace.events[start:]
                               if e.kind.startswith(MECHANISM_KINDS)][:60]
@@ -220,7 +223,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     def outcomes_of(candidates: list[list[Item]]) -> list[FlowOutcome]:
         missing = [c for c in dict.fromkeys(map(key, candidates)) if c not in outcomes]
         by_key = {key(c): c for c in candidates}
-        for k, o in zip(missing, run_forked([replay(by_key[k]) for k in missing])):
+        for k, o in zip(missing, run_forked([replay(by_key[k], whole_flow=False) for k in missing])):
             outcomes[k] = o
         return [outcomes[key(c)] for c in candidates]
 
@@ -262,8 +265,9 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
-    diagnosis.fix_outcome = outcomes_of([blamed])[0]          # the replay with the blamed items restored
-    diagnosis.oracle_calls = len(outcomes)
+    # the fix is verified by a replay of the whole flow with the blamed items restored
+    diagnosis.fix_outcome = run_forked([replay(blamed)])[0]
+    diagnosis.oracle_calls = len(outcomes) + 1
     return diagnosis
 
 
