@@ -63,6 +63,7 @@ def run_both(scenario) -> tuple[dict, dict]:
     ("bench_idle", 0.05),         # NVIC disable/enable of the USB line on every pass, WFI, SysTick
     ("bench_critical", 0.03),     # critical sections with SysTick pending under PRIMASK: unmask sites armed
     ("flash_program", 1.0),
+    ("flash_program_own_page", 1.0),   # stores into the page that holds running code, a read-back, PGSERR
     ("flash_options", 1.0),       # option registers are written through FLASH's own write_register
     ("flash_key_twice", 1.0),
     ("iwdg", 1.0),

@@ -208,6 +208,10 @@ class Cpu:
     def slice_limit(self) -> int:
         return self._limit.value
 
+    def set_slice_limit(self, limit: int) -> None:
+        """From a callback: end the slice once ``limit`` instructions have run (not below the counter)."""
+        self._limit.value = limit
+
     # -- registers ------------------------------------------------------------
     def pc(self) -> int:
         """PC of the current instruction (inside a slice) or the next one (between slices)."""

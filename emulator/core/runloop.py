@@ -81,7 +81,7 @@ class WatchHit:
 
 @dataclass
 class SliceEnd:
-    kind: str = "count"          # count | fault | wfi | wfe | svc | exit | stop
+    kind: str = "count"          # count | fault | wfi | wfe | svc | exit | stop | halt
     fault: str = ""
     fault_pc: int = 0            # fault: faulting PC; svc: return address
     exit_status: int = 0
@@ -163,11 +163,21 @@ class RunLoop:
             self.cpu.end_slice_at_next_boundary()
 
     def event_scheduled(self, cycle: int) -> None:
-        """An event was put on the queue from inside a slice: end the slice only if the event
-        falls before the slice's own end (its budget was sized to the events known at its
-        start); a later event is reached by the budget of a following slice anyway."""
-        if self.in_slice and (not self.fast_paths or cycle < self._slice_start + self.cpu.slice_limit()):
+        """An event was put on the queue from inside a slice: the slice must not run past it
+        (its budget was sized to the events known at its start); a later event is reached by
+        the budget of a following slice anyway."""
+        if not self.in_slice:
+            return
+        if not self.fast_paths:
             self.cpu.end_slice_at_next_boundary()
+            return
+        # Shrink the budget so the slice ends exactly where the event falls, rather than
+        # ending it now and starting a slice sized to the event at the boundary: the same
+        # instructions run before the event, with one slice less.
+        cpu = self.cpu
+        limit = max(cycle - self._slice_start, cpu.counter())
+        if limit < cpu.slice_limit():
+            cpu.set_slice_limit(limit)
 
     # -- code scanning for the bounded hooks -------------------------------------
     def watch_code(self, base: int, code: bytes) -> None:
