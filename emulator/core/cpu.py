@@ -82,7 +82,7 @@ class RegisterBatch:
         return list(self._values)
 
     def write(self, values: list[int]) -> None:
-        self._values[:] = [v & 0xFFFFFFFF for v in values]
+        self._values[:] = values          # c_uint32 keeps the low 32 bits, as the mask did
         err = uclib.uc_reg_write_batch(self._handle, self._ids, self._pointers, self._n)
         if err:
             raise UcError(err)
