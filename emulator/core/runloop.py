@@ -51,6 +51,7 @@ _uc_hook_add, _uc_hook_del = uclib.uc_hook_add, uclib.uc_hook_del
 # and deleted through the raw calls with one callback object each, because the binding's
 # hook_add builds new ctypes wrappers every time (~25 us), and arming adds one per site.
 _HOOK_CODE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+_HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)   # every exception return
 
 MAX_SLICE = 1_000_000
 PROGRESS_SLICES = 64
@@ -148,7 +149,20 @@ class RunLoop:
         uc = cpu.uc
         self._unmask_hook = self._raw_code_hook(self._on_unmask_site)
         self._sev_hook = self._raw_code_hook(self._on_sev)
-        uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        on_interrupt = self._on_interrupt
+
+        def interrupt(handle, intno, user_data):
+            try:
+                on_interrupt(uc, intno, None)
+            except BaseException as exc:
+                if uc._hook_exception is None:
+                    uc._hook_exception = exc
+                uc.emu_stop()
+        self._interrupt_hook = _HOOK_INTR(interrupt)
+        handle = ctypes.c_size_t()
+        status = _uc_hook_add(cpu.handle, ctypes.byref(handle), UC_HOOK_INTR, self._interrupt_hook, None, 1, 0)
+        if status:
+            raise UcError(status)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid_instruction)
         uc.hook_add(UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
 
