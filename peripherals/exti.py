@@ -84,6 +84,7 @@ class ExtendedInterrupts(Peripheral):
             reg("EMR2", 0x94, 0, todo("EM34", 2), todo("EM36", 4)),
         ])
         self.cpu_event: Callable[[], None] = lambda: None     # RXEV of the core (machine wiring)
+        self._exticr = [self.reg[f"EXTICR{i}"] for i in range(1, 5)]
         self._irq_levels = {irq: False for irq, _ in IRQ_GROUPS}
 
     def on_reset(self) -> None:
@@ -96,7 +97,7 @@ class ExtendedInterrupts(Peripheral):
         """A GPIO pin's level changed: an edge on line ``pin`` if EXTICR selects its port."""
         if not 0 <= pin < LINES or self.held_in_reset:
             return
-        cr = self.reg[f"EXTICR{pin // 4 + 1}"].value >> (8 * (pin % 4)) & 0xFF
+        cr = self._exticr[pin >> 2].value >> (8 * (pin & 3)) & 0xFF
         if PORT_CODES.get(port.name) != cr or port.mode(pin) == _ANALOG:
             return
         bit = 1 << pin

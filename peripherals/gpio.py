@@ -99,6 +99,9 @@ class GpioPort(Peripheral):
         # Listener of pin level changes (port, pin, level): the EXTI edge detectors and the
         # PWR wake-up pins, wired by the machine.  _levels is what it last heard.
         self.on_pin_change: Optional[Callable[["GpioPort", int, int], None]] = None
+        self._moder, self._otyper, self._pupdr, self._odr = (self.reg[n] for n in ("MODER", "OTYPER", "PUPDR", "ODR"))
+        self._config_key: Optional[tuple] = None    # what _config was derived from
+        self._config = (0, 0, 0, 0, 0)
         self._levels = self.pin_levels()
 
     def on_reset(self) -> None:
@@ -127,27 +130,33 @@ class GpioPort(Peripheral):
         return self._levels_and_analog()[0]
 
     def _levels_and_analog(self) -> tuple[int, int]:
-        moder = self.reg["MODER"].value
-        low, high = moder & 0x5555_5555, moder >> 1 & 0x5555_5555
-        output, analog = _compress(low & ~high), _compress(low & high)
-        pupdr = self.reg["PUPDR"].value
-        pull_up = _compress(pupdr & ~(pupdr >> 1) & 0x5555_5555)
-        odr = self.reg["ODR"].value & 0xFFFF
-        forced = output & ~(self.reg["OTYPER"].value & odr)    # push-pull, or open-drain driving low
+        moder, pupdr = self._moder.value, self._pupdr.value
+        key = (moder, pupdr, tuple(self._driven.items()))
+        if key != self._config_key:
+            # the pin configuration changes rarely, ODR on every toggle: derive the masks once
+            low, high = moder & 0x5555_5555, moder >> 1 & 0x5555_5555
+            self._config = (_compress(low & ~high), _compress(low & high),
+                            _compress(pupdr & ~(pupdr >> 1) & 0x5555_5555),
+                            sum(1 << pin for pin in self._driven),
+                            sum(level << pin for pin, level in self._driven.items()))
+            self._config_key = key
+        output, analog, pull_up, driven_pins, driven_levels = self._config
+        odr = self._odr.value & 0xFFFF
+        forced = output & ~(self._otyper.value & odr)          # push-pull, or open-drain driving low
         free = ~forced & 0xFFFF
-        driven_mask = sum(1 << pin for pin in self._driven) & free
-        driven = sum(level << pin for pin, level in self._driven.items()) & driven_mask
-        levels = (odr & forced) | driven | (pull_up & free & ~driven_mask & ~analog)
+        driven_mask = driven_pins & free
+        levels = (odr & forced) | (driven_levels & driven_mask) | (pull_up & free & ~driven_mask & ~analog)
         return levels, analog
 
     def _sense(self) -> None:
         """Report the pins whose level a drive, a release or a register write changed."""
-        levels = self.pin_levels()
+        levels = self._levels_and_analog()[0]
         changed, self._levels = levels ^ self._levels, levels
         if changed and self.on_pin_change is not None:
-            for pin in range(PINS):
-                if changed >> pin & 1:
-                    self.on_pin_change(self, pin, levels >> pin & 1)
+            while changed:
+                pin = (changed & -changed).bit_length() - 1        # lowest changed pin first
+                changed &= changed - 1
+                self.on_pin_change(self, pin, levels >> pin & 1)
 
     def mode(self, pin: int) -> int:
         return self.reg["MODER"].value >> (2 * pin) & 3

@@ -205,7 +205,8 @@ class Peripheral:
         self.reset()
 
     # -- bus ---------------------------------------------------------------------
-    # A word access to a register without side effects takes the fast path: the same
+    # A word access to a plain register (a read without side effects; a write that is
+    # read/write arithmetic, its ``on_write`` still called) takes the fast path: the same
     # result, the same observation (services.mmio_read/mmio_write, provenance), with the
     # checks that cannot apply skipped.  ``fast_paths = False`` sends every access
     # through the full chain (the equivalence tests compare the two).
@@ -245,13 +246,16 @@ class Peripheral:
         if size == 4 and self.fast_paths and self._writes_plain:
             reg = self._by_offset.get(offset)
             gate = self.clock_gate
-            if reg is not None and reg.plain_write and reg.on_write is None and not self.held_in_reset \
+            if reg is not None and reg.plain_write and not self.held_in_reset \
                     and (gate[0].value & gate[1] if gate else self.clock_enabled()):
+                # write_register's steps for a plain register (no write-only field to clear after)
                 old = reg.value
                 reg.value = (old & ~reg.rw_mask | data & reg.rw_mask) & 0xFFFFFFFF   # reserved/read-only bits keep
                 reg.last_written = data
                 reg.last_writer = self.services.provenance()
                 self.services.mmio_write(self, reg, old, data)
+                if reg.on_write is not None:
+                    reg.on_write(old, reg.value)
                 return
         word_offset = offset & ~3
         if not self.clock_enabled() or self.held_in_reset:

@@ -63,6 +63,7 @@ def run_both(scenario) -> tuple[dict, dict]:
     ("bench_idle", 0.05),         # NVIC disable/enable of the USB line on every pass, WFI, SysTick
     ("bench_critical", 0.03),     # critical sections with SysTick pending under PRIMASK: unmask sites armed
     ("flash_program", 1.0),
+    ("flash_program_own_page", 1.0),   # stores into the page that holds running code, a read-back, PGSERR
     ("flash_options", 1.0),       # option registers are written through FLASH's own write_register
     ("flash_key_twice", 1.0),
     ("iwdg", 1.0),
@@ -155,3 +156,45 @@ def test_option_register_write_while_optlock_is_set_is_ignored_on_the_fast_path(
     before = m.bus_read(FLASH_OPTR)
     m.bus_write(FLASH_OPTR, before ^ 0x0000_00FF)
     assert m.bus_read(FLASH_OPTR) == before
+
+
+def test_an_event_scheduled_inside_a_slice_lowers_its_limit_to_the_event(power_on_machine):
+    m = power_on_machine
+    _inside_a_slice(m)
+    m.loop._slice_start = m.clock.cycles
+    m.services.after_cycles(100, lambda: None, "test event")      # due 100 cycles after instruction 5
+    assert m.cpu.slice_limit() == 4 + 100                          # the slice ends exactly where it falls
+    m.services.after_cycles(500, lambda: None, "later event")      # beyond that: nothing changes
+    assert m.cpu.slice_limit() == 104
+
+
+def test_the_reference_path_ends_the_slice_at_an_event_scheduled_inside_it():
+    m = Machine(MachineConfig(fast_paths=False))
+    m.reset("power")
+    _inside_a_slice(m)
+    m.loop._slice_start = m.clock.cycles
+    m.services.after_cycles(100, lambda: None, "test event")
+    assert m.cpu.slice_limit() == 5
+
+
+GPIOA_MODER, GPIOA_OTYPER, GPIOA_PUPDR, GPIOA_IDR, GPIOA_ODR = (0x5000_0000 + o for o in (0x00, 0x04, 0x0C, 0x10, 0x14))
+
+
+def test_gpio_pin_levels_follow_configuration_changes_between_odr_writes(power_on_machine):
+    """The pin masks derived from MODER/PUPDR/drives are kept between ODR writes; every change of
+    those must still reach the levels (and the EXTI/PWR listeners)."""
+    m = power_on_machine
+    m.bus_write(0x4002_1034, 1)                         # RCC_IOPENR.GPIOAEN
+    port = m.gpio["GPIOA"]
+    m.bus_write(GPIOA_MODER, 0xEBFF_F7FF)               # PA5 output
+    m.bus_write(GPIOA_ODR, 1 << 5)
+    assert port.pin_level(5) == 1 and m.bus_read(GPIOA_IDR) >> 5 & 1
+    m.bus_write(GPIOA_OTYPER, 1 << 5)                   # open drain, ODR 1: released, floating
+    assert port.pin_levels() >> 5 & 1 == 0
+    m.bus_write(GPIOA_PUPDR, 0x2400_0000 | 1 << 10)     # pull-up on PA5
+    assert port.pin_levels() >> 5 & 1 == 1
+    port.drive(5, 0)                                    # the board pulls it low
+    assert port.pin_levels() >> 5 & 1 == 0
+    port.release(5)
+    m.bus_write(GPIOA_MODER, 0xEBFF_FFFF)               # analog: IDR reads 0
+    assert m.bus_read(GPIOA_IDR) >> 5 & 1 == 0

@@ -16,6 +16,19 @@ def test_driver_erases_programs_and_fast_programs_a_row():
     assert m.flash.word(0x0801_4000) == 0xC071_0000
 
 
+def test_code_in_the_page_being_programmed_runs_and_words_appear_only_once_programmed():
+    # flash_program_own_page: programs words beside a function it calls with PG set, reads a
+    # first word back before its second (erased), then stores with PG clear (PGSERR)
+    m, end = run_to_exit("flash_program_own_page")
+    assert end.exit_status == 0, m.guest_output
+    kinds = [op[0] for op in m.flash_controller.operations]
+    assert kinds.count("program") == 3 and kinds.count("sequence error") == 1
+    slots = m.symbol("page_slots")
+    assert m.symbol("page_code") >> 10 == slots >> 10          # one 1 KiB page holds both
+    assert [m.flash.word(slots + 4 * i) for i in (0, 3, 4, 7)] == [0x1111_1111, 0x4444_4444, 0xFFFF_FFFF,
+                                                                  0x8888_8888]
+
+
 def test_key_write_while_unlocked_faults_and_latches_lock():
     m, end = run_to_exit("flash_key_twice")
     assert end.exit_status == 44, m.guest_output

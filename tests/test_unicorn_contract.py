@@ -266,3 +266,16 @@ def test_a_register_batch_writes_in_order_and_may_repeat_a_register(cpu):
     """Exception entry/return write IPSR, the flags and PC twice in one batch (exceptions.py)."""
     cpu.write_registers((UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R0), [1, 2, 3])
     assert (cpu.read("r0"), cpu.read("r1")) == (3, 2)
+
+
+def test_a_register_file_find_that_does_not_hold_for_a_new_engine_is_redone_on_it(monkeypatch):
+    """The offsets are found once per process on a scratch engine; an engine where they do not
+    hold (seen once under load) gets its own search instead of failing."""
+    from emulator.core import cpu as cpu_module
+    slot, at = cpu_module.core_register_file_offset()
+    monkeypatch.setattr(cpu_module, "core_register_file_offset", lambda: (slot, at + 0x40))
+    fresh = cpu_module.Cpu()
+    assert list(fresh.register_file)[:13] == [0] * 13          # the search's patterns are cleared
+    fresh.uc.reg_write(UC_ARM_REG_R1, 0x1234_5678)
+    fresh.uc.reg_write(UC_ARM_REG_PC, 0x2001)
+    assert fresh.register_file[1] == 0x1234_5678 and fresh.pc() == 0x2000

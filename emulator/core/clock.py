@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 PS_PER_S = 10**12
@@ -62,15 +61,26 @@ class SimClock:
         self.hz = hz
 
 
-@dataclass(order=True)
 class Event:
-    cycle: int
-    seq: int
-    name: str = field(compare=False)
-    action: Callable[[], None] = field(compare=False, repr=False)
-    time_ps: Optional[int] = field(compare=False, default=None)
-    cancelled: bool = field(compare=False, default=False)
-    outside_chip: bool = field(compare=False, default=False)   # a host's event: survives chip resets
+    """One scheduled action.  Ordered by (cycle, seq): the scheduler keeps (cycle, seq, event)
+    tuples on its heap, so ordering costs C tuple comparisons rather than Python ones."""
+    __slots__ = ("cycle", "seq", "name", "action", "time_ps", "cancelled", "outside_chip")
+
+    def __init__(self, cycle: int, seq: int, name: str, action: Callable[[], None],
+                 time_ps: Optional[int] = None, cancelled: bool = False, outside_chip: bool = False) -> None:
+        self.cycle = cycle
+        self.seq = seq
+        self.name = name
+        self.action = action
+        self.time_ps = time_ps
+        self.cancelled = cancelled
+        self.outside_chip = outside_chip      # a host's event: survives chip resets
+
+    def __lt__(self, other: "Event") -> bool:
+        return (self.cycle, self.seq) < (other.cycle, other.seq)
+
+    def __repr__(self) -> str:
+        return f"Event(cycle={self.cycle}, seq={self.seq}, name={self.name!r})"
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -79,50 +89,51 @@ class Event:
 class Scheduler:
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock
-        self._queue: list[Event] = []
+        self._queue: list[tuple[int, int, Event]] = []
         self._seq = itertools.count()
 
     def at_cycle(self, cycle: int, action: Callable[[], None], name: str) -> Event:
         ev = Event(cycle, next(self._seq), name, action)
-        heapq.heappush(self._queue, ev)
+        heapq.heappush(self._queue, (cycle, ev.seq, ev))
         return ev
 
     def at_time_ps(self, time_ps: int, action: Callable[[], None], name: str, outside_chip: bool = False) -> Event:
         ev = Event(self.clock.cycle_at(time_ps), next(self._seq), name, action, time_ps, outside_chip=outside_chip)
-        heapq.heappush(self._queue, ev)
+        heapq.heappush(self._queue, (ev.cycle, ev.seq, ev))
         return ev
 
     def next_cycle(self) -> Optional[int]:
         q = self._queue
-        while q and q[0].cancelled:
+        while q and q[0][2].cancelled:
             heapq.heappop(q)
-        return q[0].cycle if q else None
+        return q[0][0] if q else None
 
     def next_time_ps(self) -> Optional[int]:
         """Time of the earliest event defined in seconds (LSI/LSE-clocked blocks, hosts): the
         only events that can come while HCLK is stopped."""
-        times = [e.time_ps for e in self._queue if e.time_ps is not None and not e.cancelled]
+        times = [e.time_ps for _, _, e in self._queue if e.time_ps is not None and not e.cancelled]
         return min(times) if times else None
 
     def pop_due(self, now: int) -> Optional[Event]:
         q = self._queue
-        while q and (q[0].cancelled or q[0].cycle <= now):
-            ev = heapq.heappop(q)
+        while q and (q[0][0] <= now or q[0][2].cancelled):
+            ev = heapq.heappop(q)[2]
             if not ev.cancelled:
                 return ev
         return None
 
     def frequency_changed(self) -> None:
         """Re-place events that were defined in seconds on the new cycle axis."""
-        for ev in self._queue:
+        for _, _, ev in self._queue:
             if ev.time_ps is not None and not ev.cancelled:
                 ev.cycle = self.clock.cycle_at(ev.time_ps)
+        self._queue = [(ev.cycle, ev.seq, ev) for _, _, ev in self._queue]
         heapq.heapify(self._queue)
 
     def pending(self) -> list[Event]:
-        return sorted(e for e in self._queue if not e.cancelled)
+        return [e for _, _, e in sorted(self._queue) if not e.cancelled]
 
     def clear(self) -> None:
         """A chip reset: the chip's own events go; those of agents outside it (hosts) stay."""
-        self._queue = [e for e in self._queue if e.outside_chip and not e.cancelled]
+        self._queue = [entry for entry in self._queue if entry[2].outside_chip and not entry[2].cancelled]
         heapq.heapify(self._queue)

@@ -82,7 +82,7 @@ class RegisterBatch:
         return list(self._values)
 
     def write(self, values: list[int]) -> None:
-        self._values[:] = [v & 0xFFFFFFFF for v in values]
+        self._values[:] = values          # c_uint32 keeps the low 32 bits, as the mask did
         err = uclib.uc_reg_write_batch(self._handle, self._ids, self._pointers, self._n)
         if err:
             raise UcError(err)
@@ -127,12 +127,17 @@ def _read_process_memory(address: int, length: int) -> bytes | None:
 
 @lru_cache(maxsize=1)
 def core_register_file_offset() -> tuple[int, int]:
-    """(offset in ``uc_struct`` of the CPU pointer, offset of ``regs[16]`` from that CPU).
-
-    Found by experiment: give r0-r12 recognisable values, look behind each pointer stored
-    in ``uc_struct`` for them, then confirm the find with other values and a PC write."""
+    """(offset in ``uc_struct`` of the CPU pointer, offset of ``regs[16]`` from that CPU),
+    found once per process on a scratch engine (``find_register_file``)."""
     uc = new_unicorn()
     uc.mem_map(0x1000, 0x1000)
+    return find_register_file(uc)
+
+
+def find_register_file(uc: Uc) -> tuple[int, int]:
+    """Found by experiment: give r0-r12 recognisable values, look behind each pointer stored
+    in ``uc_struct`` for them, then confirm the find with other values and a PC write.
+    Clobbers the core registers of ``uc``."""
     handle = ctypes.cast(uc._uch, ctypes.c_void_p).value
     low = list(CORE_REGISTERS.values())[:13]
 
@@ -174,15 +179,12 @@ class Cpu:
         self._scratch_address = ctypes.addressof(self._scratch)
         offset = instruction_counter_offset()
         self.uc.reg_read(UC_ARM_REG_PC)          # Unicorn creates its CPU on first use
-        cpu_slot, regs_offset = core_register_file_offset()
-        cpu_object = ctypes.c_uint64.from_address(handle.value + cpu_slot).value
-        self.register_file = (ctypes.c_uint32 * 16).from_address(cpu_object + regs_offset)
-        self._pc = self.pc_cell = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
-        self.uc.reg_write(UC_ARM_REG_R0, 0xA5C3_0710)
-        self.uc.reg_write(UC_ARM_REG_PC, 0x0000_1235)
-        if self.register_file[0] != 0xA5C3_0710 or self._pc.value != 0x1234:
-            raise RuntimeError("Unicorn's register file is not where it was found; unicorn 2.1.4 expected")
-        self.uc.reg_write(UC_ARM_REG_R0, 0)
+        if not self._view_register_file(*core_register_file_offset()):
+            # the scratch engine's find does not hold for this one: find it on this engine
+            if not self._view_register_file(*find_register_file(self.uc)):
+                raise RuntimeError("Unicorn's register file is not where it was found; unicorn 2.1.4 expected")
+        for reg_id in list(CORE_REGISTERS.values())[:13]:
+            self.uc.reg_write(reg_id, 0)
         self.uc.reg_write(UC_ARM_REG_PC, 0)
         self._counter = self.counter_cell = ctypes.c_uint64.from_address(handle.value + offset)
         self._limit = ctypes.c_uint64.from_address(handle.value + offset + 8)
@@ -196,6 +198,22 @@ class Cpu:
                                                   UC_ARM_REG_PRIMASK, UC_ARM_REG_CONTROL])
         self.primask_reg = RegisterBatch(handle, [UC_ARM_REG_PRIMASK])
 
+    def _view_register_file(self, cpu_slot: int, regs_offset: int) -> bool:
+        """Point ``register_file`` and ``pc_cell`` at the engine's registers; True if they follow
+        register writes there (checked, since the offsets were found by experiment)."""
+        handle = ctypes.cast(self.uc._uch, ctypes.c_void_p).value
+        cpu_object = ctypes.c_uint64.from_address(handle + cpu_slot).value
+        if cpu_object < 0x10000 or cpu_object >> 47:
+            return False
+        check = _read_process_memory(cpu_object + regs_offset, 64)
+        if check is None or len(check) < 64:
+            return False
+        self.register_file = (ctypes.c_uint32 * 16).from_address(cpu_object + regs_offset)
+        self._pc = self.pc_cell = ctypes.c_uint32.from_address(cpu_object + regs_offset + 60)
+        self.uc.reg_write(UC_ARM_REG_R0, 0xA5C3_0710)
+        self.uc.reg_write(UC_ARM_REG_PC, 0x0000_1235)
+        return self.register_file[0] == 0xA5C3_0710 and self._pc.value == 0x1234
+
     # -- counting -------------------------------------------------------------
     def counter(self) -> int:
         """Instructions started in the current/last ``emu_start`` (incl. one that was aborted)."""
@@ -207,6 +225,10 @@ class Cpu:
 
     def slice_limit(self) -> int:
         return self._limit.value
+
+    def set_slice_limit(self, limit: int) -> None:
+        """From a callback: end the slice once ``limit`` instructions have run (not below the counter)."""
+        self._limit.value = limit
 
     # -- registers ------------------------------------------------------------
     def pc(self) -> int:

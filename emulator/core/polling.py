@@ -31,14 +31,12 @@ class PollDetector:
         self._current_pc = current_pc
         self.pending_skip: Optional[int] = None     # iteration length of a confirmed fixed point
         self.skips = 0
-        self.forget()
+        self._trail: list[tuple[int, int, int]] = []      # (pc, address, value) since the last write
+        self._visits: dict[int, tuple] = {}                # pc -> (trail index, state, instruction, reads)
 
     def forget(self) -> None:
         """Something changed that a poll loop cannot have done (an MMIO write, a reset, a sleep)."""
-        if getattr(self, "_trail", None) is None:
-            self._trail: list[tuple[int, int, int]] = []      # (pc, address, value) since the last write
-            self._visits: dict[int, tuple] = {}                # pc -> (trail index, state, instruction, reads)
-        elif self._trail:                   # emptied in place: a write follows most reads
+        if self._trail:                     # emptied in place: a write follows most reads
             self._trail.clear()
             self._visits.clear()
 

@@ -24,6 +24,7 @@ masked while the sites are not armed; enabling or disabling an idle line costs n
 """
 from __future__ import annotations
 
+import ctypes
 import enum
 import signal
 import struct
@@ -45,6 +46,12 @@ from .exceptions import ExceptionEngine, ExceptionRecord, Lockup
 from .polling import PollDetector
 
 _uc_emu_start = uclib.uc_emu_start
+_uc_hook_add, _uc_hook_del = uclib.uc_hook_add, uclib.uc_hook_del
+# A code hook's C signature, with the engine as a plain pointer: the site hooks are added
+# and deleted through the raw calls with one callback object each, because the binding's
+# hook_add builds new ctypes wrappers every time (~25 us), and arming adds one per site.
+_HOOK_CODE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+_HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)   # every exception return
 
 MAX_SLICE = 1_000_000
 PROGRESS_SLICES = 64
@@ -81,7 +88,7 @@ class WatchHit:
 
 @dataclass
 class SliceEnd:
-    kind: str = "count"          # count | fault | wfi | wfe | svc | exit | stop
+    kind: str = "count"          # count | fault | wfi | wfe | svc | exit | stop | halt
     fault: str = ""
     fault_pc: int = 0            # fault: faulting PC; svc: return address
     exit_status: int = 0
@@ -140,7 +147,22 @@ class RunLoop:
         self._watch_hooks: dict[tuple[int, int, str], int] = {}
         book.on_change = self._exception_state_changed
         uc = cpu.uc
-        uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        self._unmask_hook = self._raw_code_hook(self._on_unmask_site)
+        self._sev_hook = self._raw_code_hook(self._on_sev)
+        on_interrupt = self._on_interrupt
+
+        def interrupt(handle, intno, user_data):
+            try:
+                on_interrupt(uc, intno, None)
+            except BaseException as exc:
+                if uc._hook_exception is None:
+                    uc._hook_exception = exc
+                uc.emu_stop()
+        self._interrupt_hook = _HOOK_INTR(interrupt)
+        handle = ctypes.c_size_t()
+        status = _uc_hook_add(cpu.handle, ctypes.byref(handle), UC_HOOK_INTR, self._interrupt_hook, None, 1, 0)
+        if status:
+            raise UcError(status)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid_instruction)
         uc.hook_add(UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
 
@@ -163,11 +185,21 @@ class RunLoop:
             self.cpu.end_slice_at_next_boundary()
 
     def event_scheduled(self, cycle: int) -> None:
-        """An event was put on the queue from inside a slice: end the slice only if the event
-        falls before the slice's own end (its budget was sized to the events known at its
-        start); a later event is reached by the budget of a following slice anyway."""
-        if self.in_slice and (not self.fast_paths or cycle < self._slice_start + self.cpu.slice_limit()):
+        """An event was put on the queue from inside a slice: the slice must not run past it
+        (its budget was sized to the events known at its start); a later event is reached by
+        the budget of a following slice anyway."""
+        if not self.in_slice:
+            return
+        if not self.fast_paths:
             self.cpu.end_slice_at_next_boundary()
+            return
+        # Shrink the budget so the slice ends exactly where the event falls, rather than
+        # ending it now and starting a slice sized to the event at the boundary: the same
+        # instructions run before the event, with one slice less.
+        cpu = self.cpu
+        limit = max(cycle - self._slice_start, cpu.counter())
+        if limit < cpu.slice_limit():
+            cpu.set_slice_limit(limit)
 
     # -- code scanning for the bounded hooks -------------------------------------
     def watch_code(self, base: int, code: bytes) -> None:
@@ -181,7 +213,7 @@ class RunLoop:
         if not self._wfe_seen and (halfwords == WFE).any():
             self._wfe_seen = True
             for address in self._sev_sites:
-                self._hook_site(address, self._on_sev)
+                self._hook_site(address, self._sev_hook)
         msr_primask = np.zeros(len(halfwords), dtype=bool)
         msr_primask[:-1] = ((halfwords[:-1] & 0xFFF0) == 0xF380) & (halfwords[1:] == MSR_PRIMASK_SECOND)
         for i in np.flatnonzero((halfwords == CPSIE_I) | msr_primask | (halfwords == SEV)).tolist():
@@ -192,22 +224,36 @@ class RunLoop:
             if hw == CPSIE_I or msr_primask[i]:
                 self._unmask_sites.append(address)
                 if not self.fast_paths:
-                    self._hook_site(address, self._on_unmask_site)     # the reference: hooked for good
+                    self._hook_site(address, self._unmask_hook)     # the reference: hooked for good
                 elif self._armed:
-                    self._armed.append(self._hook_site(address, self._on_unmask_site))
+                    self._armed.append(self._hook_site(address, self._unmask_hook))
             elif hw == SEV:
                 self._sev_sites.append(address)
                 if self._wfe_seen or not self.fast_paths:
-                    self._hook_site(address, self._on_sev)
+                    self._hook_site(address, self._sev_hook)
             else:
                 continue
             self._hooked_sites.add(address)
 
-    def _hook_site(self, address: int, callback) -> int:
+    def _raw_code_hook(self, callback):
         uc = self.cpu.uc
-        handle = uc.hook_add(UC_HOOK_CODE, callback, None, address, address)
-        uc.ctl_remove_cache(address, address + 4)     # a hook must exist before its code is translated
-        return handle
+
+        def hook(handle, address, size, user_data):
+            try:
+                callback(uc, address, size, None)
+            except BaseException as exc:      # recorded on the Uc object, as the binding's wrappers do
+                if uc._hook_exception is None:
+                    uc._hook_exception = exc
+                uc.emu_stop()
+        return _HOOK_CODE(hook)
+
+    def _hook_site(self, address: int, hook) -> int:
+        handle = ctypes.c_size_t()
+        status = _uc_hook_add(self.cpu.handle, ctypes.byref(handle), UC_HOOK_CODE, hook, None, address, address)
+        if status:
+            raise UcError(status)
+        self.cpu.uc.ctl_remove_cache(address, address + 4)     # a hook must exist before its code is translated
+        return handle.value
 
     def _update_unmask_hooks(self) -> None:
         """Arm the unmask sites while an exception is pending that only PRIMASK keeps out."""
@@ -216,11 +262,10 @@ class RunLoop:
             and self.cpu.primask() == 1
         if wanted and not self._armed:
             self.unmask_armings += 1
-            self._armed = [self._hook_site(address, self._on_unmask_site) for address in self._unmask_sites]
+            self._armed = [self._hook_site(address, self._unmask_hook) for address in self._unmask_sites]
         elif self._armed and not wanted:
-            uc = self.cpu.uc
             for handle in self._armed:
-                uc.hook_del(handle)       # a deleted hook no longer costs, translations may stay
+                _uc_hook_del(self.cpu.handle, handle)    # a deleted hook no longer costs, translations may stay
             self._armed = []
 
     def _exception_state_changed(self) -> None:
