@@ -2,9 +2,9 @@
 
 Build the hook and measure bench_compute three ways in one process (CPU time):
     gcc -O2 -shared -fPIC -I$VENV/lib/python3.11/site-packages/unicorn/include \
-        -o /tmp/libblockcount.so prototypes/blockcount/blockcount.c \
+        -o /tmp/libblockcount.so emulator/core/prototypes/blockcount/blockcount.c \
         $VENV/lib/python3.11/site-packages/unicorn/lib/libunicorn.so.2
-    PYTHONPATH=$PWD python prototypes/blockcount/measure.py /tmp/libblockcount.so
+    PYTHONPATH=$PWD python emulator/core/prototypes/blockcount/measure.py /tmp/libblockcount.so
 "free" is Unicorn with no hook and no count (the ceiling, not deterministic), "count" is
 what the run loop does today (count= slices of 1 M), "blocks" is the UC_HOOK_BLOCK
 counter in C.  Not wired into the machine: see the design notes in the issue-13 report.
