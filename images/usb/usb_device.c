@@ -35,6 +35,9 @@ static unsigned out_got;
 static uint8_t pending_address;
 static uint8_t halted[8];
 
+__attribute__((weak)) void usb_on_bus_reset(void) {}
+__attribute__((weak)) void usb_on_request_complete(const struct usb_setup *s) { (void)s; }
+
 /* -- CHEPnR helpers ------------------------------------------------------------ */
 void usb_set_stat_rx(unsigned ep, unsigned stat)
 {
@@ -317,9 +320,12 @@ static void ep0_out(void)
         return;
     }
     /* status stage of an IN transfer (or a stray OUT): back to idle */
+    enum ep0_stage was = stage;
     stage = EP0_IDLE;
     usb_set_stat_tx(0, STAT_NAK);
     usb_set_stat_rx(0, STAT_VALID);
+    if (was == EP0_STATUS_OUT || was == EP0_DATA_IN)
+        usb_on_request_complete(&req);
 }
 
 static void ep0_in(void)
@@ -340,6 +346,7 @@ static void ep0_in(void)
         }
         stage = EP0_IDLE;
         usb_set_stat_rx(0, STAT_VALID);
+        usb_on_request_complete(&req);
     }
 }
 
@@ -354,6 +361,7 @@ static void usb_bus_reset(void)
     stage = EP0_IDLE;
     pending_address = 0;
     usb_resets++;
+    usb_on_bus_reset();
 }
 
 void usb_start(void)
