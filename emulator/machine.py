@@ -762,6 +762,11 @@ class _MachineServices:
             return None
         return (self.m.cpu.pc(), loop.instruction_cycle())
 
+    def hardware_provenance(self):
+        """Who a model's own change of a field is attributed to: ("hardware", cycle, the
+        scheduled event running, if any) - a ready flag, a SETUP bit."""
+        return ("hardware", self.now_cycles(), self.m.loop.firing or "")
+
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self.m.loop
         if loop.in_slice and loop.polls.observe_read(peripheral.base + reg.offset, value):
