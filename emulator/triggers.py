@@ -486,6 +486,11 @@ class CallFunction(Trigger):
 
     def deliver(self, bench: Bench) -> None:
         m = bench.m
+        if not self.address:
+            try:
+                self.address = m.symbol(self.symbol)
+            except KeyError:
+                raise NotDelivered(f"{self.spec}: no symbol {self.symbol!r} in the loaded images") from None
         if self.at_s is not None:
             bench.run_for(self.at_s - m.seconds())
         else:

@@ -82,10 +82,17 @@ static inline void nvic_set_priority(unsigned irq, unsigned priority)
 
 static inline void nvic_enable(unsigned irq) { NVIC_ISER = 1u << irq; }
 
-/* The start every trigger application shares: HAL init, then the system clock. */
+#define RCC_APBENR1_PWREN   (1u << 28)
+
+/* The start every trigger application shares: HAL init (with the MSP init a CubeMX
+   project generates: SYSCFG and PWR clocks on), then the system clock. */
 static inline void trigger_system_init(void)
 {
     hal_init();                 /* HAL_Init: 1 kHz SysTick at the reset clock, lowest priority */
+    RCC_APBENR2 |= RCC_APBENR2_SYSCFGEN;
+    (void)RCC_APBENR2;
+    RCC_APBENR1 |= RCC_APBENR1_PWREN;
+    (void)RCC_APBENR1;
     hal_clock_48mhz();          /* SystemClock_Config: HSIDIV = 1, LATENCY = 1, tick re-armed */
 }
 
