@@ -84,11 +84,13 @@ def nvic_fix(irq: int, style: str = "cmsis") -> str:
     return f"NVIC_DisableIRQ({name});\nNVIC_ClearPendingIRQ({name});"
 
 
-def register_fix(key: str, value: int, style: str = "cmsis") -> str:
+def register_fix(key: str, value: int, style: str = "cmsis", writable: bool = True) -> str:
     """Put one register back to its value after a reset (the reference's value)."""
     if key in CMSIS:
         return fix_for(key, style)
     periph, reg = key.split(".", 1)
+    if not writable:
+        return f"/* {periph} {reg} is read-only: it follows other state (see the other items) */"
     if periph not in HEADER_PERIPHERALS:
         return f"/* put {periph} {reg} back to 0x{value:08X} (its value after a reset) */"
     family = "GPIO" if periph.startswith("GPIO") else periph

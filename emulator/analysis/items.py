@@ -220,6 +220,10 @@ def _layouts() -> dict[str, dict[str, tuple[int, int, str]]]:
     return _LAYOUTS
 
 
+def _writable(key: str) -> bool:
+    return any(access != "r" for _, _, access in _layouts().get(key, {}).values())
+
+
 # -- building the items from two snapshots ------------------------------------------------------
 def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
     items: list[Item] = []
@@ -315,5 +319,5 @@ def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
         diffs = reg_diff(key)
         add(key, f"{key.replace('.', '_')} differs from its state after a reset", key.split(".")[0],
             ref.registers[key].manual, diffs, _restore_register(key),
-            lambda style, key=key: register_fix(key, ref.registers[key].value, style))
+            lambda style, key=key: register_fix(key, ref.registers[key].value, style, _writable(key)))
     return items

@@ -248,12 +248,27 @@ def top_lines(d: Diagnosis, style: str = "cmsis") -> list[str]:
         mechanism_lines(d, budget) + fix
 
 
-def step_table(d: Diagnosis) -> Table:
-    table = Table(title=f"Host flow ({d.host or 'dfu'})", show_lines=False)
-    table.add_column("step", overflow="fold")
-    for title in ("BOOT0 entry", "software jump", "with fix"):
-        table.add_column(title, overflow="fold")
+def _table(console: Console, title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A rich table on a terminal (cells fold, never cut); elsewhere a plain table with
+    every cell whole, however wide, so a file or CI log keeps full names."""
+    if console.is_terminal:
+        table = Table(title=title)
+        for h in headers:
+            table.add_column(h, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    widths = [max(len(str(r[n])) for r in [headers, *rows]) for n in range(len(headers))]
+    console.print(title, markup=False, soft_wrap=True)
+    for row in [headers, *rows]:
+        console.print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip(), markup=False,
+                      soft_wrap=True)
+
+
+def step_rows(d: Diagnosis) -> list[list[str]]:
     outcomes = [d.reference_outcome, d.jump_outcome, d.fix_outcome]
+    rows = []
     for index, s in enumerate(d.reference_outcome.steps):
         cells = []
         for o in outcomes:
@@ -262,8 +277,8 @@ def step_table(d: Diagnosis) -> Table:
             else:
                 step = o.steps[index]
                 cells.append(f"{step.status} {step.end * 1e3:.1f} ms" if step.status != "not run" else "not run")
-        table.add_row(s.name, *cells)
-    return table
+        rows.append([s.name, *cells])
+    return rows
 
 
 def residual_counts(d: Diagnosis) -> list[str]:
@@ -304,7 +319,8 @@ def print_terminal(d: Diagnosis, console: Optional[Console] = None, style: str =
     for line in unmodelled(d):
         say(f"-- {line}")
     say("")
-    console.print(step_table(d))
+    _table(console, f"Host flow ({d.host or 'dfu'}):", ["step", "BOOT0 entry", "software jump", "with fix"],
+           step_rows(d))
     if d.world:
         say(f"Trigger {d.trigger}:")
         for line in d.world:
@@ -312,14 +328,11 @@ def print_terminal(d: Diagnosis, console: Optional[Console] = None, style: str =
     if d.items:
         if all_fields:
             blocking = {x.what for i in d.blamed for x in i.differences}
-            diff = Table(title="Residual state at the bootloader's first instruction (BOOT0 entry -> software jump)")
-            for col in ("", "peripheral", "field", "BOOT0 entry", "software jump", "last changed by", "manual"):
-                diff.add_column(col, overflow="fold")
-            for i in sorted(d.items, key=lambda i: (i.key not in {b.key for b in d.blamed}, i.group)):
-                for x in i.differences:
-                    diff.add_row("BLOCKING" if x.what in blocking else "", i.group, x.what, x.shown("reference"),
-                                 x.shown("actual"), x.writer or "-", i.manual)
-            console.print(diff)
+            rows = [["BLOCKING" if x.what in blocking else "", x.what, x.shown("reference"), x.shown("actual"),
+                     x.writer_short or x.writer or "-", i.manual]
+                    for i in sorted(d.items, key=lambda i: (i not in d.blamed, i.group)) for x in i.differences]
+            _table(console, "Residual state at the bootloader's first instruction:",
+                   ["", "field", "BOOT0 entry", "software jump", "last changed by", "manual"], rows)
         else:
             for line in residual_counts(d):
                 say(line)
