@@ -99,7 +99,7 @@ def verdict(d: Diagnosis) -> str:
         what = "the trigger could not be delivered" if d.status == "trigger-not-delivered" else \
             f"the application did not enter the bootloader (trigger {d.trigger})"
         return f"VERDICT: no jump: {what}."
-    injected = " (jump injected)" if d.injection else ""
+    injected = f" (INJECTED by {d.trigger}: the application's own trigger was not exercised)" if d.injection else ""
     if not d.operation_failed:
         return f"VERDICT: {d.operation} works after the software jump{injected}: nothing left behind blocks it."
     failure = d.jump_outcome.first_failure
