@@ -548,12 +548,19 @@ class Machine:
         return self.book.line_level >> line & 1
 
     # -- running --------------------------------------------------------------------------
+    DEFAULT_RUN_SECONDS = 10.0
+
     def run(self, max_seconds: Optional[float] = None, stop_at: Optional[int] = None) -> RunEnd:
+        """Run until the guest ends, a stop, or ``max_seconds`` of simulated time - by
+        default DEFAULT_RUN_SECONDS (as ``c071emu run``), so a guest that never ends cannot
+        spin forever; ``math.inf`` runs unbounded (a host or debugger decides when to stop)."""
         if self.loop.end is not None and self.loop.end.reason is EndReason.LOCKUP:
             return self.loop.end
         if stop_at is not None:
             self.loop.stop_at(stop_at)
-        deadline = None if max_seconds is None else self.clock.time_ps() + int(max_seconds * PS_PER_S)
+        if max_seconds is None:
+            max_seconds = self.DEFAULT_RUN_SECONDS
+        deadline = None if max_seconds == float("inf") else self.clock.time_ps() + int(max_seconds * PS_PER_S)
         try:
             return self.loop.run(deadline)
         finally:

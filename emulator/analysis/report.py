@@ -379,13 +379,16 @@ def timeline_svg(d: Diagnosis) -> str:
             if text_w <= w:
                 parts.append(f'<text x="{x + 2:.1f}" y="{y + 15}" font-size="11" fill="#fff">{esc(s.name)}</text>')
                 continue
-            level = next((n for n, end in enumerate(label_end) if end < x), len(label_end) - 1)
+            cx = x + w / 2
+            anchor = "end" if cx + text_w > left + plot + 20 else "start"     # keep it inside the page
+            start = cx - text_w if anchor == "end" else cx
+            level = next((n for n, end in enumerate(label_end) if end < start), len(label_end) - 1)
             ly = y + 36 + level * 13
-            label_end[level] = x + text_w
-            parts.append(f'<line x1="{x + w / 2:.1f}" y1="{y + 22}" x2="{x + w / 2:.1f}" y2="{ly - 9}" '
+            label_end[level] = start + text_w
+            parts.append(f'<line x1="{cx:.1f}" y1="{y + 22}" x2="{cx:.1f}" y2="{ly - 9}" '
                          f'stroke="#666" stroke-width="0.8"/>')
-            parts.append(f'<text class="leader-label" x="{x + w / 2:.1f}" y="{ly}" font-size="11">'
-                         f'{esc(s.name)}</text>')
+            parts.append(f'<text class="leader-label" x="{cx:.1f}" y="{ly}" font-size="11" '
+                         f'text-anchor="{anchor}">{esc(s.name)}</text>')
     axis_y = 30 + len(runs) * row_h
     tick = _nice_step(span * 1e3)
     axis = [f'<line x1="{left}" y1="{axis_y}" x2="{left + plot}" y2="{axis_y}" stroke="#000"/>']
