@@ -98,7 +98,7 @@ def verdict(d: Diagnosis) -> str:
     if d.jump is None:
         what = "the trigger could not be delivered" if d.status == "trigger-not-delivered" else \
             f"the application did not enter the bootloader (trigger {d.trigger})"
-        return f"VERDICT: no jump: {what}."
+        return f"VERDICT: No jump: {what}" + (f": {d.note}." if d.note else ".")
     injected = f" (INJECTED by {d.trigger}: the application's own trigger was not exercised)" if d.injection else ""
     if not d.operation_failed:
         return f"VERDICT: {d.operation} works after the software jump{injected}: nothing left behind blocks it."
@@ -143,8 +143,6 @@ def answer_lines(d: Diagnosis) -> list[str]:
         if d.jump is not None and d.operation_failed and not d.blamed and d.note:
             lines.append(d.note)
         return lines + blocking_lines(d)
-    if d.note:
-        lines.append(f"  why: {d.note}")
     lines.append(f"  where it was: {d.where}")
     for text in d.presented:
         lines.append(f"  it presented: {text}")
