@@ -770,16 +770,14 @@ class _MachineServices:
         return (self.m.cpu.pc(), loop.instruction_cycle())
 
     def hardware_provenance(self):
-        """Who a model's own change of a field is attributed to: ("hardware", cycle, cause) -
-        the scheduled event running (a ready flag, a SETUP bit), or the access the
-        hardware reacted to (an error flag set by a store).  Runs only when a field changes."""
+        """Who a model's own change of a field is attributed to: the instruction whose
+        access the model reacted to (a key write clearing LOCK, a stray store setting
+        PGSERR), as ``provenance``; otherwise ("hardware", cycle, the scheduled event
+        running) - a ready flag, a SETUP bit.  Runs only when a field changes."""
         loop = self.m.loop
-        cause = loop.firing
-        if cause is None and loop.in_slice:
-            pc = self.m.cpu.pc()
-            where = self.m.describe(pc)
-            cause = f"on the access at 0x{pc:08X}" + (f" in {where}" if where else "")
-        return ("hardware", self.now_cycles(), cause or "")
+        if loop.firing is None and loop.in_slice:
+            return self.provenance()
+        return ("hardware", self.now_cycles(), loop.firing or "")
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self.m.loop

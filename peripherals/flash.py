@@ -288,7 +288,9 @@ class FlashController(Peripheral):
                             f"{lock.noun} 0x{key:08X} written while {what} already unlocked")
         elif lock.accept(key):
             if lock.state == "unlocked":
+                before = self.cr.value
                 self.cr.value &= ~lock.bit
+                self.cr.note_hardware_change(before)      # provenance: the KEY2 store cleared LOCK
                 self.services.event(event, text)
         else:
             self._key_fault(register, "flash.wrong_" + lock.event_prefix.split(".")[1],
@@ -297,7 +299,9 @@ class FlashController(Peripheral):
     # -- control register ------------------------------------------------------------------------
     def _cr_written(self, old: int, new: int) -> None:
         if new & LOCK and not old & LOCK:
+            before = self.cr.value
             self.cr.value |= OPTLOCK                   # setting LOCK also sets OPTLOCK (§4.4.2 note)
+            self.cr.note_hardware_change(before)
             self.keys.state = "latched" if self._latched else "locked"
         if new & OPTLOCK and not old & OPTLOCK and not self._latched:
             self.option_keys.state = "locked"

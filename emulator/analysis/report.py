@@ -88,7 +88,24 @@ def _short_cause(detail: str) -> str:
             why = cause.split(" because ", 1)[1].split(": instruction", 1)[0] if " because " in cause else ""
             return "the core locks up" + (f" ({why})" if why else "")
         return cause.split(": ", 1)[-1]
-    return detail if len(detail) <= 110 else detail[:107] + "..."
+    detail = re.sub(r" \([^()]*\)$", "", detail)            # the host's own parenthetical
+    return detail if len(detail) <= 110 else detail[:107].rsplit(" ", 1)[0] + " ..."
+
+
+def _decisive_cause(d: Diagnosis) -> str:
+    """What the chip did that made the step fail, from the mechanism: the first fault or
+    reset after the first divergence (the host's error is its consequence)."""
+    for g in mechanism_groups(d):
+        e = g["first"]
+        text = e["text"]
+        if e["kind"] == "exception.fault":
+            what = text.split(": ", 1)[-1].split(" in bl_", 1)[0]
+            return f"the bootloader faults ({what})"
+        if e["kind"] == "iwdg" and "reset" in text:
+            return f"the watchdog resets the chip ({text.rstrip(': reset')})"
+        if e["kind"] in ("reset", "scb.sysresetreq"):
+            return f"the chip resets ({text})"
+    return ""
 
 
 def verdict(d: Diagnosis) -> str:
@@ -113,8 +130,11 @@ def verdict(d: Diagnosis) -> str:
         after = f"after a BOOT0 entry {STEP_NOUNS.get(ref_failure.name, ref_failure.name)} fails instead"
     skipped = "" if failure.name == OPERATION_STEP.get(d.operation, d.operation) else \
         f", so {d.operation} never runs"
-    return (f"VERDICT: {step} FAILS after the software jump{injected}{skipped} - {_short_cause(failure.detail)}; "
-            f"it {after}.")
+    cause = _decisive_cause(d)
+    host = _short_cause(failure.detail)
+    if cause and host.startswith("the core locks up"):
+        cause += " and the core locks up"
+    return f"VERDICT: {step} FAILS after the software jump{injected}{skipped} - {cause or host}; it {after}."
 
 
 def _difference_text(x) -> str:
