@@ -140,6 +140,9 @@ def test_first_15_lines_hold_verdict_blocking_mechanism_and_fix(app, operation, 
     assert status == 1 and "FAILS after the software jump" in lines[0] and "after a BOOT0 entry" in lines[0]
     for key in blocking:
         assert f"* {key}: " in top
+        line = next(line for line in lines if line.startswith(f"  * {key}: "))
+        if key.startswith(("FLASH", "VTOR")):          # the application's own store changed it
+            assert re.search(r"\), by \w+\+0x[0-9A-F]+ \[jump_\w+\.elf\] @ ", line), line
     assert "Mechanism" in top and re.search(r"ms  host +\w[\w ]* failed: ", top)
     assert "Fix, in the jump function" in top and "verified by replay" in top
     fix_start = lines.index(next(line for line in lines if line.startswith("Fix, in the jump function")))
