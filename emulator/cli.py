@@ -349,12 +349,13 @@ def diagnose_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(to_json(result), indent=2))
     else:
-        print_terminal(result)
+        print_terminal(result, style=args.fix_style, all_fields=args.all_fields)
     if result.status == "bootloader-not-started":
         print(f"c071emu: {result.note}", file=sys.stderr)
     if args.html:
         try:
-            Path(args.html).write_text(to_html(result))
+            Path(args.html).write_text(to_html(result, style=args.fix_style))
+            print(f"HTML report: {Path(args.html).resolve()}", file=sys.stderr if args.json else sys.stdout)
         except OSError as exc:
             print(f"c071emu: --html {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -558,7 +559,12 @@ def parser() -> argparse.ArgumentParser:
                            "application; refused if it was taken with other images")
     diag.add_argument("--json", action="store_true",
                       help="machine-readable report (schema c071emu.diagnosis/1, with a status field)")
-    diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report (checked before the run)")
+    diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report (checked before the run; "
+                                                    "the path written is printed)")
+    diag.add_argument("--fix-style", choices=("cmsis", "hal", "ll"), default="cmsis",
+                      help="the fix's terms: CMSIS device-header names (default), or STM32Cube HAL or LL macros")
+    diag.add_argument("--all-fields", action="store_true",
+                      help="list every residual field (default: counts per peripheral, blocking ones named)")
     diag.set_defaults(func=diagnose_command)
     check = sub.add_parser("check", help="run scenario files (TOML) and compare with their expected outcome")
     check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")

@@ -650,12 +650,19 @@ class Machine:
         return self.book.line_level >> line & 1
 
     # -- running --------------------------------------------------------------------------
+    DEFAULT_RUN_SECONDS = 10.0
+
     def run(self, max_seconds: Optional[float] = None, stop_at: Optional[int] = None) -> RunEnd:
+        """Run until the guest ends, a stop, or ``max_seconds`` of simulated time - by
+        default DEFAULT_RUN_SECONDS (as ``c071emu run``), so a guest that never ends cannot
+        spin forever; ``math.inf`` runs unbounded (a host or debugger decides when to stop)."""
         if self.loop.end is not None and self.loop.end.reason is EndReason.LOCKUP:
             return self.loop.end
         if stop_at is not None:
             self.loop.stop_at(stop_at)
-        deadline = None if max_seconds is None else self.clock.time_ps() + int(max_seconds * PS_PER_S)
+        if max_seconds is None:
+            max_seconds = self.DEFAULT_RUN_SECONDS
+        deadline = None if max_seconds == float("inf") else self.clock.time_ps() + int(max_seconds * PS_PER_S)
         try:
             return self.loop.run(deadline)
         finally:
@@ -882,6 +889,16 @@ class _MachineServices:
             return None
         executed = self._counter.value          # loop.instruction_cycle(), inlined: one load each
         return (self._pc.value, loop._slice_start + (executed - 1 if executed else 0))
+
+    def hardware_provenance(self):
+        """Who a model's own change of a field is attributed to: the instruction whose
+        access the model reacted to (a key write clearing LOCK, a stray store setting
+        PGSERR), as ``provenance``; otherwise ("hardware", cycle, the scheduled event
+        running) - a ready flag, a SETUP bit.  Runs only when a field changes."""
+        loop = self.m.loop
+        if loop.firing is None and loop.in_slice:
+            return self.provenance()
+        return ("hardware", self.now_cycles(), loop.firing or "")
 
     def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
         loop = self._loop

@@ -77,7 +77,9 @@ class ClockRecoverySystem(Peripheral):
             return
         isr = self.reg["ISR"]
         first = not isr.value & SYNCOKF and self.syncs == 0
+        before = isr.value
         isr.value = (isr.value & 0x0000_7FFF & ~(1 << 15)) | SYNCOKF | ESYNCF     # FECAP = 0, FEDIR = 0
+        isr.note_hardware_change(before)                  # provenance: "set by hardware (the SOF ...)"
         self.syncs += 1
         if first:
             self.services.event("crs.sync", f"CRS: first sync on {source}: SYNCOK (HSIUSB48 at 48 MHz)")

@@ -288,7 +288,9 @@ class FlashController(Peripheral):
                             f"{lock.noun} 0x{key:08X} written while {what} already unlocked")
         elif lock.accept(key):
             if lock.state == "unlocked":
+                before = self.cr.value
                 self.cr.value &= ~lock.bit
+                self.cr.note_hardware_change(before)      # provenance: the KEY2 store cleared LOCK
                 self.services.event(event, text)
         else:
             self._key_fault(register, "flash.wrong_" + lock.event_prefix.split(".")[1],
@@ -297,7 +299,9 @@ class FlashController(Peripheral):
     # -- control register ------------------------------------------------------------------------
     def _cr_written(self, old: int, new: int) -> None:
         if new & LOCK and not old & LOCK:
+            before = self.cr.value
             self.cr.value |= OPTLOCK                   # setting LOCK also sets OPTLOCK (§4.4.2 note)
+            self.cr.note_hardware_change(before)
             self.keys.state = "latched" if self._latched else "locked"
         if new & OPTLOCK and not old & OPTLOCK and not self._latched:
             self.option_keys.state = "locked"
@@ -436,7 +440,9 @@ class FlashController(Peripheral):
                 self._error(PGAERR, f"first word at 0x{address:08X} is not double-word aligned")
                 return
             self._pending_word = (address, value)
+            before = self.sr.value
             self.sr.value |= CFGBSY
+            self.sr.note_hardware_change(before)
             return
         first_address, first = self._pending_word
         self._pending_word = None
@@ -461,7 +467,9 @@ class FlashController(Peripheral):
         """A store to flash outside a programming sequence (§4.7.4): PGSERR, CFGBSY until a double word."""
         if self._stray_word is None:
             self._stray_word = address & ~7
+            before = self.sr.value
             self.sr.value |= CFGBSY
+            self.sr.note_hardware_change(before)
             self._error(PGSERR, f"write of 0x{value:X} to 0x{address:08X} while "
                                 f"{'locked' if self.cr.value & LOCK else 'PG and FSTPG are clear'}")
         if address + size >= self._stray_word + 8:
@@ -524,6 +532,7 @@ class FlashController(Peripheral):
         if op is None:
             return
         self._operation = None
+        sr_before, cr_before = self.sr.value, self.cr.value
         if op.kind == "RDP regression":
             self._regression_erase(self._option_values)
             write_option_words(self.option_area, self._option_values)
@@ -535,6 +544,8 @@ class FlashController(Peripheral):
         self.cr.value &= ~(STRT | OPTSTRT)
         if self.cr.value & EOPIE:
             self.sr.value |= EOP
+        self.sr.note_hardware_change(sr_before)           # provenance: the operation's end
+        self.cr.note_hardware_change(cr_before)
         end = self.services.now_seconds() + self.stall_debt_s
         self._log(op.kind, op.address, op.start, end, self.sr.value)
         self._update_irq()
@@ -571,9 +582,11 @@ class FlashController(Peripheral):
         return self._operation.event.cycle if self._operation else None
 
     def _error(self, flag: int, text: str) -> None:
+        before = self.sr.value
         self.sr.value |= flag
         if self.cr.value & ERRIE:
             self.sr.value |= OPERR
+        self.sr.note_hardware_change(before)              # provenance: which access or event set the flag
         now = self.services.now_seconds()
         self._log("refused" if flag != PGSERR else "sequence error", 0, now, now, self.sr.value, text)
         self._update_irq()

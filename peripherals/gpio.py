@@ -193,14 +193,18 @@ class GpioPort(Peripheral):
         """BSy sets ODRy, BRy resets it; if both are written, BSy wins (RM0490 §7.4.7)."""
         sets, resets = new & 0xFFFF, new >> 16 & 0xFFFF
         odr = self.reg["ODR"]
-        odr.value = (odr.value & ~resets | sets) & 0xFFFF
+        before = odr.value
+        odr.value = (before & ~resets | sets) & 0xFFFF
+        odr.note_change(before, self.reg["BSRR"].last_writer)      # the BSRR store changed these ODR bits
         self.reg["BSRR"].value = 0
         self._sense()
 
     def _brr_written(self, old: int, new: int) -> None:
         """BRy resets ODRy (RM0490 §7.4.11)."""
         odr = self.reg["ODR"]
+        before = odr.value
         odr.value &= ~(new & 0xFFFF)
+        odr.note_change(before, self.reg["BRR"].last_writer)
         self.reg["BRR"].value = 0
         self._sense()
 

@@ -17,7 +17,7 @@ that merely contains an idle, unmodelled control bit is not noise.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
 from .services import ChipServices, NullServices
@@ -79,6 +79,7 @@ class Register:
     value: int = 0
     last_written: int = 0
     last_writer: Optional[tuple[int, int]] = None   # (pc, cycle) of the last bus write
+    field_writers: dict = field(default_factory=dict)  # per-field provenance: see note_change
 
     def __post_init__(self) -> None:
         masks = {a: 0 for a in Access}
@@ -106,6 +107,7 @@ class Register:
         self.plain_read = not (self.rc_mask or self.unimplemented_mask)
         self.plain_write = not (self.wo_mask or self.w1c_mask or self.w0c_mask or self.rs_mask
                                 or self.toggle_mask or self.unimplemented_mask)
+        self._fields_changed: dict[int, tuple[str, ...]] = {}
 
     # -- field helpers used by models -------------------------------------------
     def get(self, name: str) -> int:
@@ -114,11 +116,42 @@ class Register:
     def set(self, name: str, field_value: int) -> None:
         """Hardware-side update of one field (no access-mode rules, no callbacks)."""
         f = self.by_name[name]
-        self.value = (self.value & ~f.mask) | ((field_value << f.lsb) & f.mask)
+        old = self.value
+        self.value = (old & ~f.mask) | ((field_value << f.lsb) & f.mask)
+        if self.value != old and self.hardware_writer is not None:
+            self.field_writers[name] = self.hardware_writer()
 
     def decode(self, value: Optional[int] = None) -> dict[str, int]:
         v = self.value if value is None else value
         return {f.name: f.extract(v) for f in self.fields}
+
+    # -- per-field provenance ------------------------------------------------------
+    # ``field_writers`` maps a field name to whoever last CHANGED that field's value: the
+    # (pc, cycle) of a bus write, or what ``hardware_writer()`` returns for a change the
+    # model made (a ready flag, a SETUP bit).  A write that leaves a field as it was never
+    # takes the blame for it, and nothing is recorded for a write that changes nothing,
+    # so the cost on the bus path is one comparison.  Writes through an alias (GPIO
+    # BSRR/BRR into ODR) call ``note_change`` on the register they change.
+    hardware_writer = None      # Callable[[], object] | None, set by Peripheral._index (not a dataclass field)
+
+    def note_change(self, old: int, writer: object) -> None:
+        """Blame ``writer`` for every field whose value differs from ``old``."""
+        changed = old ^ self.value
+        if not changed or writer is None:
+            return
+        names = self._fields_changed.get(changed)
+        if names is None:
+            names = tuple(f.name for f in self.fields if f.mask & changed)
+            if len(self._fields_changed) < 64:               # data registers: bounded memo
+                self._fields_changed[changed] = names
+        writers = self.field_writers
+        for name in names:
+            writers[name] = writer
+
+    def note_hardware_change(self, old: int) -> None:
+        """The model changed the stored value outside ``set`` (``value |= ...``)."""
+        if self.hardware_writer is not None and old != self.value:
+            self.note_change(old, self.hardware_writer())
 
     # -- bus semantics -----------------------------------------------------------
     def apply_write(self, data: int, lanes: int) -> int:
@@ -187,6 +220,9 @@ class Peripheral:
         self._writes_plain = type(self).write_register is Peripheral.write_register
         self._by_offset = {r.offset: r for r in self.registers}
         self.reg = {r.name: r for r in self.registers}
+        hardware = getattr(self.services, "hardware_provenance", None)
+        for r in self.registers:
+            r.hardware_writer = hardware
 
     # -- reset -------------------------------------------------------------------
     def reset(self) -> None:
@@ -195,6 +231,7 @@ class Peripheral:
             r.value = r.reset
             r.last_written = 0
             r.last_writer = None
+            r.field_writers.clear()
         self.on_reset()
 
     def on_reset(self) -> None:
@@ -256,6 +293,8 @@ class Peripheral:
                 self.services.mmio_write(self, reg, old, data)
                 if reg.on_write is not None:
                     reg.on_write(old, reg.value)
+                if reg.value != old:
+                    reg.note_change(old, reg.last_writer)
                 return
         word_offset = offset & ~3
         if not self.clock_enabled() or self.held_in_reset:
@@ -292,6 +331,8 @@ class Peripheral:
         if reg.on_write:
             reg.on_write(old, reg.value)
         reg.value &= ~reg.wo_mask        # write-only bits are an action, not state
+        if reg.value != old:
+            reg.note_change(old, reg.last_writer)
 
     # -- introspection -----------------------------------------------------------
     def register_at(self, offset: int) -> Optional[Register]:

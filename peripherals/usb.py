@@ -419,9 +419,11 @@ class UsbDevice(Peripheral):
             return NO_RESPONSE
         if not self._receive(n, data):
             return NO_RESPONSE
+        before = r.value
         r.value |= VTRX | SETUP_BIT | DTOGRX | DTOGTX
         self._set_stat(r, STATRX_SHIFT, NAK)
         self._set_stat(r, STATTX_SHIFT, NAK)
+        r.note_hardware_change(before)                  # provenance: "set by hardware (SETUP ...)"
         self._update_irq()
         return ACK
 

@@ -55,8 +55,8 @@ def test_forum_v1_mechanism_is_the_erased_vector_table(forum_v1):
 
 def test_first_screen_answers_the_question(forum_v1):
     lines = answer_lines(forum_v1)
-    assert lines[0].startswith("Erase FAILS after the software jump") and "works after a BOOT0 entry" in lines[0]
-    assert "VTOR" in lines[2] and "0x0000_0000 aliases main flash" in lines[3]
+    assert lines[0].startswith("VERDICT: erase FAILS after the software jump") and "works after a BOOT0 entry" in lines[0]
+    assert lines[2].startswith("  * VTOR: SCB.VTOR = 0x0800_0000") and "0x0000_0000 aliases main flash" in lines[3]
 
 
 def test_json_report_has_a_stable_schema(forum_v1):
@@ -69,7 +69,7 @@ def test_json_report_has_a_stable_schema(forum_v1):
 
 def test_html_report_is_self_contained(forum_v1):
     page = to_html(forum_v1)
-    assert page.startswith("<!doctype html>") and "<svg" in page and "SCB_VTOR = 0;" in page
+    assert page.startswith("<!doctype html>") and "<svg" in page and "SCB-&gt;VTOR = 0;" in page
     assert "http" not in page.split("<body>")[1]                    # nothing fetched from elsewhere
 
 

@@ -149,7 +149,7 @@ def test_call_injects_the_apps_jump_function_and_the_report_says_so(capsys):
     assert any("injection: the core calls jump_to_bootloader" in w and "asleep" in w for w in report["world"])
     d = diagnose(load_elf(elf("jump_forum_v1")), BOOTLOADER, dfu_flow(), trigger="call:jump_to_bootloader@20ms")
     assert d.jump.label == "software jump (injected call)" and d.jump.seconds >= 0.02
-    assert answer_lines(d)[0].startswith("INJECTED")
+    assert answer_lines(d)[0].startswith("VERDICT: ") and "INJECTED" in answer_lines(d)[0]
 
 
 def test_pin_trigger_drives_and_releases_the_pin_at_its_times():

@@ -33,7 +33,8 @@ from .snapshot import JumpSnapshot, in_system_memory, restore_snapshot, run_to_b
 
 N_BOOT_SEL = 1 << 24
 DEFAULT_JUMP_WITHIN = 5.0
-MECHANISM_KINDS = ("flash.", "exception.fault", "reset", "lockup", "iwdg", "wwdg", "pwr", "scb.sysresetreq")
+MECHANISM_KINDS = ("flash.", "exception.fault", "exception.entry", "reset", "lockup", "iwdg", "wwdg", "pwr",
+                   "scb.sysresetreq")
 
 # The outcome of a diagnosis and the exit status of `c071emu diagnose` for it.
 STATUS_EXIT = {
@@ -72,6 +73,7 @@ class Diagnosis:
     where: str = ""                   # no jump: where the application was at the end of the window
     presented: list[str] = field(default_factory=list)    # no jump: what it showed the world (USB, USARTs)
     suggested: list[str] = field(default_factory=list)    # no jump: --trigger values that match
+    host: str = ""                    # the host flow: "dfu" or "usart"
 
     @property
     def jumped(self) -> bool:
@@ -211,8 +213,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
             # (writing, verifying, leaving) are not run in its forked process
             flow.stop_after = None if whole_flow else OPERATION_STEP.get(operation, operation)
             outcome = flow.run(m)
-            outcome.events = [_event(m, e) for e in m.trace.events[start:]
-                              if e.kind.startswith(MECHANISM_KINDS)][:60]
+            outcome.events = _mechanism_events(m, start)
             outcome.unmodelled = _unmodelled(m)
             return outcome
         return job
@@ -230,8 +231,10 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     # The reference flow, the jump's own outcome and the all-items counterfactual are
     # independent: one parallel batch.
     def reference_job():
+        ref_start = len(ref_m.trace.events)
         outcome = flow.run(ref_m)
         outcome.unmodelled = _unmodelled(ref_m)
+        outcome.events = _mechanism_events(ref_m, ref_start)
         return outcome
 
     jobs = [reference_job, replay([]), replay(items)] if items else [reference_job, replay([])]
@@ -246,6 +249,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     if run.jumped_during_delivery and not isinstance(trig, NoTrigger):
         diagnosis.world.append(f"{m.seconds() * 1e3:.3f} ms: the application entered the bootloader while the "
                                "trigger was being delivered")
+    diagnosis.host = flow.name
     diagnosis.mechanism = jump_outcome.events
     if not diagnosis.operation_failed:
         diagnosis.note = "no blocking residual state: the operation succeeds after the jump"
@@ -351,6 +355,23 @@ def _polled_registers(m: Machine) -> list[str]:
         reg = next((r for r in p.registers if p.base + r.offset == address), None)
         names.setdefault(f"{p.name}.{reg.name}" if reg else f"{p.name}+0x{address - p.base:X}")
     return list(names)
+
+
+MECHANISM_HEAD, MECHANISM_TAIL = 40, 160
+
+
+def _mechanism_events(m: Machine, start: int) -> list[dict]:
+    """The decisive kinds of events from ``start`` on; a long run keeps its beginning and
+    its end (the failure and what led to it), with one marker for what was left out."""
+    events = [e for e in m.trace.events[start:] if e.kind.startswith(MECHANISM_KINDS)]
+    if len(events) <= MECHANISM_HEAD + MECHANISM_TAIL:
+        return [_event(m, e) for e in events]
+    dropped = events[MECHANISM_HEAD:-MECHANISM_TAIL]
+    marker = {"seconds": dropped[0].seconds, "kind": "...", "text": f"{len(dropped)} events left out "
+              f"({dropped[0].seconds * 1e3:.3f}-{dropped[-1].seconds * 1e3:.3f} ms)", "pc": None, "where": None,
+              "image": "", "dropped": len(dropped)}
+    return [_event(m, e) for e in events[:MECHANISM_HEAD]] + [marker] + \
+        [_event(m, e) for e in events[-MECHANISM_TAIL:]]
 
 
 def _unmodelled(m: Machine) -> list[str]:

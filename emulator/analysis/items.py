@@ -13,12 +13,13 @@ not read them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional
 
 from peripherals import c071
 from peripherals.flash import CFGBSY, LOCK, OPTLOCK, POISON
 
 from ..machine import Machine
+from .fixes import STYLES, fix_for, nvic_fix, register_fix
 from .snapshot import JumpSnapshot
 
 IGNORED_REGISTERS = {
@@ -39,7 +40,19 @@ class Difference:
     what: str              # "SCB.VTOR" or "SCB.VTOR.TBLOFF"
     reference: int
     actual: int
-    writer: str = ""       # last writer in the jump run
+    writer: str = ""       # who last changed this field in the jump run (instruction or hardware)
+    register_reference: Optional[int] = None     # the whole register's value, for a field
+    register_actual: Optional[int] = None
+    lsb: int = 0
+    width: int = 32
+    writer_short: str = ""   # function and time, for narrow columns
+
+    def shown(self, which: str) -> str:
+        """The value as an engineer reads it: a field in the manual's units (an address
+        field in place, a small field with its meaning), with the register's value."""
+        field_value = self.reference if which == "reference" else self.actual
+        register = self.register_reference if which == "reference" else self.register_actual
+        return show_field(self.what, field_value, self.lsb, self.width, register)
 
 
 @dataclass
@@ -50,7 +63,14 @@ class Item:
     manual: str
     differences: list[Difference]
     restore: Callable[[Machine, JumpSnapshot], None] = field(repr=False, default=None)
-    fix: str = ""                         # C, in the mini-HAL's terms
+    fixes: dict[str, str] = field(default_factory=dict)    # C for the jump function, per style (fixes.py)
+
+    @property
+    def fix(self) -> str:
+        return self.fixes.get("cmsis", "")
+
+    def fix_in(self, style: str) -> str:
+        return self.fixes.get(style) or self.fix
 
     def summary(self) -> str:
         return "; ".join(f"{d.what}: 0x{d.reference:X} -> 0x{d.actual:X}" for d in self.differences)
@@ -150,38 +170,58 @@ def _restore_iwdg(m: Machine, ref: JumpSnapshot) -> None:
     m.iwdg.on_reset()
 
 
-# -- application-side fixes, in the mini-HAL's terms ----------------------------------------------
-FIXES = {
-    "VTOR": "SCB_VTOR = 0;                              /* vectors from 0x0, as after a system-memory boot */",
-    "MEM_MODE": ("RCC_APBENR2 |= RCC_APBENR2_SYSCFGEN;       /* SYSCFG needs its clock to remap */\n"
-                 "SYSCFG_CFGR1 = (SYSCFG_CFGR1 & ~SYSCFG_MEM_MODE_MASK) | SYSCFG_MEM_MODE_SYSMEM;"),
-    "PRIMASK": "hal_enable_irq();                          /* or leave PRIMASK as reset left it: 0 */",
-    "CONTROL.SPSEL+PSP": "hal_set_control(0);                        /* back to MSP before the branch */",
-    "IPSR": ("/* do not jump from an interrupt handler: set a flag there and jump from main(),\n"
-             "   or better, set a RAM flag and reset (see jump_reset_first) */"),
-    "FLASH_CR.LOCK": "FLASH_CR |= FLASH_CR_LOCK;                 /* lock the flash before the jump */",
-    "FLASH_SR errors": "FLASH_SR = FLASH_SR_ERRORS;                 /* clear stale error flags (rc_w1) */",
-    "FLASH_SR.CFGBSY": ("/* a stray store into locked flash left a half double word: find the wild write;\n"
-                        "   only a reset clears it - jump through a reset (jump_reset_first) */"),
-    "SysTick": "SYST_CTRL = 0; SYST_LOAD = 0; SYST_VAL = 0;",
-    "USB": ("RCC_APBRSTR1 |= RCC_USBRST | RCC_CRSRST;    /* reset USB (and CRS) through RCC */\n"
-            "RCC_APBRSTR1 &= ~(RCC_USBRST | RCC_CRSRST);"),
-    "CRS": "RCC_APBRSTR1 |= RCC_CRSRST; RCC_APBRSTR1 &= ~RCC_CRSRST;",
-    "IWDG": ("/* the IWDG cannot be stopped once started: jump through a reset (jump_reset_first),\n"
-             "   where the watchdog is off again after the reset */"),
-    "FLASH.ACR": "FLASH_ACR &= ~FLASH_ACR_LATENCY_MASK;       /* after lowering the clock */",
-    "RCC.CR": "RCC_CR = 0x00001540u;                       /* HSISYS = 12 MHz, HSIUSB48 off (reset value) */",
-    "RCC.CFGR": "RCC_CFGR = 0; while (RCC_CFGR & RCC_CFGR_SWS_MASK) {}",
+# -- application-side fixes: emulator/analysis/fixes.py (CMSIS, HAL, LL) ----------------------------
+def _fixes(make: Callable[[str], str]) -> dict[str, str]:
+    return {style: make(style) for style in STYLES}
+
+
+# -- values as engineers read them ---------------------------------------------------------------
+# Small fields whose codes the manual names (RM0490 §6.4.1-6.4.3, §4.7.1, §9.1.1).
+FIELD_MEANINGS = {
+    "SYSCFG.CFGR1.MEM_MODE": {0: "main flash", 1: "system flash", 2: "main flash", 3: "SRAM"},
+    "RCC.CFGR.SW": {0: "HSISYS", 1: "HSE", 2: "HSIUSB48", 3: "LSI", 4: "LSE"},
+    "RCC.CFGR.SWS": {0: "HSISYS", 1: "HSE", 2: "HSIUSB48", 3: "LSI", 4: "LSE"},
+    "RCC.CR.HSIDIV": {i: f"HSI48 / {1 << i} = {48 // (1 << i) if i < 5 else 48 / (1 << i):g} MHz"
+                      for i in range(8)},
+    "FLASH.ACR.LATENCY": {0: "0 wait states", 1: "1 wait state"},
 }
 
 
-def _nvic_fix(irq: int) -> str:
-    return f"NVIC_ICER = 1u << {irq}; NVIC_ICPR = 1u << {irq};   /* {c071.IRQ_NAMES.get(irq, f'IRQ{irq}')} */"
+def show_field(what: str, value: int, lsb: int, width: int, register: Optional[int]) -> str:
+    """``0x0000_0000: MEM_MODE 0b00 main flash`` - the register's value, then the field in
+    the manual's units; an address field (VTOR.TBLOFF) is the register value itself."""
+    name = what.rsplit(".", 1)[-1]
+    if register is not None and width >= 8 and lsb > 0:
+        return hex_word(register)
+    meaning = FIELD_MEANINGS.get(what, {}).get(value)
+    text = f"{value}" if width == 1 else f"0b{value:0{width}b}" if width <= 4 else f"{value:#x}"
+    if meaning:
+        text += f" {meaning}"
+    if register is None or width >= 32:
+        return text
+    return f"{hex_word(register)}: {name} {text}"
 
 
-def _register_fix(key: str, value: int) -> str:
-    periph, reg = key.split(".", 1)
-    return FIXES.get(key, f"/* restore {periph}_{reg} to 0x{value:08X} (its reset value) */")
+def hex_word(value: int) -> str:
+    """0x0800_0000: the grouping engineers use for addresses and register values."""
+    return f"0x{value >> 16 & 0xFFFF:04X}_{value & 0xFFFF:04X}"
+
+
+_LAYOUTS: dict[str, dict[str, tuple[int, int, str]]] = {}
+
+
+def _layouts() -> dict[str, dict[str, tuple[int, int, str]]]:
+    """Field positions and access modes of every modelled register, from the models."""
+    if not _LAYOUTS:
+        m = Machine()
+        for p in m.peripherals:
+            for r in p.registers:
+                _LAYOUTS[f"{p.name}.{r.name}"] = {f.name: (f.lsb, f.width, f.access.value) for f in r.fields}
+    return _LAYOUTS
+
+
+def _writable(key: str) -> bool:
+    return any(access != "r" for _, _, access in _layouts().get(key, {}).values())
 
 
 # -- building the items from two snapshots ------------------------------------------------------
@@ -192,19 +232,34 @@ def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
         a, b = ref.registers[key], jump.registers[key]
         if a.value == b.value:
             return []
-        fields = [Difference(f"{key}.{f}", a.fields[f], b.fields[f], b.writer.line() if b.writer else "")
-                  for f in a.fields if a.fields[f] != b.fields[f]]
-        return fields or [Difference(key, a.value, b.value, b.writer.line() if b.writer else "")]
+        layout = _layouts().get(key, {})
+        fields = []
+        for f in a.fields:
+            if a.fields[f] == b.fields[f]:
+                continue
+            w = b.field_writers.get(f)
+            lsb, width, access = layout.get(f, (0, 32, "rw"))
+            if w is None and access != "rw":
+                line = short = "set by hardware"       # a status bit no write changed
+            elif w is None and (b.reset >> lsb) & ((1 << width) - 1) == b.fields[f]:
+                line = short = "reset value, not written"
+            else:
+                line, short = (w.line(), w.short()) if w else ("", "")
+            fields.append(Difference(f"{key}.{f}", a.fields[f], b.fields[f], line, a.value, b.value, lsb, width,
+                                     short))
+        return fields or [Difference(key, a.value, b.value, b.writer.line() if b.writer else "",
+                                     writer_short=b.writer.short() if b.writer else "")]
 
     def add(key, title, group, manual, diffs, restore, fix):
         if diffs:
-            items.append(Item(key, title, group, manual, diffs, restore, fix))
+            items.append(Item(key, title, group, manual, diffs, restore,
+                              _fixes(fix if callable(fix) else lambda style: fix_for(key, style))))
 
     add("VTOR", "VTOR points at a vector table other than system memory's", "SCB", "ARMv6-M B3.2.5",
-        reg_diff("SCB.VTOR"), _restore_vtor, FIXES["VTOR"])
+        reg_diff("SCB.VTOR"), _restore_vtor, None)
     cfgr1 = [d for d in reg_diff("SYSCFG.CFGR1") if d.what.endswith("MEM_MODE")]
     add("MEM_MODE", "0x0000_0000 aliases main flash, not system memory", "SYSCFG", "RM0490 §9.1.1",
-        cfgr1, _restore_mem_mode, FIXES["MEM_MODE"])
+        cfgr1, _restore_mem_mode, None)
     core = []
     if ref.core["primask"] != jump.core["primask"]:
         core.append(("PRIMASK", "interrupts masked (PRIMASK = 1)", [Difference("PRIMASK", ref.core["primask"],
@@ -218,18 +273,18 @@ def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
         core.append(("IPSR", f"entered in handler mode ({c071.exception_name(jump.ipsr)} active)",
                      [Difference("IPSR", ref.ipsr, jump.ipsr)], _restore_active_exception))
     for key, title, diffs, restore in core:
-        add(key, title, "core", "ARMv6-M B1.4", diffs, restore, FIXES[key])
+        add(key, title, "core", "ARMv6-M B1.4", diffs, restore, None)
 
     fcr = [d for d in reg_diff("FLASH.CR") if d.what.endswith((".LOCK", ".OPTLOCK"))]
     add("FLASH_CR.LOCK", "flash control register left unlocked", "FLASH", "RM0490 §4.3.4",
-        fcr, _restore_flash_lock, FIXES["FLASH_CR.LOCK"])
+        fcr, _restore_flash_lock, None)
     fsr = reg_diff("FLASH.SR")
     add("FLASH_SR errors", "flash error flags left set", "FLASH", "RM0490 §4.3.6, §4.7.4",
         [d for d in fsr if d.what.split(".")[-1] in ("PROGERR", "SIZERR", "PGAERR", "WRPERR", "MISSERR",
                                                      "FASTERR", "PGSERR")],
-        _restore_flash_errors, FIXES["FLASH_SR errors"])
+        _restore_flash_errors, None)
     add("FLASH_SR.CFGBSY", "a flash double word left half written (CFGBSY set)", "FLASH", "RM0490 §4.7.4",
-        [d for d in fsr if d.what.endswith(".CFGBSY")], _restore_flash_cfgbsy, FIXES["FLASH_SR.CFGBSY"])
+        [d for d in fsr if d.what.endswith(".CFGBSY")], _restore_flash_cfgbsy, None)
 
     for irq in range(c071.NUM_IRQS):
         bit, number = 1 << irq, c071.IRQ_BASE + irq
@@ -241,20 +296,19 @@ def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
                 diffs.append(Difference(f"NVIC {c071.IRQ_NAMES.get(irq, irq)} {what}", int(bool(mask_ref & b)),
                                         int(bool(mask_jump & b))))
         add(f"NVIC IRQ{irq}", f"NVIC: {c071.IRQ_NAMES.get(irq, f'IRQ{irq}')} left enabled/pending", "NVIC",
-            "ARMv6-M B3.4", diffs, _restore_irq(irq), _nvic_fix(irq))
+            "ARMv6-M B3.4", diffs, _restore_irq(irq), lambda style, irq=irq: nvic_fix(irq, style))
 
     add("SysTick", "SysTick left running", "SysTick", "ARMv6-M B3.3",
-        reg_diff("SysTick.CTRL") + reg_diff("SysTick.LOAD"), _restore_systick, FIXES["SysTick"])
+        reg_diff("SysTick.CTRL") + reg_diff("SysTick.LOAD"), _restore_systick, None)
     usb = [d for key in ref.registers if key.startswith(("USB.", "USBRAM.")) and key in jump.registers
            for d in reg_diff(key)]
-    add("USB", "USB peripheral state left from the application", "USB", "RM0490 §29", usb, _restore_usb,
-        FIXES["USB"])
+    add("USB", "USB peripheral state left from the application", "USB", "RM0490 §29", usb, _restore_usb, None)
     crs = [d for key in ref.registers if key.startswith("CRS.") for d in reg_diff(key)]
-    add("CRS", "CRS state left from the application", "CRS", "RM0490 §7", crs, _restore_crs, FIXES["CRS"])
+    add("CRS", "CRS state left from the application", "CRS", "RM0490 §7", crs, _restore_crs, None)
     iwdg = [d for key in ("IWDG.PR", "IWDG.RLR") for d in reg_diff(key)]
     if jump.exceptions.get("iwdg_running") and not ref.exceptions.get("iwdg_running"):
         iwdg.insert(0, Difference("IWDG running", 0, 1))
-    add("IWDG", "independent watchdog running", "IWDG", "RM0490 §21", iwdg, _restore_iwdg, FIXES["IWDG"])
+    add("IWDG", "independent watchdog running", "IWDG", "RM0490 §21", iwdg, _restore_iwdg, None)
 
     handled = {"SCB.VTOR", "SYSCFG.CFGR1", "FLASH.CR", "FLASH.SR", "SysTick.CTRL", "SysTick.LOAD",
                "IWDG.PR", "IWDG.RLR", "IWDG.KR", "IWDG.SR"} | IGNORED_REGISTERS
@@ -264,5 +318,6 @@ def residual_items(ref: JumpSnapshot, jump: JumpSnapshot) -> list[Item]:
             continue
         diffs = reg_diff(key)
         add(key, f"{key.replace('.', '_')} differs from its state after a reset", key.split(".")[0],
-            ref.registers[key].manual, diffs, _restore_register(key), _register_fix(key, ref.registers[key].value))
+            ref.registers[key].manual, diffs, _restore_register(key),
+            lambda style, key=key: register_fix(key, ref.registers[key].value, style, _writable(key)))
     return items

@@ -20,19 +20,36 @@ from peripherals.tim import Timer
 
 from ..machine import Machine
 
-SCHEMA = "c071emu.snapshot/1"
+SCHEMA = "c071emu.snapshot/2"      # /2: per-field writers (RegisterState.field_writers)
+OLDER_SCHEMAS = ("c071emu.snapshot/1",)
 SYSTEM_MEMORY = (c071.SYSMEM_BASE, c071.SYSMEM_BASE + c071.SYSMEM_SIZE - 1)
 
 
 @dataclass
 class Writer:
+    """Who changed a register or a field: an instruction (``pc``, its function), or the
+    hardware (``hardware`` says what: the scheduled event that ran, e.g. "RCC HSIRDY")."""
     pc: int
     where: Optional[str]
     cycle: int
     seconds: float
+    hardware: str = ""
+
+    @property
+    def by_hardware(self) -> bool:
+        return self.pc < 0
 
     def line(self) -> str:
+        if self.by_hardware:
+            cause = f" ({self.hardware})" if self.hardware else ""
+            return f"set by hardware{cause} at {self.seconds * 1e3:.3f} ms"
         return f"0x{self.pc:08X} {self.where or '?'} at {self.seconds * 1e3:.3f} ms (cycle {self.cycle})"
+
+    def short(self) -> str:
+        """The function name (or "hardware: EVENT") and the time, for narrow columns."""
+        if self.by_hardware:
+            return f"hardware{': ' + self.hardware if self.hardware else ''} @ {self.seconds * 1e3:.3f} ms"
+        return f"{self.where or f'0x{self.pc:08X}'} @ {self.seconds * 1e3:.3f} ms"
 
 
 @dataclass
@@ -45,6 +62,7 @@ class RegisterState:
     fields: dict[str, int]
     writer: Optional[Writer] = None
     manual: str = ""
+    field_writers: dict[str, Writer] = field(default_factory=dict)    # who last changed each field
 
 
 @dataclass
@@ -97,12 +115,13 @@ class JumpSnapshot:
     @staticmethod
     def load(path: str | Path) -> "JumpSnapshot":
         d = json.loads(Path(path).read_text())
-        if d.get("schema") != SCHEMA:
+        if d.get("schema") not in (SCHEMA, *OLDER_SCHEMAS):
             raise ValueError(f"{path}: not a c071emu snapshot (schema {d.get('schema')!r})")
         registers = {}
         for key, r in d["registers"].items():
             w = r.pop("writer")
-            registers[key] = RegisterState(**r, writer=Writer(**w) if w else None)
+            fw = {name: Writer(**x) for name, x in r.pop("field_writers", {}).items()}
+            registers[key] = RegisterState(**r, writer=Writer(**w) if w else None, field_writers=fw)
         memories = {k: zlib.decompress(base64.b64decode(v)) for k, v in d["memories"].items()}
         return JumpSnapshot(d["label"], d["pc"], d["where"], d["cycle"], d["seconds"], d["core"],
                             d["exceptions"], registers, memories, d.get("images", []))
@@ -121,16 +140,26 @@ def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSn
                         images=[{"path": str(i.path), "sha256": image_digest(i)} for i in m.images])
     for p in m.peripherals:
         for r in p.registers:
-            writer = None
-            if r.last_writer:
-                wpc, wcycle = r.last_writer
-                writer = Writer(wpc, m.describe(wpc), wcycle, m.clock.seconds(wcycle))
+            writer = _writer(m, r.last_writer)
             value = _observable(p, r)
+            field_writers = {name: _writer(m, w) for name, w in sorted(r.field_writers.items())}
             snap.registers[f"{p.name}.{r.name}"] = RegisterState(
-                p.name, r.name, p.base + r.offset, value, r.reset, r.decode(value), writer, p.manual)
+                p.name, r.name, p.base + r.offset, value, r.reset, r.decode(value), writer, p.manual,
+                {k: w for k, w in field_writers.items() if w is not None})
     if with_memories:
         snap.memories = {mem.name: mem.array.tobytes() for mem in m.memories}
     return snap
+
+
+def _writer(m: Machine, raw) -> Optional[Writer]:
+    """A register's recorded writer, (pc, cycle) or ("hardware", cycle, event), decoded."""
+    if not raw:
+        return None
+    if raw[0] == "hardware":
+        _, cycle, cause = raw
+        return Writer(-1, None, cycle, m.clock.seconds(cycle), cause)
+    pc, cycle = raw
+    return Writer(pc, m.describe(pc), cycle, m.clock.seconds(cycle))
 
 
 def _observable(p, r) -> int:

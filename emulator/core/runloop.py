@@ -127,6 +127,7 @@ class RunLoop:
         self._deadline: Optional[int] = None
         self._slice_start = 0
         self.in_slice = False
+        self.firing: Optional[str] = None        # the scheduled event whose action is running
         self._slice = SliceEnd()
         self._stop_hooks: dict[int, int] = {}
         self._hooked_sites: set[int] = set()        # every scanned site (unmask or sev), hooked or not
@@ -511,7 +512,9 @@ class RunLoop:
             ev = self.scheduler.pop_due(self.clock.cycles)
             if ev is None:
                 return
+            self.firing = ev.name           # what a model's hardware-side change is attributed to
             ev.action()
+            self.firing = None
 
     def _advance_to_next_event(self, deadline: Optional[int], why: str) -> None:
         nxt = self.scheduler.next_cycle()
