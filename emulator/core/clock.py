@@ -49,6 +49,11 @@ class SimClock:
         if time_ps > now:
             self._base_ps, self._base_cycles = time_ps, self.cycles
 
+    def restore(self, cycles: int, time_ps: int, hz: int) -> None:
+        """Continue a saved state: at ``cycles`` the time is ``time_ps``, counting at ``hz``."""
+        self.cycles, self.hz = cycles, hz
+        self._base_cycles, self._base_ps = cycles, time_ps
+
     def set_frequency(self, hz: int, at_cycle: int) -> None:
         if hz == self.hz:
             return
