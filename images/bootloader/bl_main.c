@@ -18,11 +18,58 @@
 volatile uint32_t bl_ticks;              /* milliseconds (at the assumed clock) */
 volatile uint32_t bl_hardware_watchdog;  /* OPTR.IWDG_SW = 0: refreshed in the main loop */
 
+#if BL_USB_IRQ
+#define BL_USB_IRQ_NAME "irq"
+#else
+#define BL_USB_IRQ_NAME "polled"
+#endif
+#if BL_CPSIE
+#define BL_CPSIE_NAME "cpsie"
+#else
+#define BL_CPSIE_NAME "as-found"
+#endif
+#if BL_FLASH_CHECKED
+#define BL_FLASH_NAME "checked"
+#else
+#define BL_FLASH_NAME "keys-blind"
+#endif
+#if BL_SET_CLOCK
+#define BL_CLOCK_NAME "48mhz-set"
+#else
+#define BL_CLOCK_NAME "reset"
+#endif
+#if BL_RAM_BOTTOM
+#define BL_RAM_NAME "bottom"
+#else
+#define BL_RAM_NAME "top"
+#endif
 #if BL_TIGHT_TIMEOUTS
+#define BL_TIMEOUT_NAME "tight"
 #define BL_USB_CLOCK_TIMEOUT_MS 2u       /* HSIUSB48 start-up: a few microseconds (RM0490 §6.2.3) */
 #else
+#define BL_TIMEOUT_NAME "loose"
 #define BL_USB_CLOCK_TIMEOUT_MS 100u
 #endif
+
+/* The design this image was built with (bl.h switches), for reports (c071emu diagnose
+   --bootloader-variants reads it by its symbol). */
+#if BL_VECTORS == BL_VECTORS_VTOR
+#define BL_D_VECTORS "vectors=vtor"
+#elif BL_VECTORS == BL_VECTORS_REMAP
+#define BL_D_VECTORS "vectors=remap"
+#else
+#define BL_D_VECTORS "vectors=alias"
+#endif
+#if BL_TIMEBASE == BL_TIMEBASE_SYSTICK_IRQ
+#define BL_D_TIMEBASE "timebase=systick-irq"
+#elif BL_TIMEBASE == BL_TIMEBASE_SYSTICK_POLL
+#define BL_D_TIMEBASE "timebase=countflag"
+#else
+#define BL_D_TIMEBASE "timebase=none"
+#endif
+__attribute__((used)) const char bl_design[] =
+    BL_D_VECTORS " usb=" BL_USB_IRQ_NAME " " BL_D_TIMEBASE " primask=" BL_CPSIE_NAME " flash=" BL_FLASH_NAME
+    " clock=" BL_CLOCK_NAME " timeouts=" BL_TIMEOUT_NAME " ram=" BL_RAM_NAME;
 
 void SysTick_Handler(void)
 {
@@ -149,6 +196,7 @@ void bl_leave(uint32_t address)
 void bl_main(void) __attribute__((noreturn));
 void bl_main(void)
 {
+    __asm__ volatile("" : : "r"(bl_design));     /* keeps the design string in the image */
 #if BL_CPSIE
     __asm__ volatile("cpsie i" ::: "memory");    /* at start (README decision 3) */
 #endif
