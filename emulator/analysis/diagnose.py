@@ -26,7 +26,7 @@ from ..machine import Machine, MachineConfig
 from ..triggers import AppEnded, Bench, Jumped, NoTrigger, NotDelivered, Trigger, as_trigger, describe_device, \
     interfaces_of, suggestions
 from .ddmin import ddmin
-from .flows import FlowOutcome, HostFlow
+from .flows import OPERATION_STEP, FlowOutcome, HostFlow
 from .items import Item, residual_items
 from .replay import restore_items, run_forked
 from .snapshot import JumpSnapshot, in_system_memory, restore_snapshot, run_to_bootloader_entry, take_snapshot
@@ -204,9 +204,12 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     start = len(m.trace.events)
     outcomes: dict[tuple[str, ...], FlowOutcome] = {}     # replays already run, by restored items
 
-    def replay(subset: list[Item]):
+    def replay(subset: list[Item], full: bool = False):
+        """A counterfactual; an oracle replay (not ``full``) stops after the operation's step."""
         def job():
             restore_items(m, reference, subset)
+            if not full and hasattr(flow, "stop_after"):        # in the forked child only
+                flow.stop_after = OPERATION_STEP.get(operation, operation)
             outcome = flow.run(m)
             outcome.events = [_event(m, e) for e in m.trace.events[start:]
                               if e.kind.startswith(MECHANISM_KINDS)][:60]
@@ -231,7 +234,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         outcome.unmodelled = _unmodelled(ref_m)
         return outcome
 
-    jobs = [reference_job, replay([]), replay(items)] if items else [reference_job, replay([])]
+    jobs = [reference_job, replay([], full=True), replay(items)] if items else [reference_job, replay([], full=True)]
     first = run_forked(jobs)
     reference_outcome, jump_outcome = first[0], first[1]
     outcomes[()] = jump_outcome
@@ -262,7 +265,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
-    diagnosis.fix_outcome = outcomes_of([blamed])[0]          # the replay with the blamed items restored
+    diagnosis.fix_outcome = run_forked([replay(blamed, full=True)])[0]   # every step, with the blamed items restored
     diagnosis.oracle_calls = len(outcomes)
     return diagnosis
 

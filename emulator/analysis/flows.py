@@ -77,15 +77,16 @@ def payload_of(image: Image, size: int = 0) -> tuple[int, bytes]:
 class StepRunner:
     """Runs named steps in order; the first failure marks the rest 'not run'."""
 
-    def __init__(self, m: Machine, max_time: Optional[float] = None) -> None:
+    def __init__(self, m: Machine, max_time: Optional[float] = None, stop_after: Optional[str] = None) -> None:
         self.m = m
         self.results: list[StepResult] = []
         self.failed = False
         self.max_time = max_time
         self.started = m.seconds()
+        self.stop_after = stop_after          # an oracle replay needs the steps up to this one only
 
     def step(self, name: str, action: Callable[[], str]) -> None:
-        if self.failed:
+        if self.failed or any(r.name == self.stop_after for r in self.results):
             self.results.append(StepResult(name, "not run"))
             return
         start = self.m.seconds()
@@ -124,6 +125,7 @@ class DfuFlow:
         self.padded_size = self.PAYLOAD_BYTES if payload is None else 0
         self.style = style
         self.max_time: Optional[float] = None        # simulated seconds for the whole flow (--max-time)
+        self.stop_after: Optional[str] = None        # the last step to run (the rest "not run")
 
     def run(self, m: Machine) -> FlowOutcome:
         from ..host.dfuse import DfuSession
@@ -132,7 +134,7 @@ class DfuFlow:
         address, data = payload_of(self.payload, self.padded_size)
         first = address - (address - c071.FLASH_BASE) % c071.FLASH_PAGE_SIZE
         pages = list(range(first, address + len(data), c071.FLASH_PAGE_SIZE))
-        r = StepRunner(m, self.max_time)
+        r = StepRunner(m, self.max_time, self.stop_after)
         r.step("enumerate", lambda: (session.enumerate(), session.steps[-1].detail)[1])
         r.step("upload flash", lambda: f"{len(session.upload(c071.FLASH_BASE, self.FLASH_UPLOAD))} B read")
         r.step("upload option bytes",
@@ -213,7 +215,7 @@ class UsartFlow(DfuFlow):
         address, data = payload_of(self.payload, self.padded_size)
         first_page = (address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE
         pages = list(range(first_page, (address + len(data) - c071.FLASH_BASE - 1) // c071.FLASH_PAGE_SIZE + 1))
-        r = StepRunner(m, self.max_time)
+        r = StepRunner(m, self.max_time, self.stop_after)
         m.run(max_seconds=self.CONNECT_DELAY_S)        # a tool opens the port after the device has started
         r.step("enumerate", lambda: f"sync {client.sync()}, Get ID 0x{client.get_id():03X}")
         r.step("upload flash", lambda: f"{len(client.read_memory(c071.FLASH_BASE, self.FLASH_UPLOAD))} B read")
