@@ -13,7 +13,7 @@ from tests.conftest import elf
 from tests.test_gdb import needs_gdb
 from tests.test_trigger_apps import EXTI_UNMODELLED
 
-FORUM_V1_BLOCKING = ["VTOR", "MEM_MODE"]
+FORUM_V1_BLOCKING = ["RCC.CR"]
 EXTI = pytest.mark.skipif(EXTI_UNMODELLED, reason="EXTI is not modelled yet: the PC13 edge raises no interrupt")
 
 
@@ -90,4 +90,4 @@ def test_monitor_snapshot_at_the_jump_feeds_diagnose_from_snapshot(tmp_path, cap
     s.finish()
     assert f"snapshot at PC 0x{reset:08X}" in out, out
     assert main(["diagnose", str(elf("trigger_timer")), "--from-snapshot", str(snap), "--json"]) == 1
-    assert json.loads(capsys.readouterr().out)["blocking_items"] == ["VTOR", "MEM_MODE"]
+    assert json.loads(capsys.readouterr().out)["blocking_items"] == ["RCC.CR"]
