@@ -177,9 +177,12 @@ def _ended(end) -> str:
 def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "erase",
              option_bytes: Optional[dict[str, int]] = None, trigger: "str | Trigger | None" = None,
              jump_within: float = DEFAULT_JUMP_WITHIN, hse_hz: Optional[int] = None,
-             snapshot: Optional[JumpSnapshot] = None) -> Diagnosis:
+             snapshot: Optional[JumpSnapshot] = None, priors: Optional[list[list[str]]] = None) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
-    malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``."""
+    malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
+    ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
+    design): the first of them whose restoration makes the operation succeed is where the
+    search for a 1-minimal set starts, instead of the whole residual state."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -261,7 +264,14 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     def evaluate(candidates: list[list[Item]]) -> list[bool]:
         return [o.step_ok(operation) for o in outcomes_of(candidates)]
 
-    blamed, calls = ddmin(items, evaluate)
+    search = items
+    if priors:
+        by_key = {i.key: i for i in items}
+        seeds = [[by_key[k] for k in p if k in by_key] for p in priors]
+        seeds = [c for c in seeds if c and len(c) < len(items)]
+        if seeds:
+            search = next((c for c, ok in zip(seeds, evaluate(seeds)) if ok), items)
+    blamed, calls = ddmin(search, evaluate)
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))

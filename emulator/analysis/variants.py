@@ -8,7 +8,9 @@ flash is unlocked, the clock, the timeouts, where its RAM is.  This module
 
 1. runs the application once, to its jump, and takes one snapshot (with the memories);
 2. runs the whole diagnosis (diagnose.py) against each variant from that snapshot, one
-   forked process per variant, as many at a time as there are cores;
+   forked process per variant, as many at a time as there are cores: first the first two
+   designs, then the others, whose search for a 1-minimal blocking set starts from the
+   first two's sets when restoring one of them (or their union) suffices;
 3. verifies the combined fix - every item that blocks the operation under some design,
    restored together - by a replay under every variant;
 4. with the user's observed symptom (``--symptom enumerate=ok,upload=ok,erase=failed``),
@@ -40,7 +42,9 @@ from .snapshot import JumpSnapshot, take_snapshot
 
 VARIANTS_DIR = Path(__file__).resolve().parents[2] / "images" / "elf" / "bootloaders"
 DEFAULT_VARIANT = "default"
+CLASSIC_VARIANT = "classic"
 SYMPTOM_STATUSES = ("ok", "failed")
+FIRST_WAVE = 2          # designs diagnosed from scratch; the rest start from their blocking sets
 
 
 class VariantError(ValueError):
@@ -48,9 +52,9 @@ class VariantError(ValueError):
 
 
 def available_variants() -> list[str]:
-    """The variant names, the default first, then alphabetical."""
+    """The variant names: the default, the earlier reference (``classic``), then alphabetical."""
     names = sorted(p.stem for p in VARIANTS_DIR.glob("*.elf"))
-    return sorted(names, key=lambda n: (n != DEFAULT_VARIANT, n))
+    return sorted(names, key=lambda n: (n != DEFAULT_VARIANT, n != CLASSIC_VARIANT, n))
 
 
 def select_variants(spec: str) -> list[tuple[str, Path]]:
@@ -236,18 +240,24 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
     cores = parallel or os.cpu_count() or 1
     inner = 2 if len(images) > 1 else cores     # replays per variant: a little oversubscription fills the tail
 
-    def variant_job(name: str, path: Path, bl: Image):
+    def variant_job(name: str, path: Path, bl: Image, priors: list[list[str]]):
         def job() -> VariantOutcome:
             limit_parallel_replays(inner)
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
-                             snapshot=snapshot_for(snap, first, bl))
+                             snapshot=snapshot_for(snap, first, bl), priors=priors)
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
                 return VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None)
             return _summary(name, path, d)
         return job
 
-    outcomes = run_forked([variant_job(n, p, bl) for n, p, bl in images], parallel=cores)
+    # Two waves: the first designs' blocking sets seed the search under the others (a
+    # fixed split, not one that depends on the core count or on timing: deterministic).
+    head = images[:FIRST_WAVE]
+    outcomes = run_forked([variant_job(n, p, bl, []) for n, p, bl in head], parallel=cores)
+    found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
+    priors = [list(k) for k in found] + ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
+    outcomes += run_forked([variant_job(n, p, bl, priors) for n, p, bl in images[FIRST_WAVE:]], parallel=cores)
     for (_, _, bl), o in zip(images, outcomes):
         o.design = design_of(bl)
     matrix.variants = outcomes

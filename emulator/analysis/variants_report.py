@@ -129,10 +129,14 @@ def _row(m: VariantMatrix, v: VariantOutcome) -> list[str]:
 
 HEADERS = ["design", "BOOT0 entry", "after the jump", "failing step", "blocking set", "fix verified",
            "combined fix"]
+WIDTH = 132             # the matrix's columns when the output is not a terminal (a file, a CI log)
 
 
 def print_variants(m: VariantMatrix, console: Optional[Console] = None) -> None:
-    console = console or Console(highlight=False)
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=WIDTH)
     console.rule(f"c071emu diagnose: {m.app} under {len(m.variants)} bootloader designs")
     for line in m.world:
         console.print(f"  {line}", markup=False)
