@@ -407,7 +407,7 @@ def _diagnose_inputs(args: argparse.Namespace):
     if args.max_time is not None and args.max_time <= 0:
         raise BadInput(f"--max-time {args.max_time:g}: give a positive number of seconds")
     if args.hse is not None and not 4_000_000 <= args.hse <= 48_000_000:
-        raise BadInput(f"--hse {args.hse}: the HSE oscillator takes 4-48 MHz (RM0490 §6.2.1)")
+        raise BadInput(f"--hse {args.hse}: the HSE oscillator takes 4-48 MHz (RM0490 §6.2)")
     payload = None
     if args.payload_address is not None and not args.payload:
         raise BadInput("--payload-address places a raw binary --payload; give --payload FILE")

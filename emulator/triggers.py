@@ -140,7 +140,6 @@ class UsartMonitor:
     def __init__(self, usart) -> None:
         self.usart = usart
         self.sent = bytearray()
-        self.bauds: set[int] = set()
         self.watch()
 
     def watch(self) -> None:
@@ -149,7 +148,6 @@ class UsartMonitor:
 
         def transmitted(value, framing):
             self.sent.append(value & 0xFF)
-            self.bauds.add(round(framing.baud))
             previous(value, framing)
         self.usart.on_transmit = transmitted
 
@@ -161,7 +159,6 @@ class Bench:
     def __init__(self, m) -> None:
         self.m = m
         self.usb = None
-        self.usb_error = ""
         self.usarts = {"USART1": UsartMonitor(m.usart1), "USART2": UsartMonitor(m.usart2)}
         self.actions: list[str] = []            # what the world did, in order, with simulated times
 
@@ -208,6 +205,7 @@ class Bench:
         try:
             result = host.run(flow, timeout_s)
         except UsbError as exc:
+            self._drop_abandoned_transactions()
             self.check()
             if isinstance(exc, UsbDisconnected):
                 raise NotDelivered(f"{what}: no USB device: {exc}") from None
@@ -216,6 +214,20 @@ class Bench:
             raise NotDelivered(f"{what}: {type(exc).__name__}: {exc}") from None
         self.check()
         return result
+
+    # The steps of a host flow are scheduler events that feed their result into whichever flow
+    # the host runs when they fire.  A flow cut short - the application jumped, or ended, in the
+    # middle of it - leaves its next step scheduled; the programming tool's first flow would
+    # receive that stale result.  A real host abandons the transfer: so do we.  SOF and resume
+    # signalling go on; a bus reset cut short ends without restarting SOF, which the next
+    # enumeration's own bus reset does (a tool always enumerates the bootloader first).
+    FLOW_STEP_EVENTS = ("USB host flow start", "USB host wait", "USB host SETUP", "USB host OUT", "USB host IN",
+                        "USB host IN data", "USB host bus reset")
+
+    def _drop_abandoned_transactions(self) -> None:
+        for event in self.m.scheduler.pending():
+            if event.name in self.FLOW_STEP_EVENTS:
+                event.cancel()
 
     def enumerate(self):
         host = self.host()
@@ -356,8 +368,10 @@ class DfuDetach(Trigger):
         intfs = interfaces_of(info.config_descriptor)
         runtime = next((i for i in intfs if i.kind() == "DFU runtime"), None)
         if runtime is None:
+            mode = " - it is in DFU mode (protocol 0x02) already: a bootloader" if any(
+                i.kind() == "DFU mode" for i in intfs) else ""
             raise NotDelivered("dfu-detach: the device has no DFU runtime interface (class 0xFE, subclass 0x01, "
-                               f"protocol 0x01); {describe_device(info)}")
+                               f"protocol 0x01){mode}; {describe_device(info)}")
         functional = next((d for d in runtime.functional if d[1] == 0x21 and len(d) >= 5), None)
         if functional is None:
             raise NotDelivered(f"dfu-detach: interface {runtime.number} has no DFU functional descriptor (type 0x21)")

@@ -91,3 +91,20 @@ def test_monitor_snapshot_at_the_jump_feeds_diagnose_from_snapshot(tmp_path, cap
     assert f"snapshot at PC 0x{reset:08X}" in out, out
     assert main(["diagnose", str(elf("trigger_timer")), "--from-snapshot", str(snap), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["blocking_items"] == ["RCC.CR"]
+
+
+@pytest.mark.parametrize("app, trigger", [("trigger_dfu_detach_reset", "dfu-detach"), ("trigger_1200", "cdc-1200")])
+def test_a_host_flow_cut_short_by_the_jump_leaves_no_step_for_the_programming_tool(app, trigger):
+    from emulator.analysis.diagnose import jump_run
+    from emulator.image import load_bootloader, load_elf
+    from emulator.triggers import Bench
+    run = jump_run(load_elf(elf(app)), load_bootloader(), {}, trigger)
+    assert run.status == "jumped"
+    stale = [e.name for e in run.m.scheduler.pending() if e.name in Bench.FLOW_STEP_EVENTS]
+    assert stale == []
+
+
+def test_the_bundled_cdc_scenario_file_passes_its_trigger(capsys):
+    from pathlib import Path
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "cdc_command_jump.toml"
+    assert main(["check", str(scenario)]) == 0, capsys.readouterr().out
