@@ -1,6 +1,7 @@
 """`c071emu diagnose APP --trigger SPEC` on the trigger applications (images/apps/trigger_*.c):
 each enters the system bootloader through its own trigger and calls the forum's v1 jump
-function, so each leaves the vector table behind: the blocking set is VTOR + MEM_MODE.
+function, so each leaves the same state behind: under the default bootloader design the
+blocking set is RCC_CR (HSIDIV left at /1: 48 MHz; tests/test_variants.py has the others).
 Without its trigger, each one's report says where it waits and suggests that trigger."""
 from __future__ import annotations
 
