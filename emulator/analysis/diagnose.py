@@ -182,7 +182,8 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
     ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
     design): the first of them whose restoration makes the operation succeed is where the
-    search for a 1-minimal set starts, instead of the whole residual state."""
+    search for a 1-minimal set starts, instead of the whole residual state; when none
+    suffices, the search starts from the whole residual state with their items first."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -270,7 +271,10 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         seeds = [[by_key[k] for k in p if k in by_key] for p in priors]
         seeds = [c for c in seeds if c and len(c) < len(items)]
         if seeds:
-            search = next((c for c, ok in zip(seeds, evaluate(seeds)) if ok), items)
+            search = next((c for c, ok in zip(seeds, evaluate(seeds)) if ok), None)
+        if search is None or not seeds:       # none suffices: the search splits with their items together first
+            known = {k for p in priors for k in p}
+            search = sorted(items, key=lambda i: i.key not in known)
     blamed, calls = ddmin(search, evaluate)
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
