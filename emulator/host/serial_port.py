@@ -255,7 +255,7 @@ def _run_bridged(machine, bridges: list, max_seconds: float, slice_s: float,
         for b in bridges:
             b.pump()
         # after pumping: a client that went away has closed its socket (fileno -1)
-        fds = [fd for b in bridges for fd in b.wait_fds() if fd >= 0]
+        fds = [fd for b in bridges for fd in b.wait_fds() if (fd if isinstance(fd, int) else fd.fileno()) >= 0]
         if should_stop():
             return RunEnd(EndReason.STOP_AT, "bridge stopped", pc=machine.cpu.pc())
         if any(getattr(b, "held_in_reset", lambda: False)() for b in bridges):
