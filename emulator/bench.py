@@ -98,6 +98,31 @@ def _diagnosis_timing(name: str = "jump_forum_v1") -> dict:
             "blocking_items": [i.key for i in d.blamed]}
 
 
+def _variants_timing(name: str = "jump_forum_v1") -> dict:
+    """Wall time of the diagnosis under every bootloader design (one jump snapshot, the
+    designs in parallel) against a single-design diagnosis (the default bootloader)."""
+    from .analysis.diagnose import diagnose
+    from .analysis.flows import dfu_flow
+    from .analysis.variants import diagnose_variants, select_variants
+    trigger = "usb-control:0x40,0x42"
+    app, variants = load_elf(IMAGES / f"{name}.elf"), select_variants("all")
+    started = time.perf_counter()
+    diagnose(app, load_elf(variants[0][1]), dfu_flow(), trigger=trigger)
+    single = time.perf_counter() - started
+    started = time.perf_counter()
+    m = diagnose_variants(app, variants, dfu_flow(), trigger=trigger)
+    every = time.perf_counter() - started
+    return {"scenario": name, "designs": len(variants), "single_design_wall_seconds": round(single, 3),
+            "all_designs_wall_seconds": round(every, 3), "all_over_single": round(every / single, 2),
+            "replays": sum(v.replays for v in m.variants), "failing_designs": len(m.failing)}
+
+
+def _print_variants_timing(v: dict) -> None:
+    print(f"diagnosis of {v['scenario']} under all {v['designs']} bootloader designs: {v['all_designs_wall_seconds']:.2f} s "
+          f"wall vs {v['single_design_wall_seconds']:.2f} s for one = {v['all_over_single']:.1f}x (target <= 3x on 2 "
+          f"cores); {v['failing_designs']} designs fail, {v['replays']} oracle replays")
+
+
 def _dfuse_after_boot0() -> dict:
     """The diagnosis flow's DfuSe session (enumerate, upload, erase, download, verify,
     leave) on the reference bootloader entered through the BOOT0 pin."""
@@ -196,6 +221,7 @@ def run_benchmarks(repeat: int = 1) -> dict:
         "targets": targets,
         **details,
         "diagnosis": diagnosis,
+        "variants": _variants_timing(),
         "compute": {
             "image": "bench_compute",
             "instructions": machine.loop.instructions,
@@ -262,6 +288,7 @@ def print_benchmarks(r: dict) -> None:
     print(f"diagnosis of {d['scenario']}: one scenario run {d['one_run_wall_seconds']:.2f} s wall, full diagnosis "
           f"{d['diagnosis_wall_seconds']:.2f} s ({d['replays']} replays) = {d['diagnosis_over_one_run']:.1f}x one run "
           f"(target <= 6x); blocking: {', '.join(d['blocking_items'])}")
+    _print_variants_timing(r["variants"])
     e = r["flash_erase_all"]
     print(f"flash erase of all {e['pages']} pages, BSY1 polled from SRAM: {e['simulated_seconds']:.3f} s simulated in "
           f"{e['wall_seconds']:.3f} s wall ({e['simulated_over_wall']:.0f}x real time); "

@@ -344,6 +344,8 @@ def diagnose_command(args: argparse.Namespace) -> int:
     app, bootloader, option_bytes, trigger, payload, snapshot = inputs
     flow = flow_for(args.host, payload)
     flow.max_time = args.max_time
+    if args.bootloader_variants:
+        return _diagnose_variants(args, app, flow, option_bytes, trigger)
     result = diagnose(app, bootloader, flow, operation=args.operation, option_bytes=option_bytes, trigger=trigger,
                       jump_within=args.jump_within, hse_hz=args.hse, snapshot=snapshot)
     if args.json:
@@ -360,6 +362,30 @@ def diagnose_command(args: argparse.Namespace) -> int:
             print(f"c071emu: --html {args.html}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
     return result.exit_status
+
+
+def _diagnose_variants(args: argparse.Namespace, app, flow, option_bytes, trigger) -> int:
+    """``diagnose --bootloader-variants``: the same jump under every named bootloader design."""
+    from .analysis.variants import VariantError, diagnose_variants, parse_symptom, select_variants
+    from .analysis.variants_report import print_variants, to_html, to_json
+    try:
+        variants = select_variants(args.bootloader_variants)
+        symptom = parse_symptom(args.symptom) if args.symptom else None
+        matrix = diagnose_variants(app, variants, flow, operation=args.operation, option_bytes=option_bytes,
+                                   trigger=trigger, jump_within=args.jump_within, hse_hz=args.hse, symptom=symptom)
+    except VariantError as exc:
+        return _refuse(args, str(exc))
+    if args.json:
+        print(json.dumps(to_json(matrix), indent=2))
+    else:
+        print_variants(matrix)
+    if args.html:
+        try:
+            Path(args.html).write_text(to_html(matrix))
+        except OSError as exc:
+            print(f"c071emu: --html {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    return matrix.exit_status
 
 
 def _diagnose_inputs(args: argparse.Namespace):
@@ -395,6 +421,11 @@ def _diagnose_inputs(args: argparse.Namespace):
             payload = load_payload(args.payload, address)
         except ImageError as exc:
             raise BadInput(f"--payload: {exc}") from None
+    if args.bootloader_variants and (args.bootloader or args.from_snapshot):
+        raise BadInput("--bootloader-variants runs the bundled designs from one jump of its own: leave out "
+                       + ("--bootloader" if args.bootloader else "--from-snapshot"))
+    if args.symptom and not args.bootloader_variants:
+        raise BadInput("--symptom selects among bootloader designs: give --bootloader-variants all|NAME,...")
     snapshot = load_snapshot(args.from_snapshot, app, bootloader) if args.from_snapshot else None
     if args.from_snapshot and args.trigger != "none":
         raise BadInput("--from-snapshot continues from a saved state: the trigger is already behind it "
@@ -557,6 +588,12 @@ def parser() -> argparse.ArgumentParser:
     diag.add_argument("--from-snapshot", metavar="FILE",
                       help="start from a snapshot saved at the jump (run --save-snapshot) instead of running the "
                            "application; refused if it was taken with other images")
+    diag.add_argument("--bootloader-variants", metavar="all|NAME,...",
+                      help="diagnose the same jump under each bundled bootloader design (images/elf/bootloaders/, "
+                           "images/bootloader/README.md) and print a matrix and a verdict")
+    diag.add_argument("--symptom", metavar="STEP=ok|failed,...",
+                      help="with --bootloader-variants: what you saw on your hardware, e.g. "
+                           "enumerate=ok,upload=ok,erase=failed; marks the designs that reproduce it")
     diag.add_argument("--json", action="store_true",
                       help="machine-readable report (schema c071emu.diagnosis/1, with a status field)")
     diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report (checked before the run; "

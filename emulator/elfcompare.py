@@ -22,10 +22,16 @@ def essence(path: Path) -> tuple:
         return segments, symbols, elf["e_entry"]
 
 
+def _images(folder: Path) -> list[str]:
+    """The ELF files under ``folder``, subfolders included (images/elf/bootloaders/), as
+    paths relative to it."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.elf"))
+
+
 def compare(committed: Path, rebuilt: Path) -> list[str]:
     problems = []
-    names = sorted(p.name for p in committed.glob("*.elf"))
-    rebuilt_names = sorted(p.name for p in rebuilt.glob("*.elf"))
+    names = _images(committed)
+    rebuilt_names = _images(rebuilt)
     if names != rebuilt_names:
         problems.append(f"image sets differ: committed {names} vs rebuilt {rebuilt_names}")
     for name in sorted(set(names) & set(rebuilt_names)):
@@ -47,7 +53,7 @@ def main(argv: list[str]) -> int:
     for p in problems:
         print(f"images-check: {p}", file=sys.stderr)
     if not problems:
-        print(f"images-check: {len(list(Path(argv[0]).glob('*.elf')))} committed images match their sources")
+        print(f"images-check: {len(_images(Path(argv[0])))} committed images match their sources")
     return 1 if problems else 0
 
 

@@ -135,10 +135,10 @@ def test_write_to_an_unaligned_flash_address_is_nacked():
 def test_write_to_ram_and_read_back():
     m = machine()
     c = client(m)
-    c.write_memory(0x2000_0100, bytes(range(40)))
-    assert m.sram.load(0x2000_0100, 40) == bytes(range(40))
-    with pytest.raises(An3155Nack):                             # the bootloader's own RAM
-        c.write_memory(0x2000_5000, b"\x00" * 4)
+    c.write_memory(0x2000_2400, bytes(range(40)))              # host RAM from 0x20002300 (FACTS §7)
+    assert m.sram.load(0x2000_2400, 40) == bytes(range(40))
+    with pytest.raises(An3155Nack):                             # the bootloader's own RAM (the bottom)
+        c.write_memory(0x2000_0100, b"\x00" * 4)
 
 
 def test_readout_protect_resets_and_then_refuses_reads():

@@ -69,10 +69,10 @@ def test_dfuse_memory_strings_parse_like_dfu_util():
     assert layout.segment(0x0801_0000).size == 65536
 
 
-def test_bootloader_relies_on_reset_state_and_writes_no_vtor_or_sysclk():
+def test_bootloader_writes_vtor_and_relies_on_reset_state_for_sysclk():
     s = session()
     m = s.m
-    assert m.scb.vtor == 0                                       # decision 1: the 0x0 alias shows system memory
+    assert m.scb.vtor == 0x1FFF_0000                             # the default design writes VTOR (FACTS §7)
     assert m.bus_read(RCC_CR) >> 11 & 7 == 0b010                 # HSIDIV /4 untouched: 12 MHz
     assert m.bus_read(FLASH_ACR) & 7 == 0                        # no wait state written
     assert m.bus_read(SYST_LOAD) == 11_999                       # 1 ms at the assumed 12 MHz
@@ -81,14 +81,14 @@ def test_bootloader_relies_on_reset_state_and_writes_no_vtor_or_sysclk():
     assert not any(e.kind == "exception.taken" and "HardFault" in e.text for e in m.trace.events)
 
 
-def test_bootloader_image_fits_system_memory_and_its_ram_is_the_top_4_kib():
+def test_bootloader_image_fits_system_memory_and_its_ram_is_the_bottom_of_sram():
     image = load_elf(elf("bootloader"))
     for seg in image.segments:
         assert 0x1FFF_0000 <= seg.address and seg.address + len(seg.data) <= 0x1FFF_7000
     for name in ("bl_ticks", "dfu_state", "dfu_pointer", "usb_configuration"):
-        assert 0x2000_5000 <= image.symbols[name] < 0x2000_6000
+        assert 0x2000_0000 <= image.symbols[name] < 0x2000_2300   # below the host's RAM (FACTS §7)
     assert struct.unpack_from("<I", next(seg.data for seg in image.segments if seg.address == 0x1FFF_0000))[0] \
-        == 0x2000_6000
+        == 0x2000_2300
 
 
 # -- the acceptance flow ---------------------------------------------------------------------

@@ -17,7 +17,9 @@ from emulator.cli import main
 from emulator.image import load_elf
 from tests.conftest import elf
 
-BOOTLOADER = load_elf(elf("bootloader"))
+# The pins below are the `classic` design's (relies on the 0x0 alias, USB polled, RAM at the
+# top: the reference before the variants); tests/test_variants.py pins the other designs.
+BOOTLOADER = load_elf(elf("bootloaders/classic"))
 TRIGGER = "usb-control:0x40,0x42"            # the bundled apps' "enter bootloader" vendor request
 
 

@@ -156,9 +156,9 @@ erase = "ok"                                       # a clean BOOT0 entry erases
     status, out, err = sweep(capsys, path, "--jobs", "2", "--json", tmp_path / "d.json")
     assert status == 0, out + err
     jump, boot0 = json.loads((tmp_path / "d.json").read_text())["cells"]
-    assert jump["blocking"] == ["VTOR", "MEM_MODE"] and statuses(jump)["erase"] == "failed"
+    assert jump["blocking"] == ["RCC.CR"] and statuses(jump)["erase"] == "failed"
     assert boot0["blocking"] is None and set(statuses(boot0).values()) == {"ok"}
-    assert [r[14] for r in table_rows(out)] == ["VTOR, MEM_MODE", "n/a"]
+    assert [r[14] for r in table_rows(out)] == ["RCC.CR", "n/a"]
 
 
 @pytest.mark.parametrize("text, key, message", [

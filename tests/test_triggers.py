@@ -96,7 +96,7 @@ def test_call_of_a_symbol_the_application_lacks_is_refused_with_candidates():
 def test_forum_jump_with_its_vendor_request_keeps_todays_diagnosis(capsys):
     status, report, err = diagnose_cli(capsys, elf("jump_forum_v1"), "--trigger", VENDOR)
     assert status == 1 and report["status"] == "operation-fails" and report["exit_status"] == 1
-    assert report["blocking_items"] == ["VTOR", "MEM_MODE"] and report["fix_verified"]
+    assert report["blocking_items"] == ["RCC.CR"] and report["fix_verified"]
     assert report["trigger"] == VENDOR and report["injection"] is False and report["no_jump"] is None
     assert any("control request 0x40/0x42" in line for line in report["world"])
 
@@ -145,7 +145,7 @@ def test_a_usb_trigger_on_an_app_without_usb_reports_that_it_ended_first(capsys)
 def test_call_injects_the_apps_jump_function_and_the_report_says_so(capsys):
     status, report, _ = diagnose_cli(capsys, elf("jump_forum_v1"), "--trigger", "call:jump_to_bootloader")
     assert status == 1 and report["injection"] is True
-    assert report["blocking_items"] == ["VTOR", "MEM_MODE"]
+    assert report["blocking_items"] == ["RCC.CR"]
     assert any("injection: the core calls jump_to_bootloader" in w and "asleep" in w for w in report["world"])
     d = diagnose(load_elf(elf("jump_forum_v1")), BOOTLOADER, dfu_flow(), trigger="call:jump_to_bootloader@20ms")
     assert d.jump.label == "software jump (injected call)" and d.jump.seconds >= 0.02
@@ -237,7 +237,7 @@ def test_diagnosis_from_a_snapshot_at_the_jump_and_refusal_of_other_images(capsy
     assert run.status == "jumped"
     take_snapshot(run.m, "stop at the jump", with_memories=True).save(tmp_path / "jump.json")
     status, report, _ = diagnose_cli(capsys, elf("jump_forum_v1"), "--from-snapshot", tmp_path / "jump.json")
-    assert status == 1 and report["blocking_items"] == ["VTOR", "MEM_MODE"]
+    assert status == 1 and report["blocking_items"] == ["RCC.CR"]
     assert main(["diagnose", str(elf("jump_forum_v2")), "--from-snapshot", str(tmp_path / "jump.json")]) == 2
     err = capsys.readouterr().err
     assert "jump_forum_v2.elf differs from the images the snapshot was taken with" in err and "Traceback" not in err
@@ -271,7 +271,7 @@ def test_a_scenario_trigger_is_parsed_when_the_file_is_read(capsys, tmp_path):
 
 
 def test_scenario_with_the_trigger_passes_and_without_it_fails_with_the_reason(capsys, tmp_path):
-    erase = 'enumerate = "ok"\nerase = "failed"\nblocking = ["VTOR", "MEM_MODE"]\n'
+    erase = 'enumerate = "ok"\nerase = "failed"\nblocking = ["RCC.CR"]\n'
     assert main(["check", str(_scenario(tmp_path, f'trigger = "{VENDOR}"', erase))]) == 0
     assert "1 passed, 0 failed" in capsys.readouterr().out
     assert main(["check", str(_scenario(tmp_path, "jump_within = 0.05", erase))]) == 1
@@ -307,7 +307,7 @@ def test_fixture_takes_a_trigger(tmp_path):
     from emulator.pytest_plugin import C071
     c071 = C071(tmp_path)
     d = c071.diagnose(elf("jump_forum_v1"), trigger=VENDOR)
-    assert [i.key for i in d.blamed] == ["VTOR", "MEM_MODE"]
+    assert [i.key for i in d.blamed] == ["RCC.CR"]
     with pytest.raises(pytest.fail.Exception, match="no-jump"):
         c071.diagnose(elf("jump_forum_v1"), jump_within=0.05)
 

@@ -179,9 +179,13 @@ def _ended(end) -> str:
 def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "erase",
              option_bytes: Optional[dict[str, int]] = None, trigger: "str | Trigger | None" = None,
              jump_within: float = DEFAULT_JUMP_WITHIN, hse_hz: Optional[int] = None,
-             snapshot: Optional[JumpSnapshot] = None) -> Diagnosis:
+             snapshot: Optional[JumpSnapshot] = None, priors: Optional[list[list[str]]] = None) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
-    malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``."""
+    malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
+    ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
+    design): the first of them whose restoration makes the operation succeed is where the
+    search for a 1-minimal set starts, instead of the whole residual state; when none
+    suffices, the search starts from the whole residual state with their items first."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -206,12 +210,12 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     start = len(m.trace.events)
     outcomes: dict[tuple[str, ...], FlowOutcome] = {}     # replays already run, by restored items
 
-    def replay(subset: list[Item], whole_flow: bool = True):
+    def replay(subset: list[Item], full: bool = False):
+        """A counterfactual; an oracle replay (not ``full``) stops after the operation's step."""
         def job():
             restore_items(m, reference, subset)
-            # an oracle call decides on the operation's step alone: the steps after it
-            # (writing, verifying, leaving) are not run in its forked process
-            flow.stop_after = None if whole_flow else OPERATION_STEP.get(operation, operation)
+            if not full and hasattr(flow, "stop_after"):        # in the forked child only
+                flow.stop_after = OPERATION_STEP.get(operation, operation)
             outcome = flow.run(m)
             outcome.events = _mechanism_events(m, start)
             outcome.unmodelled = _unmodelled(m)
@@ -224,7 +228,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     def outcomes_of(candidates: list[list[Item]]) -> list[FlowOutcome]:
         missing = [c for c in dict.fromkeys(map(key, candidates)) if c not in outcomes]
         by_key = {key(c): c for c in candidates}
-        for k, o in zip(missing, run_forked([replay(by_key[k], whole_flow=False) for k in missing])):
+        for k, o in zip(missing, run_forked([replay(by_key[k]) for k in missing])):
             outcomes[k] = o
         return [outcomes[key(c)] for c in candidates]
 
@@ -237,7 +241,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         outcome.events = _mechanism_events(ref_m, ref_start)
         return outcome
 
-    jobs = [reference_job, replay([]), replay(items)] if items else [reference_job, replay([])]
+    jobs = [reference_job, replay([], full=True), replay(items)] if items else [reference_job, replay([], full=True)]
     first = run_forked(jobs)
     reference_outcome, jump_outcome = first[0], first[1]
     outcomes[()] = jump_outcome
@@ -265,13 +269,22 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     def evaluate(candidates: list[list[Item]]) -> list[bool]:
         return [o.step_ok(operation) for o in outcomes_of(candidates)]
 
-    blamed, calls = ddmin(items, evaluate)
+    search = items
+    if priors:
+        by_key = {i.key: i for i in items}
+        seeds = [[by_key[k] for k in p if k in by_key] for p in priors]
+        seeds = [c for c in seeds if c and len(c) < len(items)]
+        if seeds:
+            search = next((c for c, ok in zip(seeds, evaluate(seeds)) if ok), None)
+        if search is None or not seeds:       # none suffices: the search splits with their items together first
+            known = {k for p in priors for k in p}
+            search = sorted(items, key=lambda i: i.key not in known)
+    blamed, calls = ddmin(search, evaluate)
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
-    # the fix is verified by a replay of the whole flow with the blamed items restored
-    diagnosis.fix_outcome = run_forked([replay(blamed)])[0]
-    diagnosis.oracle_calls = len(outcomes) + 1
+    diagnosis.fix_outcome = run_forked([replay(blamed, full=True)])[0]   # every step, with the blamed items restored
+    diagnosis.oracle_calls = len(outcomes)
     return diagnosis
 
 

@@ -254,7 +254,7 @@ class UsbHost:
         """Run the machine until ``flow`` returns; its value is returned, its error raised.
         An infinite ``timeout_s`` runs until the flow ends or the machine stops."""
         self._flow, self._done, self._result, self._error = flow, False, None, None
-        self._after(0, lambda: self._advance(None), "USB host flow start")
+        self._after(0, self._for_this_flow(lambda: self._advance(None)), "USB host flow start")
         end: RunEnd = self.m.run(max_seconds=None if math.isinf(timeout_s) else timeout_s)
         if self._error is not None:
             raise self._error
@@ -263,6 +263,13 @@ class UsbHost:
             raise UsbTimeout(f"USB host: the flow did not finish within {timeout_s} s of simulated time "
                              f"(machine stopped: {end.reason.value}: {end.detail})")
         return self._result
+
+    def _for_this_flow(self, action):
+        """``action`` for the flow running now only: a flow interrupted by a stop (an application
+        that jumps while a trigger is being delivered) leaves its events scheduled, and they must
+        not drive the next flow on this host."""
+        flow = self._flow
+        return lambda: action() if self._flow is flow else None
 
     def _advance(self, value: Any) -> None:
         flow = self._flow
@@ -284,18 +291,18 @@ class UsbHost:
 
     def _schedule(self, request: Any) -> None:
         if isinstance(request, Wait):
-            self._after(request.seconds, lambda: self._advance(None), "USB host wait")
+            self._after(request.seconds, self._for_this_flow(lambda: self._advance(None)), "USB host wait")
         elif isinstance(request, Reset):
             self._stop_sof()
             self.device.bus_reset()
             self.log.append(Transaction(self.now(), "RESET", note="SE0 10 ms"))
-            self._after(RESET_S, self._end_reset, "USB host bus reset")
+            self._after(RESET_S, self._for_this_flow(self._end_reset), "USB host bus reset")
         elif isinstance(request, Setup):
-            self._after(wire_time(len(request.data)), lambda: self._do(request), "USB host SETUP")
+            self._after(wire_time(len(request.data)), self._for_this_flow(lambda: self._do(request)), "USB host SETUP")
         elif isinstance(request, Out):
-            self._after(wire_time(len(request.data)), lambda: self._do(request), "USB host OUT")
+            self._after(wire_time(len(request.data)), self._for_this_flow(lambda: self._do(request)), "USB host OUT")
         elif isinstance(request, In):
-            self._after(IN_TOKEN_S, lambda: self._do(request), "USB host IN")
+            self._after(IN_TOKEN_S, self._for_this_flow(lambda: self._do(request)), "USB host IN")
         else:
             self._finish(error=TypeError(f"USB host flow yielded {request!r}"))
 
@@ -322,7 +329,8 @@ class UsbHost:
             self.log.append(Transaction(self.now(), "IN", request.address, request.endpoint, data,
                                         pid if hs in (ACK, ISO) else None, hs, note))
             # the data packet and the host's handshake still occupy the bus
-            self._after(answer_time(hs, len(data)), lambda: self._advance((hs, data, pid)), "USB host IN data")
+            self._after(answer_time(hs, len(data)), self._for_this_flow(lambda: self._advance((hs, data, pid))),
+                        "USB host IN data")
 
     # -- SOF ------------------------------------------------------------------------------
     def _start_sof(self) -> None:

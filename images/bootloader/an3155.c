@@ -23,8 +23,8 @@
  *
  * Memory areas accepted: main flash 0x08000000-0x0801FFFF, system memory, OTP,
  * engineering bytes and option bytes 0x1FFF0000-0x1FFF7FFF (read only; a write to
- * 0x1FFF7800 reprograms the option bytes), SRAM 0x20000000-0x20005FFF for reads and
- * 0x20000000-0x20004FFF for writes (the top 4 KiB is the bootloader's own RAM).
+ * 0x1FFF7800 reprograms the option bytes), SRAM 0x20000000-0x20005FFF for reads and,
+ * for writes, the SRAM outside the bootloader's own RAM (BL_HOST_RAM_START/END, bl.h).
  */
 #include "bl.h"
 #include "bl_flash.h"
@@ -83,7 +83,6 @@ static const uint8_t commands[] = {
 };
 
 #define PID 0x0493u                     /* DEV_ID of the C071 (FACTS §2.4, DBG_IDCODE) */
-#define RAM_WRITE_END BL_RAM_START      /* writes must stay below the bootloader's RAM */
 #define OPT_OFF_OPTR 0
 #define OPT_OFF_WRP1AR 3
 #define OPT_OFF_WRP1BR 4
@@ -259,7 +258,7 @@ static void cmd_write(void)
         nack();
         return;
     }
-    int to_ram = within(address, 1, BL_SRAM_BASE, RAM_WRITE_END);
+    int to_ram = within(address, 1, BL_HOST_RAM_START, BL_HOST_RAM_END);
     int to_options = address == BL_OPTION_BASE;
     if (!(to_ram || to_options || ((in_flash(address, 1) || in_otp(address, 1)) && !(address & 7u)))) {
         nack();
@@ -277,7 +276,7 @@ static void cmd_write(void)
         return;
     }
     if (to_ram) {
-        if (!within(address, len, BL_SRAM_BASE, RAM_WRITE_END)) {
+        if (!within(address, len, BL_HOST_RAM_START, BL_HOST_RAM_END)) {
             nack();
             return;
         }

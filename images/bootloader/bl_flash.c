@@ -3,7 +3,9 @@
  * bootloader (clean-room; sequences from RM0490 §4.3.4-§4.3.6 and §4.4.2 as
  * summarised in FACTS §3).
  *
- * Deliberate ROM-like choices (README.md "Resources", decision 5):
+ * Deliberate ROM-like choices (README.md "Resources", decision 5), unless built with
+ * BL_FLASH_CHECKED (the HAL's way: keys only when LOCK reads 1, error flags cleared
+ * before each operation - the other plausible ROM design, README.md "Variants"):
  *  - unlock writes KEY1/KEY2 without looking at FLASH_CR.LOCK first;
  *  - FLASH_SR is not cleared before an operation (stale flags are the caller's
  *    problem - on silicon they make the operation fail with PGSERR, §4.3.6);
@@ -35,8 +37,16 @@ static volatile uint32_t *const option_regs[BL_OPTION_WORDS] = {
 
 static void unlock(void)
 {
+#if BL_FLASH_CHECKED
+    if (FLASH_CR & FLASH_CR_LOCK) {
+        FLASH_KEYR = FLASH_KEY1;
+        FLASH_KEYR = FLASH_KEY2;
+    }
+    FLASH_SR = SR_ERRORS;             /* stale error flags cleared (write 1) before the operation */
+#else
     FLASH_KEYR = FLASH_KEY1;          /* unconditional: no LOCK check (decision 5) */
     FLASH_KEYR = FLASH_KEY2;
+#endif
 }
 
 static void lock(void)
@@ -48,9 +58,9 @@ static void lock(void)
    the error flags the operation left. */
 static int finish(uint32_t limit_ms)
 {
-    uint32_t start = bl_ticks;
+    uint32_t start = bl_now();
     while (FLASH_SR & FLASH_SR_BSY1) {
-        if (bl_ticks - start > limit_ms)
+        if (bl_now() - start > limit_ms)
             return BL_FLASH_E_TIMEOUT;
     }
     uint32_t errors = FLASH_SR & SR_ERRORS;
@@ -132,8 +142,14 @@ void bl_flash_read(uint32_t addr, uint8_t *dst, uint32_t len)
 int bl_flash_program_options(const uint32_t values[BL_OPTION_WORDS])
 {
     unlock();
+#if BL_FLASH_CHECKED
+    if (FLASH_CR & FLASH_CR_OPTLOCK) {
+#endif
     FLASH_OPTKEYR = FLASH_OPTKEY1;                     /* RM0490 §4.4.2: LOCK must be clear first */
     FLASH_OPTKEYR = FLASH_OPTKEY2;
+#if BL_FLASH_CHECKED
+    }
+#endif
     for (unsigned i = 0; i < BL_OPTION_WORDS; i++)
         *option_regs[i] = values[i];
     FLASH_CR |= FLASH_CR_OPTSTRT;

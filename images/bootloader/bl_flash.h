@@ -25,10 +25,18 @@
 #define BL_FLASH_E_TIMEOUT (1 << 28)        /* BSY1 still set after the time limit */
 #define BL_FLASH_E_ADDRESS (1 << 29)        /* outside main flash / OTP, or misaligned */
 
-/* Time limits in SysTick milliseconds (not public for the ROM; chosen at about
-   4x the typical durations the emulator uses: 22 ms per page / mass erase). */
+/* Time limits in the bootloader's milliseconds (bl_now; not public for the ROM).  Loose:
+   about 4x the typical durations (22 ms per page / mass erase, datasheet figure the flash
+   model uses; 85 us per double word).  Tight (BL_TIGHT_TIMEOUTS): a small margin over
+   them, as a ROM sized for its own clock might.  Counted at the clock the bootloader
+   assumes: a faster SYSCLK left by an application shortens every one of them. */
+#if BL_TIGHT_TIMEOUTS
+#define BL_FLASH_ERASE_TIMEOUT_MS   25u
+#define BL_FLASH_PROGRAM_TIMEOUT_MS 1u
+#else
 #define BL_FLASH_ERASE_TIMEOUT_MS   100u
 #define BL_FLASH_PROGRAM_TIMEOUT_MS 5u
+#endif
 
 /* Option words in the order of the option-byte area (RM0490 Table 18):
    OPTR, PCROP1ASR, PCROP1AER, WRP1AR, WRP1BR, PCROP1BSR, PCROP1BER, SECR. */

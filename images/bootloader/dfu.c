@@ -236,7 +236,7 @@ static int run_write(void)
                 return fail(errVERIFY);
         return 0;
     }
-    if (inside(a, block_len, BL_SRAM_BASE, BL_RAM_START - BL_SRAM_BASE)) {
+    if (inside(a, block_len, BL_HOST_RAM_START, BL_HOST_RAM_END - BL_HOST_RAM_START)) {
         for (unsigned i = 0; i < block_len; i++)
             *(volatile uint8_t *)(uintptr_t)(a + i) = block[i];
         return 0;
@@ -265,14 +265,18 @@ static uint32_t poll_timeout(void)
 
 void dfu_poll(void)
 {
-    if (job == JOB_NONE || !usb_control_idle())
+    if (job == JOB_NONE)                     /* the idle main loop only reads (and writes nothing) */
         return;
-    if (job == JOB_DNLOAD) {
-        run_job();
-    } else {
-        job = JOB_NONE;
-        bl_leave(dfu_pointer);
+    BL_USB_IRQ_OFF();                        /* the job and the USB interrupt share the DFU state */
+    if (job != JOB_NONE && usb_control_idle()) {
+        if (job == JOB_DNLOAD) {
+            run_job();
+        } else {
+            job = JOB_NONE;
+            bl_leave(dfu_pointer);
+        }
     }
+    BL_USB_IRQ_ON();
 }
 
 /* -- class requests ----------------------------------------------------------------------- */
