@@ -23,8 +23,13 @@ demo: install
 	@echo "== 1. the seed question: why does erase fail after the forum's jump to the bootloader?"
 	@echo "   (the HTML report goes to $(CURDIR)/build/jump_forum_v1.html)"
 	-@$(BIN)/c071emu diagnose images/elf/jump_forum_v1.elf $(TRIGGER) --html build/jump_forum_v1.html | tee $(DEMO)/1.txt
+	@echo "== 1b. the same jump under every plausible ROM design, and which ones match what the thread's author saw"
+	-@$(BIN)/c071emu diagnose images/elf/jump_forum_v1.elf $(TRIGGER) --bootloader-variants all \
+		--symptom enumerate=ok,upload=ok,erase=failed | tee $(DEMO)/1b.txt
 	@echo "== 2. the same diagnosis on the reset-first pattern (exit status 0: nothing blocks the erase)"
 	@$(BIN)/c071emu diagnose images/elf/jump_reset_first.elf $(TRIGGER) | tee $(DEMO)/2.txt
+	@echo "== the ways an application can be made to jump (--trigger; also in scenario and sweep files)"
+	@$(BIN)/c071emu diagnose --help | sed -n '/^triggers/,$$p'
 	@echo "== 3. an application that jumps on a command on its USB CDC serial port (exit status 1: the erase fails)"
 	-@$(BIN)/c071emu diagnose images/elf/trigger_cdc.elf --trigger 'cdc:DFU\n' | tee $(DEMO)/3.txt
 	@echo "== 4. an application that never enters the bootloader: where it was, what it presented (exit status 3)"
@@ -45,6 +50,7 @@ demo: install
 	@echo "1. jump_forum_v1:    $$(head -1 $(DEMO)/1.txt)"
 	@echo "   blocking:          $$(grep -m2 '^  \* ' $(DEMO)/1.txt | cut -d: -f1 | tr -d ' *' | paste -sd, -)"
 	@echo "   report:            $$(grep -m1 '^HTML report: ' $(DEMO)/1.txt | cut -d' ' -f3-)"
+	@echo "1b. ROM designs:      $$(grep -m1 -i 'designs' $(DEMO)/1b.txt)"
 	@echo "2. jump_reset_first:  $$(head -1 $(DEMO)/2.txt)"
 	@echo "3. trigger_cdc:       $$(head -1 $(DEMO)/3.txt)"
 	@echo "4. hello (no jump):   $$(head -1 $(DEMO)/4.txt)"
