@@ -16,9 +16,11 @@ install: $(BIN)/c071emu
 demo: install
 	@mkdir -p build
 	@echo "== the seed question: why does erase fail after the forum's jump to the bootloader?"
-	-$(BIN)/c071emu diagnose images/elf/jump_forum_v1.elf --html build/jump_forum_v1.html
+	-$(BIN)/c071emu diagnose images/elf/jump_forum_v1.elf --trigger usb-control:0x40,0x42 --html build/jump_forum_v1.html
 	@echo "== the same diagnosis on the reset-first pattern (exit status 0: nothing blocks the erase)"
-	$(BIN)/c071emu diagnose images/elf/jump_reset_first.elf
+	$(BIN)/c071emu diagnose images/elf/jump_reset_first.elf --trigger usb-control:0x40,0x42
+	@echo "== an application that never enters the bootloader: where it was, what it presented (exit status 3)"
+	-$(BIN)/c071emu diagnose images/elf/hello.elf
 	@echo "== boot from main flash, interrupts by priority, PRIMASK and cpsie i"
 	$(BIN)/c071emu run images/elf/priority.elf
 	@echo "== BOOT0 pin high with nBOOT_SEL=0: boot from system memory"

@@ -67,16 +67,16 @@ def _bare_unicorn_rate(name: str) -> tuple[int, float]:
 
 def _diagnosis_timing(name: str = "jump_forum_v1") -> dict:
     """Wall time of one scenario run (app to jump, then the DFU flow) against a full diagnosis."""
-    from .analysis.diagnose import diagnose, jump_run, usb_request_trigger
+    from .analysis.diagnose import diagnose, jump_run
     from .analysis.flows import dfu_flow
+    trigger = "usb-control:0x40,0x42"             # the bundled apps' "enter bootloader" request
     app, bootloader = load_elf(IMAGES / f"{name}.elf"), load_elf(IMAGES / "bootloader.elf")
     flow = dfu_flow()
     started = time.perf_counter()
-    m, _ = jump_run(app, bootloader, {}, usb_request_trigger)
-    flow.run(m)
+    flow.run(jump_run(app, bootloader, {}, trigger).m)
     one_run = time.perf_counter() - started
     started = time.perf_counter()
-    d = diagnose(app, bootloader, flow)
+    d = diagnose(app, bootloader, flow, trigger=trigger)
     full = time.perf_counter() - started
     return {"scenario": name, "one_run_wall_seconds": round(one_run, 3), "diagnosis_wall_seconds": round(full, 3),
             "replays": d.oracle_calls, "diagnosis_over_one_run": round(full / one_run, 2),

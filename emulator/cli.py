@@ -1,8 +1,14 @@
 """Command line: ``c071emu run | diagnose | check | sweep | bench``.
 
 Exit status of ``run``: the guest's semihosting exit status; 2 bad input; 3 core
-lockup; 4 time limit reached; 5 strict-mode violation (an unmodelled access);
+lockup; 4 time limit reached (with ``--save-snapshot``: the stop point was never
+reached, nothing written); 5 strict-mode violation (an unmodelled access);
 130 interrupted; 0 when a debugger ended the session (``--gdb``: kill).
+
+Exit status of ``diagnose``: 0 the operation works after the jump; 1 it fails (the
+report says why); 2 bad input, or the bootloader image does not start after a BOOT0
+reset; 3 the application did not enter the bootloader (no jump within the window, or
+the trigger could not be delivered).
 """
 from __future__ import annotations
 
@@ -24,6 +30,25 @@ from .tracing import TraceSession, TraceSetupError
 EXIT_BAD_INPUT, EXIT_LOCKUP, EXIT_TIME_LIMIT, EXIT_STRICT, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
 EXIT_BROKEN_PIPE = 128 + 13          # what a shell reports for a process killed by SIGPIPE
 DEFAULT_MAX_TIME = 10.0
+
+
+TRIGGER_HELP = """triggers (--trigger SPEC; also trigger = "..." in scenario and sweep files):
+  none                         nothing: the application enters the bootloader by itself (default)
+  usb-control:TYPE,REQUEST[,VALUE[,INDEX[,HEXDATA]]]
+                               enumerate, SET_CONFIGURATION, then this control transfer
+                               (the bundled jump_*.elf apps: usb-control:0x40,0x42)
+  dfu-detach                   DFU 1.1 runtime: DFU_DETACH with the functional descriptor's
+                               wDetachTimeOut; a bus reset after it if bitWillDetach is clear
+  cdc:TEXT                     CDC ACM: SET_LINE_CODING 115200 8N1, DTR+RTS, TEXT on bulk OUT
+  cdc-1200                     the 1200-baud touch: SET_LINE_CODING 1200, DTR on, then off
+  usart1:TEXT[@BAUD[,FORMAT]]  TEXT on USART1 RX once its receiver is on (default 115200,8N1)
+  usart2:TEXT[@BAUD[,FORMAT]]  the same on USART2
+  pin:PORTPIN=LEVEL@TIME[+DURATION]
+                               drive a GPIO input (a button), e.g. pin:PC13=0@100ms+50ms
+  call:SYMBOL[@TIME]           an injection: at TIME (default the first WFI/WFE, else 100 ms)
+                               the core calls SYMBOL, the application's jump function
+TEXT takes C escapes ('cdc:DFU\\n').  Without a jump, the report says where the application
+was, what it presented (USB interfaces, USARTs, pulled-up inputs) and which trigger fits."""
 
 
 class BadInput(Exception):
@@ -98,7 +123,7 @@ def run_command(args: argparse.Namespace) -> int:
         machine.save_persistent(args.flash_file)
     if machine.loop.progress:
         sys.stderr.write("\r\033[K")
-    status = _exit_status(end)
+    status = EXIT_TIME_LIMIT if getattr(args, "snapshot_missed", False) else _exit_status(end)
     report = run_report(machine, end, wall, status)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -248,12 +273,27 @@ def run_with_gdb(machine: Machine, args: argparse.Namespace) -> RunEnd:
     return serve_gdb(machine, listener, args.max_time, lambda text: sys.stderr.write(text))
 
 
+def load_snapshot(path: str, application, bootloader=None):
+    """A saved snapshot checked against the images named (BadInput otherwise)."""
+    from .analysis.snapshot import JumpSnapshot
+    try:
+        snap = JumpSnapshot.load(path)
+        snap.check_images(application, bootloader)
+    except OSError as exc:
+        raise BadInput(f"--from-snapshot {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"--from-snapshot {path}: {exc}") from None
+    return snap
+
+
 def _restore_snapshot(machine: Machine, args: argparse.Namespace) -> None:
-    from .analysis.snapshot import JumpSnapshot, restore_snapshot
+    from .analysis.snapshot import restore_snapshot
     if args.from_snapshot:
+        images = machine.images
+        snap = load_snapshot(args.from_snapshot, images[-1], images[0] if len(images) > 1 else None)
         try:
-            restore_snapshot(machine, JumpSnapshot.load(args.from_snapshot))
-        except (OSError, ValueError, KeyError) as exc:
+            restore_snapshot(machine, snap)
+        except (ValueError, KeyError) as exc:
             raise BadInput(f"--from-snapshot: {exc}") from None
 
 
@@ -269,7 +309,16 @@ def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
         machine.loop.stop_on_entry(*SYSTEM_MEMORY)           # default: the jump into the bootloader
     end = machine.run(max_seconds=args.max_time)
     machine.loop.clear_stops()
-    take_snapshot(machine, f"stop at 0x{machine.cpu.pc():08X}", with_memories=True).save(args.save_snapshot)
+    if end.reason is not EndReason.STOP_AT:
+        where = f"--at {args.at}" if args.at else "the jump into system memory"
+        print(f"c071emu: --save-snapshot: the run never reached {where} ({end.reason.value}: {end.detail}); "
+              f"no snapshot written to {args.save_snapshot}", file=sys.stderr)
+        args.snapshot_missed = True
+        return end
+    try:
+        take_snapshot(machine, f"stop at 0x{machine.cpu.pc():08X}", with_memories=True).save(args.save_snapshot)
+    except OSError as exc:
+        raise BadInput(f"--save-snapshot {args.save_snapshot}: {exc.strerror or exc}") from None
     return end
 
 
@@ -278,39 +327,119 @@ def diagnose_command(args: argparse.Namespace) -> int:
     from .analysis.flows import flow_for
     from .analysis.report import print_terminal, to_html, to_json
     try:
-        app = load_elf(args.image)
-        bootloader = load_bootloader(args.bootloader)
-        option_bytes = parse_option_bytes_spec(args.option_bytes) if args.option_bytes else {}
-    except (ImageError, ValueError) as exc:
-        print(f"c071emu: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    result = diagnose(app, bootloader, flow_for(args.host), operation=args.operation, option_bytes=option_bytes)
+        inputs = _diagnose_inputs(args)
+    except BadInput as exc:
+        return _refuse(args, str(exc))
+    app, bootloader, option_bytes, trigger, payload, snapshot = inputs
+    flow = flow_for(args.host, payload)
+    flow.max_time = args.max_time
+    result = diagnose(app, bootloader, flow, operation=args.operation, option_bytes=option_bytes, trigger=trigger,
+                      jump_within=args.jump_within, hse_hz=args.hse, snapshot=snapshot)
     if args.json:
         print(json.dumps(to_json(result), indent=2))
     else:
         print_terminal(result)
+    if result.status == "bootloader-not-started":
+        print(f"c071emu: {result.note}", file=sys.stderr)
     if args.html:
-        Path(args.html).write_text(to_html(result))
-    return 1 if result.operation_failed else 0
+        try:
+            Path(args.html).write_text(to_html(result))
+        except OSError as exc:
+            print(f"c071emu: --html {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    return result.exit_status
+
+
+def _diagnose_inputs(args: argparse.Namespace):
+    """Everything a diagnosis needs, checked before anything runs (BadInput: one line)."""
+    from .image import load_payload
+    from .triggers import TriggerError, parse_trigger
+    try:
+        app = load_elf(args.image)
+        bootloader = load_bootloader(args.bootloader)
+        option_bytes = parse_option_bytes_spec(args.option_bytes) if args.option_bytes else {}
+    except (ImageError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        trigger = parse_trigger(args.trigger)
+        trigger.validate(app)
+    except TriggerError as exc:
+        raise BadInput(f"--trigger: {exc}") from None
+    if args.jump_within <= 0:
+        raise BadInput(f"--jump-within {args.jump_within:g}: give a positive number of seconds")
+    if args.max_time is not None and args.max_time <= 0:
+        raise BadInput(f"--max-time {args.max_time:g}: give a positive number of seconds")
+    if args.hse is not None and not 4_000_000 <= args.hse <= 48_000_000:
+        raise BadInput(f"--hse {args.hse}: the HSE oscillator takes 4-48 MHz (RM0490 §6.2.1)")
+    payload = None
+    if args.payload_address is not None and not args.payload:
+        raise BadInput("--payload-address places a raw binary --payload; give --payload FILE")
+    if args.payload:
+        try:
+            address = int(args.payload_address, 0) if args.payload_address is not None else None
+        except ValueError:
+            raise BadInput(f"--payload-address {args.payload_address!r}: not an address (e.g. 0x08000000)") from None
+        try:
+            payload = load_payload(args.payload, address)
+        except ImageError as exc:
+            raise BadInput(f"--payload: {exc}") from None
+    snapshot = load_snapshot(args.from_snapshot, app, bootloader) if args.from_snapshot else None
+    if args.from_snapshot and args.trigger != "none":
+        raise BadInput("--from-snapshot continues from a saved state: the trigger is already behind it "
+                       "(leave out --trigger)")
+    if args.html:
+        _check_writable(args.html, "--html")
+    return app, bootloader, option_bytes, trigger, payload, snapshot
+
+
+def _check_writable(path: str, option: str) -> None:
+    import os
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise BadInput(f"{option} {path}: is a directory")
+    if not parent.is_dir():
+        raise BadInput(f"{option} {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or p.exists() and not os.access(p, os.W_OK):
+        raise BadInput(f"{option} {path}: not writable")
+
+
+def _refuse(args: argparse.Namespace, message: str) -> int:
+    print(f"c071emu: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"schema": "c071emu.diagnosis/1", "status": "bad-input", "exit_status": EXIT_BAD_INPUT,
+                          "note": message}, indent=2))
+    return EXIT_BAD_INPUT
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from .scenario import ScenarioError, junit, load_scenario, run_scenario
+    from .scenario import ScenarioError, ScenarioResult, junit, load_scenario, run_scenario
     results = []
     try:
+        if args.junit:
+            _check_writable(args.junit, "--junit")
         scenarios = [load_scenario(f) for f in args.scenarios]
         for sc in scenarios:
-            r = run_scenario(sc)
+            try:
+                r = run_scenario(sc)
+            except ScenarioError:
+                raise
+            except Exception as exc:          # noqa: BLE001 - an internal error is this scenario's failure
+                r = ScenarioResult(sc, mismatches=[f"internal error: {type(exc).__name__}: {exc}"])
             results.append(r)
-            verdict = "ok" if r.passed else "MISMATCH"
+            verdict = "ok" if r.passed else "FAILED" if r.failure else "MISMATCH"
             print(f"{verdict:<8} {sc.name} ({sc.path}, {r.seconds:.2f} s)")
             for line in r.mismatches:
                 print(f"         {line}")
-    except ScenarioError as exc:
+    except (ScenarioError, BadInput) as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.junit:
-        Path(args.junit).write_text(junit(results))
+        try:
+            Path(args.junit).write_text(junit(results))
+        except OSError as exc:
+            print(f"c071emu: --junit {args.junit}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     failed = sum(not r.passed for r in results)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
@@ -379,14 +508,42 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--save-snapshot", metavar="FILE", help="stop at the jump (or --at) and save a snapshot")
     run.add_argument("--from-snapshot", metavar="FILE", help="continue from a saved snapshot")
     run.set_defaults(func=run_command)
-    diag = sub.add_parser("diagnose", help="why does a flash operation fail after the application's jump?")
-    diag.add_argument("image", help="application ELF file (jumps to the bootloader on USB request 0x42)")
-    diag.add_argument("--bootloader", metavar="FILE", help="system-memory image (default: the bundled reference)")
-    diag.add_argument("--host", choices=("dfu", "usart"), default="dfu")
-    diag.add_argument("--operation", choices=("erase", "write"), default="erase")
-    diag.add_argument("--option-bytes", metavar="SPEC")
-    diag.add_argument("--json", action="store_true", help="machine-readable report (schema c071emu.diagnosis/1)")
-    diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report")
+    diag = sub.add_parser(
+        "diagnose", help="why does a flash operation fail after the application's jump to the bootloader?",
+        description="Run the application, make it enter the system bootloader with --trigger, and compare a\n"
+                    "programming tool's session after that jump with one after a clean BOOT0 entry: which\n"
+                    "state the application left behind blocks the operation, how, and the fix.\n"
+                    "Exit status: 0 the operation works after the jump, 1 it fails, 2 bad input or a bootloader\n"
+                    "that does not start, 3 the application did not enter the bootloader (no jump within\n"
+                    "--jump-within, or the trigger could not be delivered).",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TRIGGER_HELP)
+    diag.add_argument("image", help="application ELF file")
+    diag.add_argument("--trigger", default="none", metavar="SPEC",
+                      help="what the simulated world does to make the application jump (default: none); see below")
+    diag.add_argument("--jump-within", type=float, default=5.0, metavar="SECONDS",
+                      help="simulated time the application has to enter the bootloader after the trigger (default 5)")
+    diag.add_argument("--bootloader", metavar="FILE",
+                      help="system-memory image, ELF or raw dump at 0x1FFF0000 (default: the bundled reference)")
+    diag.add_argument("--host", choices=("dfu", "usart"), default="dfu",
+                      help="the programming tool: dfu (dfu-util over USB DfuSe) or usart (stm32flash, AN3155 on "
+                           "USART1) (default dfu)")
+    diag.add_argument("--operation", choices=("erase", "write"), default="erase",
+                      help="the flash operation the diagnosis is about (default erase)")
+    diag.add_argument("--option-bytes", metavar="SPEC",
+                      help="option bytes over the factory values, e.g. nBOOT_SEL=0 or RDP=0xBB")
+    diag.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
+    diag.add_argument("--max-time", type=float, metavar="SECONDS",
+                      help="simulated time limit of each host flow (default: each step's own timeout)")
+    diag.add_argument("--payload", metavar="FILE",
+                      help="what the host flow programs: ELF, Intel HEX, or raw binary with --payload-address "
+                           "(default: the bundled hello image); the leave step passes when its reset handler runs")
+    diag.add_argument("--payload-address", metavar="ADDRESS", help="where a raw binary --payload goes (0x08000000)")
+    diag.add_argument("--from-snapshot", metavar="FILE",
+                      help="start from a snapshot saved at the jump (run --save-snapshot) instead of running the "
+                           "application; refused if it was taken with other images")
+    diag.add_argument("--json", action="store_true",
+                      help="machine-readable report (schema c071emu.diagnosis/1, with a status field)")
+    diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report (checked before the run)")
     diag.set_defaults(func=diagnose_command)
     check = sub.add_parser("check", help="run scenario files (TOML) and compare with their expected outcome")
     check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")

@@ -196,3 +196,88 @@ def _check_overlaps(path: Path, segments: list[Segment]) -> None:
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
         if b0 < a1:
             raise ImageError(f"{path}: segments at 0x{a0:08X} and 0x{b0:08X} overlap")
+
+
+def load_intel_hex(path: str | Path) -> Image:
+    """An Intel HEX file (records 00 data, 01 end, 02/04 segment/linear base; 03/05 start
+    addresses ignored), contiguous runs merged into segments."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    chunks: dict[int, int] = {}
+    base = 0
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except UnicodeDecodeError:
+        raise ImageError(f"{path}: not an Intel HEX file (not ASCII text)") from None
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            if not line.startswith(":"):
+                raise ValueError("a record starts with ':'")
+            record = bytes.fromhex(line[1:])
+            count, offset, kind = record[0], int.from_bytes(record[1:3], "big"), record[3]
+            data = record[4:4 + count]
+            if len(record) != count + 5 or sum(record) & 0xFF:
+                raise ValueError("bad length or checksum")
+        except (ValueError, IndexError) as exc:
+            raise ImageError(f"{path}:{number}: not an Intel HEX record ({exc})") from None
+        if kind == 0:
+            for i, b in enumerate(data):
+                chunks[base + offset + i] = b
+        elif kind == 1:
+            break
+        elif kind == 2:
+            base = int.from_bytes(data, "big") << 4
+        elif kind == 4:
+            base = int.from_bytes(data, "big") << 16
+    if not chunks:
+        raise ImageError(f"{path}: no data records")
+    runs: list[tuple[int, bytearray]] = []
+    for address in sorted(chunks):
+        if runs and runs[-1][0] + len(runs[-1][1]) == address:
+            runs[-1][1].append(chunks[address])
+        else:
+            runs.append((address, bytearray([chunks[address]])))
+    segments = [Segment(a, bytes(d)) for a, d in runs]
+    for s in segments:
+        _check_segment(path, s.address, len(s.data))
+    return Image(path, segments)
+
+
+def load_payload(path: str | Path, address: Optional[int] = None) -> Image:
+    """What a host flow programs: an ELF, an Intel HEX file, or a raw binary placed at
+    ``address`` (needed for a raw binary).  It must put a vector table in main flash."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageError(f"{p}: no such file")
+    head = p.read_bytes()[:4]
+    if head == b"\x7fELF":
+        image = load_elf(p)
+    elif head[:1] == b":":
+        image = load_intel_hex(p)
+    elif address is None:
+        raise ImageError(f"{p}: a raw binary payload needs --payload-address (e.g. 0x08000000)")
+    else:
+        if not c071.FLASH_BASE <= address < c071.FLASH_BASE + c071.FLASH_SIZE:
+            raise ImageError(f"{p}: payload address 0x{address:08X} is not in main flash")
+        image = load_binary(p, address, c071.FLASH_BASE + c071.FLASH_SIZE - address, "main flash")
+    flash = [s for s in image.segments if region_of(s.address) == "main flash"]
+    if not flash:
+        raise ImageError(f"{p}: nothing to program: no bytes in main flash (0x08000000)")
+    first = min(flash, key=lambda s: s.address)
+    if len(first.data) < 8:
+        raise ImageError(f"{p}: the payload does not start with a vector table (initial SP, reset vector)")
+    return image
+
+
+def image_digest(image: Image) -> str:
+    """SHA-256 of an image's loadable bytes (address and data of each segment, in address
+    order): the same program gives the same digest whatever file format carried it."""
+    import hashlib
+    h = hashlib.sha256()
+    for s in sorted(image.segments, key=lambda s: s.address):
+        h.update(s.address.to_bytes(4, "little") + len(s.data).to_bytes(4, "little") + s.data)
+    return h.hexdigest()

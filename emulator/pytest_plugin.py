@@ -9,10 +9,13 @@ def test_boot(c071):
     assert end.exit_status == 0 and "ready" in m.guest_output
 
 def test_jump_keeps_erase_working(c071):
-    d = c071.diagnose("build/app.elf")             # the app must jump on USB request 0x42
+    d = c071.diagnose("build/app.elf", trigger="cdc:DFU\\n")   # what makes the app jump
     assert not d.operation_failed, [i.title for i in d.blamed]
 ```
-Paths are relative to pytest's root directory.
+``trigger`` takes the syntax of ``c071emu diagnose --trigger`` (default ``none``: the
+application jumps by itself).  A diagnosis that cannot proceed - the application does not
+enter the bootloader, the trigger cannot be delivered, the bootloader does not start -
+fails the test with the report's reason.  Paths are relative to pytest's root directory.
 """
 from __future__ import annotations
 
@@ -46,13 +49,20 @@ class C071:
         return m
 
     def diagnose(self, application: str | Path, bootloader: Optional[str | Path] = None, host: str = "dfu",
-                 operation: str = "erase", option_bytes: str = ""):
+                 operation: str = "erase", option_bytes: str = "", trigger: str = "none",
+                 jump_within: float = 5.0, payload: Optional[str | Path] = None):
         from .analysis.diagnose import diagnose
         from .analysis.flows import flow_for
-        from .image import load_bootloader, load_elf
+        from .analysis.report import answer_lines
+        from .image import load_bootloader, load_elf, load_payload
         bl = load_bootloader(self._path(bootloader) if bootloader else None)
-        return diagnose(load_elf(self._path(application)), bl, flow_for(host),
-                        operation=operation, option_bytes=parse_option_bytes_spec(option_bytes))
+        flow = flow_for(host, load_payload(self._path(payload)) if payload else None)
+        d = diagnose(load_elf(self._path(application)), bl, flow, operation=operation,
+                     option_bytes=parse_option_bytes_spec(option_bytes), trigger=trigger, jump_within=jump_within)
+        if d.status not in ("ok", "operation-fails"):
+            pytest.fail(f"c071.diagnose({application}, trigger={trigger!r}): {d.status}\n" +
+                        "\n".join(answer_lines(d)), pytrace=False)
+        return d
 
     def check(self, scenario_file: str | Path):
         from .scenario import load_scenario, run_scenario

@@ -5,7 +5,9 @@
 name = "the forum's jump: erase fails"
 application = "images/elf/jump_forum_v1.elf"   # paths are relative to this file
 bootloader = "images/elf/bootloader.elf"       # optional: the bundled reference bootloader
-entry = "jump"                                 # "jump" (USB request 0x42 to the app) or "boot0"
+entry = "jump"                                 # "jump" (the app's own jump) or "boot0"
+trigger = "usb-control:0x40,0x42"              # what makes the app jump (emulator/triggers.py; default "none")
+jump_within = 5.0                              # optional: simulated seconds after the trigger
 host = "dfu"                                   # "dfu" or "usart"
 option_bytes = ""                              # optional, as --option-bytes
 operation = "erase"                            # what `blocking` is about
@@ -17,8 +19,9 @@ blocking = ["VTOR", "MEM_MODE"]                # optional: runs the full diagnos
 ```
 
 ``c071emu check FILE...`` runs each scenario, compares every stated expectation and
-exits 1 on any mismatch (2 on a malformed file); ``--junit OUT.xml`` writes one test
-case per scenario.
+exits 1 on any mismatch - an application that does not enter the bootloader is one, with
+the reason - (2 on a malformed file, an unknown key included); ``--junit OUT.xml`` writes
+one test case per scenario.
 """
 from __future__ import annotations
 
@@ -30,13 +33,14 @@ from xml.sax.saxutils import escape
 
 from peripherals.option_bytes import parse_option_bytes_spec
 
-from .analysis.diagnose import diagnose, jump_run, reference_run, usb_request_trigger
+from .analysis.diagnose import DEFAULT_JUMP_WITHIN, BootloaderNotStarted, diagnose, jump_run, reference_run
 from .analysis.flows import STEPS, FlowOutcome, flow_for
 from .image import BUNDLED_BOOTLOADER, ImageError, load_bootloader, load_elf
-
-
+from .triggers import TriggerError, parse_trigger
 
 STATUSES = ("ok", "failed", "not run")
+SCENARIO_KEYS = ("name", "application", "bootloader", "entry", "trigger", "jump_within", "host", "option_bytes",
+                 "operation")
 
 
 class ScenarioError(Exception):
@@ -56,6 +60,8 @@ class Scenario:
     expect_steps: dict[str, str]
     expect_blocking: Optional[list[str]]
     diagnose: bool = False            # report the blamed items even when none are expected (sweeps)
+    trigger: str = "none"
+    jump_within: float = DEFAULT_JUMP_WITHIN
 
 
 @dataclass
@@ -65,6 +71,7 @@ class ScenarioResult:
     outcome: Optional[FlowOutcome] = None
     blocking: Optional[list[str]] = None
     seconds: float = 0.0
+    failure: str = ""                 # why the scenario could not be run through (no jump, trigger, bootloader)
 
     @property
     def passed(self) -> bool:
@@ -87,9 +94,20 @@ def load_scenario(path: str | Path) -> Scenario:
     s, expect = data.get("scenario"), data.get("expect")
     if not isinstance(s, dict) or not isinstance(expect, dict):
         raise ScenarioError(f"{path}: needs a [scenario] table and an [expect] table")
+    for key in s:
+        if key not in SCENARIO_KEYS:
+            raise ScenarioError(f"{path}: [scenario]: unknown key {key!r}; keys are {', '.join(SCENARIO_KEYS)}")
     if "application" not in s:
         raise ScenarioError(f"{path}: [scenario] needs application = \"path/to/app.elf\"")
     base = path.parent
+    trigger = s.get("trigger", "none")
+    try:
+        parse_trigger(trigger)
+    except TriggerError as exc:
+        raise ScenarioError(f"{path}: [scenario] {exc}") from None
+    jump_within = s.get("jump_within", DEFAULT_JUMP_WITHIN)
+    if isinstance(jump_within, bool) or not isinstance(jump_within, (int, float)) or jump_within <= 0:
+        raise ScenarioError(f"{path}: [scenario] jump_within must be a positive number of seconds")
     entry, host = s.get("entry", "jump"), s.get("host", "dfu")
     if entry not in ("jump", "boot0"):
         raise ScenarioError(f"{path}: entry must be \"jump\" or \"boot0\", not {entry!r}")
@@ -110,7 +128,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: {exc}") from None
     bootloader = base / s["bootloader"] if "bootloader" in s else BUNDLED_BOOTLOADER
     return Scenario(path, s.get("name", path.stem), base / s["application"], bootloader, entry, host,
-                    option_bytes, s.get("operation", "erase"), steps, blocking)
+                    option_bytes, s.get("operation", "erase"), steps, blocking, trigger=trigger,
+                    jump_within=float(jump_within))
 
 
 def run_scenario(sc: Scenario) -> ScenarioResult:
@@ -122,22 +141,38 @@ def run_scenario(sc: Scenario) -> ScenarioResult:
         bootloader = load_bootloader(sc.bootloader)
     except ImageError as exc:
         raise ScenarioError(str(exc)) from None
+    try:
+        trigger = parse_trigger(sc.trigger)
+        trigger.validate(app)
+    except TriggerError as exc:
+        raise ScenarioError(f"{sc.path}: {exc}") from None
     flow = flow_for(sc.host)
     if sc.expect_blocking is not None or sc.diagnose and sc.entry == "jump":
-        d = diagnose(app, bootloader, flow, operation=sc.operation, option_bytes=sc.option_bytes)
+        d = diagnose(app, bootloader, flow, operation=sc.operation, option_bytes=sc.option_bytes, trigger=trigger,
+                     jump_within=sc.jump_within)
         result.outcome, result.blocking = d.jump_outcome, [i.key for i in d.blamed]
-        if d.jump_outcome is None:
-            result.mismatches.append(d.note)
-        if sc.expect_blocking is not None and result.blocking != sc.expect_blocking:
+        if not d.jumped:
+            result.failure = f"{d.status}: {d.note}" + (f" (at {d.where})" if d.where else "")
+            result.mismatches.append(result.failure)
+        if sc.expect_blocking is not None and d.jumped and result.blocking != sc.expect_blocking:
             result.mismatches.append(f"blocking: expected {sc.expect_blocking}, got {result.blocking}")
     elif sc.entry == "boot0":
-        result.outcome = flow.run(reference_run(app, bootloader, sc.option_bytes))
+        try:
+            result.outcome = flow.run(reference_run(app, bootloader, sc.option_bytes))
+        except BootloaderNotStarted as exc:
+            result.failure = f"bootloader-not-started: {exc}"
+            result.mismatches.append(result.failure)
     else:
-        m, end = jump_run(app, bootloader, sc.option_bytes, usb_request_trigger)
-        if end.reason.value != "stop-at":
-            result.mismatches.append(f"the application never entered system memory ({end.detail})")
+        run = jump_run(app, bootloader, sc.option_bytes, trigger, sc.jump_within)
+        if run.status != "jumped":
+            status = "no-jump" if run.status == "no-jump" else run.status
+            result.failure = f"{status}: {run.detail} (trigger {sc.trigger})"
+            result.mismatches.append(result.failure)
         else:
-            result.outcome = flow.run(m)
+            result.outcome = flow.run(run.m)
+    if result.failure:
+        result.seconds = time.perf_counter() - started
+        return result
     for step, expected in sc.expect_steps.items():
         got = result.outcome.step(step).status if result.outcome and result.outcome.step(step) else "not run"
         if got != expected:

@@ -1,4 +1,4 @@
-"""Sweeps: one scenario per cell of images × option bytes × hosts × entries × operations.
+"""Sweeps: one scenario per cell of images × option bytes × hosts × entries × operations × triggers.
 
 ```toml
 [sweep]
@@ -12,6 +12,7 @@ option_bytes = ["", "RDP=0xBB"]                # default [""]: the factory optio
 host = ["dfu", "usart"]                        # default ["dfu"]
 entry = ["jump"]                               # default ["jump"]; "jump" | "boot0"
 operation = ["erase"]                          # default ["erase"]; "erase" | "write"
+trigger = ["usb-control:0x40,0x42"]            # default ["none"]; trigger specs (emulator/triggers.py)
 
 [[expect]]                                     # optional, any number, applied in file order
 match = { application = "jump_forum_v1" }      # axis -> value or list of values; no match: every cell
@@ -22,8 +23,10 @@ blocking = ["VTOR", "MEM_MODE"]                # optional: diagnoses the matched
 Paths are relative to the matrix file.  A ``match`` value is a value as written in
 ``[axes]``; an application may also be named by its file name or stem.  A cell takes the
 steps of every ``[[expect]]`` that matches it, a later block overriding an earlier one for
-the same step.  Cells run in the order application, option_bytes, host, entry, operation
-(the first varies slowest) and come back in that order whatever order they finish in.
+the same step.  Cells run in the order application, option_bytes, host, entry, operation,
+trigger (the first varies slowest) and come back in that order whatever order they finish in.
+A jump cell whose application does not enter the bootloader (or whose trigger cannot be
+delivered) is a failed cell, with the reason, whether or not it has expectations.
 
 Each cell is a :class:`~emulator.scenario.Scenario` run by :func:`run_scenario`.  Workers
 get a plain-dict description of their cell and send a plain dict back: the machine holds
@@ -47,10 +50,12 @@ from peripherals.option_bytes import parse_option_bytes_spec
 from .analysis.flows import STEPS
 from .image import BUNDLED_BOOTLOADER, ImageError, load_bootloader, load_elf
 from .scenario import STATUSES, Scenario, ScenarioResult, junit, read_toml, run_scenario
+from .triggers import TriggerError, parse_trigger
 
 SCHEMA = "c071emu.sweep/1"
-AXES = ("application", "option_bytes", "host", "entry", "operation")
-AXIS_DEFAULTS = {"option_bytes": [""], "host": ["dfu"], "entry": ["jump"], "operation": ["erase"]}
+AXES = ("application", "option_bytes", "host", "entry", "operation", "trigger")
+AXIS_DEFAULTS = {"option_bytes": [""], "host": ["dfu"], "entry": ["jump"], "operation": ["erase"],
+                 "trigger": ["none"]}
 AXIS_CHOICES = {"host": ("dfu", "usart"), "entry": ("jump", "boot0"), "operation": ("erase", "write")}
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -104,7 +109,8 @@ class Matrix:
             cells.append({
                 "index": index,
                 "name": " / ".join([labels[cell["application"]], cell["option_bytes"] or "factory",
-                                    cell["host"], cell["entry"], cell["operation"]]),
+                                    cell["host"], cell["entry"], cell["operation"]]
+                                   + [cell["trigger"]] * (len(self.axes["trigger"]) > 1)),
                 **cell,
                 "label": labels[cell["application"]],
                 "application_path": str(self.path.parent / cell["application"]),
@@ -154,6 +160,11 @@ def load_matrix(path: str | Path) -> Matrix:
             parse_option_bytes_spec(spec)
         except ValueError as exc:
             raise SweepError(f"{path}: [axes] option_bytes[{i}] = {spec!r}: {exc}") from None
+    for i, spec in enumerate(axes["trigger"]):
+        try:
+            parse_trigger(spec)
+        except TriggerError as exc:
+            raise SweepError(f"{path}: [axes] trigger[{i}]: {exc}") from None
     for axis, choices in AXIS_CHOICES.items():
         for value in axes[axis]:
             if value not in choices:
@@ -241,12 +252,12 @@ def scenario_of(cell: dict) -> Scenario:
     expect = cell["expect"] or {"steps": {}, "blocking": None}
     return Scenario(Path(cell["matrix"]), cell["name"], Path(cell["application_path"]), Path(cell["bootloader_path"]),
                     cell["entry"], cell["host"], parse_option_bytes_spec(cell["option_bytes"]), cell["operation"],
-                    dict(expect["steps"]), expect["blocking"], diagnose=cell["diagnose"])
+                    dict(expect["steps"]), expect["blocking"], diagnose=cell["diagnose"], trigger=cell["trigger"])
 
 
 def blank_result(index: int, error: Optional[str] = None) -> dict:
     return {"index": index, "steps": [{"name": s, "status": "not run", "detail": ""} for s in STEPS],
-            "blocking": None, "mismatches": [], "note": "", "error": error, "seconds": 0.0}
+            "blocking": None, "mismatches": [], "note": "", "failure": "", "error": error, "seconds": 0.0}
 
 
 def run_cell(cell: dict) -> dict:
@@ -262,10 +273,9 @@ def run_cell(cell: dict) -> dict:
         if r.outcome is not None:
             result["steps"] = [{"name": s.name, "status": s.status, "detail": s.detail} for s in r.outcome.steps]
         result["blocking"] = r.blocking
-        if cell["expect"] is None:               # nothing to compare: "never entered" is an outcome, not a mismatch
-            result["note"] = "; ".join(r.mismatches)
-        else:
-            result["mismatches"] = r.mismatches
+        result["failure"] = r.failure           # no jump, trigger not delivered, bootloader not started
+        if cell["expect"] is not None:
+            result["mismatches"] = [m for m in r.mismatches if m != r.failure]
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -299,7 +309,7 @@ class Progress:
             print(line, file=self.stream, flush=True)
             return
         self.bar.update(self.task, advance=1, last=f"{cell['name']}: {_summary(result)}")
-        if result["error"] or result["mismatches"]:
+        if result["error"] or result["mismatches"] or result.get("failure"):
             self.bar.console.print(line, markup=False, highlight=False)
 
     def stop(self) -> None:
@@ -310,6 +320,8 @@ class Progress:
 def _summary(result: dict) -> str:
     if result["error"]:
         return f"error ({result['error']})"
+    if result.get("failure"):
+        return f"failed ({result['failure']}) ({result['seconds']:.2f} s)"
     failed = next((s for s in result["steps"] if s["status"] == "failed"), None)
     text = f"{failed['name']} failed" if failed else \
         "all steps ok" if all(s["status"] == "ok" for s in result["steps"]) else "not run"
@@ -366,6 +378,8 @@ def run_cells(cells: list[dict], engine: str, jobs: int, scheduler: Optional[str
 def verdict(cell: dict, result: dict) -> Optional[str]:
     if result["error"]:
         return "error"
+    if result.get("failure"):
+        return "failed"
     if cell["expect"] is None:
         return None
     return "mismatch" if result["mismatches"] else "pass"
@@ -385,6 +399,7 @@ def report(matrix: Matrix, cells: list[dict], results: list[dict], run: dict) ->
             "verdict": verdict(cell, result),
             "mismatches": result["mismatches"],
             "note": result["note"],
+            "failure": result.get("failure", ""),
             "error": result["error"],
             "seconds": result["seconds"],
         })
@@ -398,7 +413,8 @@ def report(matrix: Matrix, cells: list[dict], results: list[dict], run: dict) ->
         "axes": matrix.axes,
         "cells": rows,
         "summary": {"cells": len(rows), "pass": counts.count("pass"), "mismatch": counts.count("mismatch"),
-                    "error": counts.count("error"), "unchecked": counts.count(None)},
+                    "failed": counts.count("failed"), "error": counts.count("error"),
+                    "unchecked": counts.count(None)},
         "run": run,
     }
 
@@ -407,13 +423,16 @@ def table(doc: dict) -> str:
     """The summary table: one row per cell, each step's status, then what went wrong and why."""
     show_blocking = doc["diagnose"] or any(c["blocking"] is not None for c in doc["cells"])
     show_verdict = any(c["expect"] is not None for c in doc["cells"])
-    header = ["#", "application", "option bytes", "host", "entry", "operation", *STEPS]
+    show_trigger = any(c["trigger"] != "none" for c in doc["cells"])
+    header = ["#", "application", "option bytes", "host", "entry", "operation", *(["trigger"] * show_trigger),
+              *STEPS]
     header += ["blocking"] * show_blocking + ["expect"] * show_verdict + ["seconds"]
     rows = []
     for c in doc["cells"]:
         status = {s["name"]: s["status"] for s in c["steps"]}
         row = [str(c["index"]), c["label"], c["option_bytes"] or "factory", c["host"], c["entry"],
-               c["operation"], *(("error" if c["error"] else status.get(s, "not run")) for s in STEPS)]
+               c["operation"], *([c["trigger"]] * show_trigger),
+               *(("error" if c["error"] else status.get(s, "not run")) for s in STEPS)]
         if show_blocking:
             row.append("n/a" if c["blocking"] is None else ", ".join(c["blocking"]) or "none")
         if show_verdict:
@@ -428,6 +447,7 @@ def table(doc: dict) -> str:
     for c in doc["cells"]:
         failed = next((s for s in c["steps"] if s["status"] == "failed"), None)
         for text in ([f"error: {c['error']}"] if c["error"] else []) + \
+                ([f"FAILED {c['failure']}"] if c.get("failure") else []) + \
                 [f"MISMATCH {m}" for m in c["mismatches"]] + \
                 ([f"note: {c['note']}"] if c["note"] else []) + \
                 ([f"{failed['name']} failed: {failed['detail']}"] if failed else []):
@@ -435,7 +455,8 @@ def table(doc: dict) -> str:
     if notes:
         lines += ["", *notes]
     s, run = doc["summary"], doc["run"]
-    lines += ["", f"{s['cells']} cells: {s['pass']} as expected, {s['mismatch']} mismatched, {s['error']} errors, "
+    lines += ["", f"{s['cells']} cells: {s['pass']} as expected, {s['mismatch']} mismatched, {s['failed']} failed, "
+                  f"{s['error']} errors, "
                   f"{s['unchecked']} without expectations ({run['wall_seconds']:.1f} s, {_engine(run)})"]
     return "\n".join(lines) + "\n"
 
@@ -454,7 +475,8 @@ def junit_results(cells: list[dict], results: list[dict]) -> list[ScenarioResult
         if v is None:
             continue
         r = ScenarioResult(scenario_of(cell), seconds=result["seconds"], blocking=result["blocking"])
-        r.mismatches = [f"error: {result['error']}"] if result["error"] else list(result["mismatches"])
+        r.mismatches = [f"error: {result['error']}"] if result["error"] else \
+            [f"failed: {result['failure']}"] * bool(result.get("failure")) + list(result["mismatches"])
         out.append(r)
     return out
 
@@ -502,4 +524,5 @@ def command(args) -> int:
             except OSError as exc:
                 print(f"c071emu: {option} {target}: {exc.strerror or exc}", file=sys.stderr)
                 return EXIT_BAD_INPUT
-    return EXIT_MISMATCH if doc["summary"]["mismatch"] or doc["summary"]["error"] else EXIT_OK
+    summary = doc["summary"]
+    return EXIT_MISMATCH if summary["mismatch"] or summary["failed"] or summary["error"] else EXIT_OK

@@ -18,10 +18,11 @@ from emulator.image import load_elf
 from tests.conftest import elf
 
 BOOTLOADER = load_elf(elf("bootloader"))
+TRIGGER = "usb-control:0x40,0x42"            # the bundled apps' "enter bootloader" vendor request
 
 
 def run(name: str, operation: str = "erase"):
-    return diagnose(load_elf(elf(name)), BOOTLOADER, dfu_flow(), operation=operation)
+    return diagnose(load_elf(elf(name)), BOOTLOADER, dfu_flow(), operation=operation, trigger=TRIGGER)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_scenario_with_no_blocking_residual_state_for_erase(name):
 
 
 def test_cli_diagnose_exit_status_and_json(capsys):
-    assert main(["diagnose", str(elf("jump_reset_first")), "--json"]) == 0
+    assert main(["diagnose", str(elf("jump_reset_first")), "--trigger", TRIGGER, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["operation_failed"] is False
 
 
@@ -107,14 +108,14 @@ def test_cli_diagnose_bad_input_exits_2(capsys, tmp_path):
 
 def test_usart_host_reaches_the_same_diagnosis_for_the_forum_jump():
     from emulator.analysis.flows import usart_flow
-    d = diagnose(load_elf(elf("jump_forum_v1")), BOOTLOADER, usart_flow())
+    d = diagnose(load_elf(elf("jump_forum_v1")), BOOTLOADER, usart_flow(), trigger=TRIGGER)
     assert d.reference_outcome.all_ok
     assert [s.status for s in d.jump_outcome.steps[:4]] == ["ok", "ok", "ok", "failed"]
     assert [i.key for i in d.blamed] == ["VTOR", "MEM_MODE"] and d.fix_verified
 
 
 def test_cli_diagnose_over_usart_exit_status(capsys):
-    assert main(["diagnose", str(elf("jump_reset_first")), "--host", "usart", "--json"]) == 0
+    assert main(["diagnose", str(elf("jump_reset_first")), "--host", "usart", "--trigger", TRIGGER, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["operation_failed"] is False
 
 

@@ -34,6 +34,7 @@ def test_a_wrong_expectation_fails_the_check(capsys, tmp_path):
 [scenario]
 name = "claims the forum jump can erase"
 application = "{ELF_DIR}/jump_forum_v1.elf"
+trigger = "usb-control:0x40,0x42"
 [expect]
 enumerate = "ok"
 erase = "ok"
@@ -60,4 +61,6 @@ def test_pytest_plugin_in_a_sample_firmware_project(pytester):
     template = (Path(__file__).parent / "sample_project" / "test_app.py.template").read_text()
     pytester.makepyfile(test_app=template.replace("{ELF_DIR}", str(ELF_DIR)))
     result = pytester.runpytest_subprocess("-q")          # the plugin loads through its pytest11 entry point
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*test_an_app_that_never_jumps_fails_the_test*", "*no-jump*"])
+    assert "Traceback" not in result.stdout.str()

@@ -67,12 +67,13 @@ name = "forum v1 against reset-first"
 application = ["elf/jump_reset_first.elf", "elf/jump_forum_v1.elf"]
 option_bytes = ["", "RDP=0xBB"]
 host = ["usart", "dfu"]
+trigger = "usb-control:0x40,0x42"
 """)
     status, out, err = sweep(capsys, path, "--jobs", "2", "--json", tmp_path / "out.json")
     assert status == 0, out + err                           # no expectations: outcomes only
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["schema"] == "c071emu.sweep/1" and doc["name"] == "forum v1 against reset-first"
-    assert doc["summary"] == {"cells": 8, "pass": 0, "mismatch": 0, "error": 0, "unchecked": 8}
+    assert doc["summary"] == {"cells": 8, "pass": 0, "mismatch": 0, "failed": 0, "error": 0, "unchecked": 8}
     order = [(c["label"], c["option_bytes"], c["host"]) for c in doc["cells"]]
     assert order == [(app, ob, host) for app in ("jump_reset_first", "jump_forum_v1")
                      for ob in ("", "RDP=0xBB") for host in ("usart", "dfu")]
@@ -92,10 +93,11 @@ host = ["usart", "dfu"]
     rows = table_rows(out)
     assert [r[:4] for r in rows] == [[str(i), app, ob or "factory", host] for i, (app, ob, host) in enumerate(order)]
     forum_dfu = rows[order.index(("jump_forum_v1", "", "dfu"))]
-    assert forum_dfu[4:13] == ["jump", "erase", "ok", "ok", "ok", "failed", "not run", "not run", "not run"]
-    assert rows[order.index(("jump_reset_first", "", "dfu"))][6:13] == ["ok"] * 7
+    assert forum_dfu[4:14] == ["jump", "erase", "usb-control:0x40,0x42", "ok", "ok", "ok", "failed", "not run",
+                               "not run", "not run"]
+    assert rows[order.index(("jump_reset_first", "", "dfu"))][7:14] == ["ok"] * 7
     assert "#5 jump_forum_v1 / factory / dfu / jump / erase: erase failed: " in out     # the why, under the table
-    assert "8 cells: 0 as expected, 0 mismatched, 0 errors, 8 without expectations" in out
+    assert "8 cells: 0 as expected, 0 mismatched, 0 failed, 0 errors, 8 without expectations" in out
     progress = [line for line in err.splitlines() if line.startswith("[")]           # not a tty: plain lines
     assert len(progress) == 8 and progress[-1].startswith("[8/8]")
 
@@ -103,6 +105,7 @@ host = ["usart", "dfu"]
 TWO_CELLS_WITH_EXPECTATIONS = """
 [axes]
 application = ["elf/jump_forum_v1.elf", "elf/jump_reset_first.elf"]
+trigger = "usb-control:0x40,0x42"
 [[expect]]
 enumerate = "ok"                                   # every cell
 [[expect]]
@@ -145,6 +148,7 @@ diagnose = true
 [axes]
 application = ["elf/jump_forum_v1.elf"]
 entry = ["jump", "boot0"]
+trigger = "usb-control:0x40,0x42"
 [[expect]]
 match = { entry = "boot0" }
 erase = "ok"                                       # a clean BOOT0 entry erases
@@ -154,7 +158,7 @@ erase = "ok"                                       # a clean BOOT0 entry erases
     jump, boot0 = json.loads((tmp_path / "d.json").read_text())["cells"]
     assert jump["blocking"] == ["VTOR", "MEM_MODE"] and statuses(jump)["erase"] == "failed"
     assert boot0["blocking"] is None and set(statuses(boot0).values()) == {"ok"}
-    assert [r[13] for r in table_rows(out)] == ["VTOR, MEM_MODE", "n/a"]
+    assert [r[14] for r in table_rows(out)] == ["VTOR, MEM_MODE", "n/a"]
 
 
 @pytest.mark.parametrize("text, key, message", [

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from peripherals import c071
 from peripherals.option_bytes import read_option_word
@@ -23,15 +23,30 @@ from peripherals.option_bytes import read_option_word
 from ..core.runloop import EndReason
 from ..image import Image
 from ..machine import Machine, MachineConfig
+from ..triggers import AppEnded, Bench, Jumped, NoTrigger, NotDelivered, Trigger, as_trigger, describe_device, \
+    interfaces_of, suggestions
 from .ddmin import ddmin
 from .flows import FlowOutcome, HostFlow
 from .items import Item, residual_items
 from .replay import restore_items, run_forked
-from .snapshot import JumpSnapshot, run_to_bootloader_entry, take_snapshot
+from .snapshot import JumpSnapshot, in_system_memory, restore_snapshot, run_to_bootloader_entry, take_snapshot
 
 N_BOOT_SEL = 1 << 24
-APP_REQUEST_ENTER_BOOTLOADER = 0x42
+DEFAULT_JUMP_WITHIN = 5.0
 MECHANISM_KINDS = ("flash.", "exception.fault", "reset", "lockup", "iwdg", "scb.sysresetreq")
+
+# The outcome of a diagnosis and the exit status of `c071emu diagnose` for it.
+STATUS_EXIT = {
+    "ok": 0,                          # the application jumped; the operation works afterwards
+    "operation-fails": 1,             # the application jumped; the operation fails (the diagnosis says why)
+    "no-jump": 3,                     # the application did not enter the bootloader within the window
+    "trigger-not-delivered": 3,       # the simulated world could not deliver the trigger
+    "bootloader-not-started": 2,      # the bootloader image does not start after a BOOT0 reset
+}
+
+
+class BootloaderNotStarted(Exception):
+    """The bootloader image did not reach its first instruction after a BOOT0 reset."""
 
 
 @dataclass
@@ -39,10 +54,10 @@ class Diagnosis:
     app: str
     bootloader: str
     operation: str
-    reference: JumpSnapshot
+    reference: Optional[JumpSnapshot]
     jump: Optional[JumpSnapshot]
     items: list[Item]
-    reference_outcome: FlowOutcome
+    reference_outcome: Optional[FlowOutcome]
     jump_outcome: Optional[FlowOutcome]
     blamed: list[Item] = field(default_factory=list)
     oracle_calls: int = 0
@@ -50,6 +65,17 @@ class Diagnosis:
     fix_outcome: Optional[FlowOutcome] = None
     mechanism: list[dict] = field(default_factory=list)
     note: str = ""
+    status: str = "ok"
+    trigger: str = "none"
+    injection: bool = False           # the jump was made to happen (call:), not caused by the app's own trigger
+    world: list[str] = field(default_factory=list)        # what the simulated world did, with times
+    where: str = ""                   # no jump: where the application was at the end of the window
+    presented: list[str] = field(default_factory=list)    # no jump: what it showed the world (USB, USARTs)
+    suggested: list[str] = field(default_factory=list)    # no jump: --trigger values that match
+
+    @property
+    def jumped(self) -> bool:
+        return self.jump is not None
 
     @property
     def operation_failed(self) -> bool:
@@ -59,6 +85,10 @@ class Diagnosis:
     def fix_verified(self) -> bool:
         return self.fix_outcome is not None and self.fix_outcome.all_ok
 
+    @property
+    def exit_status(self) -> int:
+        return STATUS_EXIT[self.status]
+
 
 def _machine(app: Image, bootloader: Image, config: MachineConfig) -> Machine:
     m = Machine(config)
@@ -67,49 +97,109 @@ def _machine(app: Image, bootloader: Image, config: MachineConfig) -> Machine:
     return m
 
 
-def reference_run(app: Image, bootloader: Image, option_bytes: dict[str, int]) -> Machine:
+def reference_run(app: Image, bootloader: Image, option_bytes: dict[str, int], hse_hz: Optional[int] = None) -> Machine:
     """BOOT0 entry with the same option bytes, nBOOT_SEL cleared so that the pin selects."""
     probe = Machine(MachineConfig(option_bytes=option_bytes))
     optr = read_option_word(probe.option_area.buffer, "OPTR")[0]
-    m = _machine(app, bootloader, MachineConfig(boot_pin=1, option_bytes={**option_bytes,
-                                                                          "OPTR": optr & ~N_BOOT_SEL}))
+    m = _machine(app, bootloader, MachineConfig(boot_pin=1, hse_hz=hse_hz,
+                                                option_bytes={**option_bytes, "OPTR": optr & ~N_BOOT_SEL}))
     m.reset("power")
     end = run_to_bootloader_entry(m)
     if end.reason is not EndReason.STOP_AT:
-        raise RuntimeError(f"the bootloader was not entered after a BOOT0 reset: {end.detail}")
+        raise BootloaderNotStarted(f"{bootloader.path}: the bootloader did not start after a BOOT0 reset "
+                                   f"({end.reason.value}: {end.detail}, PC 0x{end.pc:08X})")
     return m
 
 
-def jump_run(app: Image, bootloader: Image, option_bytes: dict[str, int], trigger: Callable[[Machine], None],
-             max_seconds: float = 2.0):
-    m = _machine(app, bootloader, MachineConfig(option_bytes=option_bytes))
+@dataclass
+class JumpRun:
+    """The application's run from power-on to its jump (or to the end of the window)."""
+    m: Machine
+    bench: Bench
+    trigger: Trigger
+    status: str                       # "jumped" | "no-jump" | "trigger-not-delivered"
+    detail: str = ""
+    jumped_during_delivery: bool = False
+    end_reason: str = ""
+
+
+def jump_run(app: Image, bootloader: Image, option_bytes: dict[str, int], trigger: "str | Trigger | None" = None,
+             jump_within: float = DEFAULT_JUMP_WITHIN, hse_hz: Optional[int] = None,
+             snapshot: Optional[JumpSnapshot] = None) -> JumpRun:
+    """Power on (or continue from ``snapshot``), deliver the trigger, and run until the first
+    instruction in system memory or until ``jump_within`` simulated seconds after the trigger."""
+    trig = as_trigger(trigger)
+    m = _machine(app, bootloader, MachineConfig(option_bytes=option_bytes, hse_hz=hse_hz))
     m.reset("power")
-    trigger(m)
-    end = run_to_bootloader_entry(m, max_seconds=max_seconds)
-    return m, end
+    if snapshot is not None:
+        restore_snapshot(m, snapshot)
+    bench = Bench(m)
+    trig.prepare(bench)
+    run = JumpRun(m, bench, trig, "no-jump")
+    if in_system_memory(m.cpu.pc()):
+        run.status = "jumped"
+        return run
+    m.loop.stop_on_entry(c071.SYSMEM_BASE, c071.SYSMEM_BASE + c071.SYSMEM_SIZE - 1)
+    try:
+        trig.deliver(bench)
+        deadline = m.seconds() + jump_within
+        while m.seconds() < deadline:
+            end = m.run(max_seconds=deadline - m.seconds())
+            run.end_reason = end.reason.value
+            if in_system_memory(m.cpu.pc()):
+                run.status = "jumped"
+                break
+            if end.reason in (EndReason.EXIT, EndReason.LOCKUP, EndReason.STRICT, EndReason.INTERRUPTED):
+                run.detail = _ended(end)
+                break
+        else:
+            run.detail = f"no jump within {jump_within:g} s of simulated time after the trigger"
+    except Jumped:
+        run.status, run.jumped_during_delivery = "jumped", True
+    except AppEnded as ended:
+        run.detail, run.end_reason = _ended(ended.end) + " while the trigger was being delivered", \
+            ended.end.reason.value
+    except NotDelivered as exc:
+        run.status, run.detail = "trigger-not-delivered", str(exc)
+    finally:
+        m.loop.clear_stops()
+    return run
 
 
-def usb_request_trigger(m: Machine) -> None:
-    """Enumerate the application and send it the 'enter bootloader' vendor request."""
-    from ..host.usb_host import UsbHost
-    host = UsbHost(m)
-    host.enumerate()
-    host.control_transfer(0x40, APP_REQUEST_ENTER_BOOTLOADER, 0, 0)
-    m.usb_host = host
+def _ended(end) -> str:
+    if end.reason is EndReason.EXIT:
+        return f"the application exited (semihosting, status {end.exit_status})"
+    if end.reason is EndReason.LOCKUP:
+        return f"the core locked up ({end.detail})"
+    return f"the run ended: {end.reason.value} ({end.detail})"
 
 
 def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "erase",
-             option_bytes: Optional[dict[str, int]] = None,
-             trigger: Callable[[Machine], None] = usb_request_trigger) -> Diagnosis:
+             option_bytes: Optional[dict[str, int]] = None, trigger: "str | Trigger | None" = None,
+             jump_within: float = DEFAULT_JUMP_WITHIN, hse_hz: Optional[int] = None,
+             snapshot: Optional[JumpSnapshot] = None) -> Diagnosis:
+    """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
+    malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``."""
     option_bytes = option_bytes or {}
-    ref_m = reference_run(app, bootloader, option_bytes)
+    trig = as_trigger(trigger)
+    trig.validate(app)
+    try:
+        ref_m = reference_run(app, bootloader, option_bytes, hse_hz)
+    except BootloaderNotStarted as exc:
+        return Diagnosis(str(app.path), str(bootloader.path), operation, None, None, [], None, None,
+                         note=str(exc), status="bootloader-not-started", trigger=trig.spec)
     reference = take_snapshot(ref_m, "BOOT0 entry")
-    m, end = jump_run(app, bootloader, option_bytes, trigger)
-    if end.reason is not EndReason.STOP_AT:
+    run = jump_run(app, bootloader, option_bytes, trig, jump_within, hse_hz, snapshot)
+    m = run.m
+    if run.status != "jumped":
         reference_outcome = run_forked([lambda: flow.run(ref_m)])[0]
-        return Diagnosis(str(app.path), str(bootloader.path), operation, reference, None, [], reference_outcome,
-                         None, note=f"the application never entered system memory ({end.detail})")
-    jump = take_snapshot(m, "software jump")
+        d = Diagnosis(str(app.path), str(bootloader.path), operation, reference, None, [], reference_outcome,
+                      None, note=run.detail, status=run.status, trigger=trig.spec, injection=trig.injection,
+                      world=run.bench.actions)
+        _observe(d, run, app)
+        return d
+    label = "software jump (injected call)" if trig.injection else "software jump"
+    jump = take_snapshot(m, label)
     items = residual_items(reference, jump)
     start = len(m.trace.events)
     outcomes: dict[tuple[str, ...], FlowOutcome] = {}     # replays already run, by restored items
@@ -148,11 +238,16 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     if items:
         outcomes[key(items)] = first[2]
     diagnosis = Diagnosis(str(app.path), str(bootloader.path), operation, reference, jump, items,
-                          reference_outcome, jump_outcome)
+                          reference_outcome, jump_outcome, trigger=trig.spec, injection=trig.injection,
+                          world=run.bench.actions)
+    if run.jumped_during_delivery and not isinstance(trig, NoTrigger):
+        diagnosis.world.append(f"{m.seconds() * 1e3:.3f} ms: the application entered the bootloader while the "
+                               "trigger was being delivered")
     diagnosis.mechanism = jump_outcome.events
     if not diagnosis.operation_failed:
         diagnosis.note = "no blocking residual state: the operation succeeds after the jump"
         return diagnosis
+    diagnosis.status = "operation-fails"
     if not reference_outcome.step_ok(operation):
         diagnosis.note = "the operation fails after a clean BOOT0 entry too: not caused by residual state"
         return diagnosis
@@ -170,6 +265,88 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.fix_outcome = outcomes_of([blamed])[0]          # the replay with the blamed items restored
     diagnosis.oracle_calls = len(outcomes)
     return diagnosis
+
+
+def _observe(d: Diagnosis, run: JumpRun, app: Image) -> None:
+    """Where an application that did not jump was, what it presented, and which triggers match."""
+    m, bench = run.m, run.bench
+    pc = m.cpu.pc()
+    state = "asleep (WFI/WFE)" if m.loop.sleeping else \
+        f"in handler mode ({c071.exception_name(m.cpu.ipsr())})" if m.cpu.ipsr() else "running in thread mode"
+    polled = _polled_registers(m)
+    d.where = f"PC 0x{pc:08X}" + (f" in {m.describe(pc)}" if m.describe(pc) else "") + f", {state}" + \
+        (f", polling {', '.join(polled)}" if polled else "") + f", at {m.seconds() * 1e3:.3f} ms"
+    interfaces = []
+    info = bench.usb.info if bench.usb is not None else None
+    ended = run.end_reason in (EndReason.EXIT.value, EndReason.LOCKUP.value)
+    if info is not None:
+        d.presented.append(describe_device(info))
+        interfaces = interfaces_of(info.config_descriptor)
+    elif m.usb.attached() and not ended:
+        probe = run_forked([lambda: _probe_usb(m)])[0]
+        if isinstance(probe, str):
+            d.presented.append(f"USB: a device is on the bus (D+ pull-up) but does not enumerate: {probe}")
+        else:
+            text, config = probe
+            d.presented.append(text)
+            interfaces = interfaces_of(config)
+    else:
+        d.presented.append("USB: no device on the bus (no D+ pull-up, or the USB peripheral is not clocked)")
+    usarts: dict[str, dict] = {}
+    for name, monitor in bench.usarts.items():
+        u = monitor.usart
+        cr1 = u.reg["CR1"].value
+        sent = bytes(monitor.sent)
+        if not cr1 & 1 and not sent:
+            continue
+        framing = u.framing()
+        usarts[name] = {"receiving": bool(cr1 & 1 and cr1 & 4), "baud": round(framing.baud)}
+        parts = [f"{name}: " + ("enabled" if cr1 & 1 else "disabled") + f" at {framing.describe()}",
+                 "receiver on" if cr1 & 1 and cr1 & 4 else "receiver off"]
+        if sent:
+            parts.append(f"transmitted {len(sent)} B {sent[:48]!r}" + (" ..." if len(sent) > 48 else ""))
+        d.presented.append(", ".join(parts))
+    if not usarts:
+        d.presented.append("USART1, USART2: not enabled, nothing transmitted")
+    inputs = _pulled_inputs(m)
+    if inputs:
+        d.presented.append("GPIO inputs with a pull resistor (buttons?): " +
+                           ", ".join(f"{pin} pull-{pull}" for pin, pull in inputs))
+    d.suggested = suggestions(interfaces, usarts, app.symbols, polled, inputs)
+
+
+def _probe_usb(m: Machine):
+    """Enumerate the device as it is now (in a forked process: the run itself is untouched)."""
+    from ..host.usb_host import UsbError, UsbHost
+    host = UsbHost(m)
+    try:
+        info = host.enumerate(timeout_s=1.5)
+    except UsbError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return describe_device(info), info.config_descriptor
+
+
+def _pulled_inputs(m: Machine) -> list[tuple[str, str]]:
+    """Pins in input mode (MODER = 00) with a pull-up or pull-down (PUPDR = 01/10), RM0490 §7.4."""
+    out = []
+    for name, port in sorted(m.gpio.items()):
+        pupdr = port.reg["PUPDR"].value
+        for pin in range(16):
+            pull = pupdr >> (2 * pin) & 3
+            if port.mode(pin) == 0 and pull in (1, 2):
+                out.append((f"P{name[4]}{pin}", "up" if pull == 1 else "down"))
+    return out
+
+
+def _polled_registers(m: Machine) -> list[str]:
+    names: dict[str, None] = {}
+    for _pc, address, _value in m.loop.polls.recent_reads():
+        p = m.peripheral_at(address)
+        if p is None:
+            continue
+        reg = next((r for r in p.registers if p.base + r.offset == address), None)
+        names.setdefault(f"{p.name}.{reg.name}" if reg else f"{p.name}+0x{address - p.base:X}")
+    return list(names)
 
 
 def _unmodelled(m: Machine) -> list[str]:

@@ -70,22 +70,30 @@ def payload_of(image: Image, size: int = 0) -> tuple[int, bytes]:
     for s in segs:
         blob[s.address - start:s.address - start + len(s.data)] = s.data
     blob += bytes((i * 7 + 3) & 0xFF for i in range(len(blob), max(size, len(blob))))
+    blob += b"\xff" * (-len(blob) % 8)          # flash programs double words (RM0490 §4.3.7)
     return start, bytes(blob)
 
 
 class StepRunner:
     """Runs named steps in order; the first failure marks the rest 'not run'."""
 
-    def __init__(self, m: Machine) -> None:
+    def __init__(self, m: Machine, max_time: Optional[float] = None) -> None:
         self.m = m
         self.results: list[StepResult] = []
         self.failed = False
+        self.max_time = max_time
+        self.started = m.seconds()
 
     def step(self, name: str, action: Callable[[], str]) -> None:
         if self.failed:
             self.results.append(StepResult(name, "not run"))
             return
         start = self.m.seconds()
+        if self.max_time is not None and start - self.started > self.max_time:
+            self.failed = True
+            self.results.append(StepResult(name, "failed", f"the host flow's time limit (--max-time "
+                                           f"{self.max_time:g} s) passed before this step", start, start))
+            return
         try:
             detail = action() or ""
             self.results.append(StepResult(name, "ok", detail, start, self.m.seconds()))
@@ -101,25 +109,30 @@ class DfuFlow:
     """What dfu-util (or pydfu) and STM32CubeProgrammer do to program an application:
     enumerate, upload the first flash page and the option bytes, erase the pages the new
     image needs (page by page), write it, verify it, leave DFU - and check that the new
-    application starts."""
+    application starts: the leave step passes when the PC reaches the target of the
+    payload's reset vector (the word after its initial stack pointer, at its lowest
+    flash address: the vector table, PM0223 §2.4.4)."""
 
     name = "dfu"
     FLASH_UPLOAD = 2048
     OPTION_UPLOAD = 128
-    PAYLOAD_BYTES = 8 * 1024          # the new application image, padded: 4 pages to erase and write
-    START_MARK = "hello from flash"
+    PAYLOAD_BYTES = 8 * 1024          # the bundled payload, padded: 4 pages to erase and write
+    START_S = 0.05                    # how long the new application has to reach its reset handler
 
     def __init__(self, payload: Image | None = None, style: str = "dfu-util") -> None:
         self.payload = payload or load_elf(DEFAULT_PAYLOAD)
+        self.padded_size = self.PAYLOAD_BYTES if payload is None else 0
         self.style = style
+        self.max_time: Optional[float] = None        # simulated seconds for the whole flow (--max-time)
 
     def run(self, m: Machine) -> FlowOutcome:
         from ..host.dfuse import DfuSession
-        session = DfuSession(m, style=self.style, host=getattr(m, "usb_host", None))
-        address, data = payload_of(self.payload, self.PAYLOAD_BYTES)
+        session = DfuSession(m, style=self.style, host=getattr(m, "usb_host", None),
+                             step_timeout_s=min(10.0, self.max_time or 10.0))
+        address, data = payload_of(self.payload, self.padded_size)
         first = address - (address - c071.FLASH_BASE) % c071.FLASH_PAGE_SIZE
         pages = list(range(first, address + len(data), c071.FLASH_PAGE_SIZE))
-        r = StepRunner(m)
+        r = StepRunner(m, self.max_time)
         r.step("enumerate", lambda: (session.enumerate(), session.steps[-1].detail)[1])
         r.step("upload flash", lambda: f"{len(session.upload(c071.FLASH_BASE, self.FLASH_UPLOAD))} B read")
         r.step("upload option bytes",
@@ -131,14 +144,50 @@ class DfuFlow:
         return FlowOutcome(r.results)
 
     def _leave(self, m: Machine, session, address: int) -> str:
-        before = len(m.guest_output)
+        started = StartWatch(m, self._reset_handler())
         status = session.leave(address)
-        m.run(max_seconds=0.05)
-        started = m.guest_output[before:]
-        if self.START_MARK not in started:
-            raise RuntimeError(f"left DFU ({status.describe()}) but the new application did not start "
-                               f"(output: {started.strip()!r})")
-        return f"{status.describe()}; new application printed {self.START_MARK!r}"
+        return f"{status.describe()}; {started.wait(self.START_S)}"
+
+    def _reset_handler(self) -> int:
+        _, data = payload_of(self.payload)
+        return int.from_bytes(data[4:8], "little") & ~1
+
+
+class StartWatch:
+    """Notes when the PC first reaches one address (the new application's reset handler),
+    whoever runs the machine meanwhile (a host flow does).  A code hook bounded to that one
+    instruction, as the stops of the run loop are."""
+
+    def __init__(self, m: Machine, address: int) -> None:
+        from unicorn import UC_HOOK_CODE
+        self.m, self.address = m, address
+        self.reached_at: Optional[float] = None
+        uc = m.cpu.uc
+        self._hook = uc.hook_add(UC_HOOK_CODE, self._reached, None, address, address)
+        uc.ctl_remove_cache(address, address + 2)
+
+    def _reached(self, uc, address, size, user_data) -> None:
+        if self.reached_at is None:
+            self.reached_at = self.m.clock.seconds(self.m.loop.instruction_cycle())
+            self.m.loop.end_slice()
+
+    def wait(self, limit_s: float) -> str:
+        """Run until reached (or ``limit_s`` passes); the step's detail, or RuntimeError."""
+        m = self.m
+        deadline = m.seconds() + limit_s
+        try:
+            while self.reached_at is None and m.seconds() < deadline:
+                end = m.run(max_seconds=min(1e-3, deadline - m.seconds()))
+                if end.reason.value in ("lockup", "exit"):
+                    break
+        finally:
+            m.cpu.uc.hook_del(self._hook)
+        if self.reached_at is None:
+            where = m.describe(m.cpu.pc())
+            raise RuntimeError(f"the new application did not start: its reset handler 0x{self.address:08X} was "
+                               f"not reached within {limit_s * 1e3:g} ms (PC 0x{m.cpu.pc():08X}"
+                               f"{' in ' + where if where else ''})")
+        return f"new application's reset handler 0x{self.address:08X} reached at {self.reached_at * 1e3:.3f} ms"
 
 
 def dfu_flow(style: str = "dfu-util") -> DfuFlow:
@@ -161,10 +210,10 @@ class UsartFlow(DfuFlow):
         from ..host.an3155 import An3155Client
         from ..host.serial_port import SerialPort
         client = An3155Client(SerialPort(m, self.usart, baud=self.baud, parity="E"))
-        address, data = payload_of(self.payload, self.PAYLOAD_BYTES)
+        address, data = payload_of(self.payload, self.padded_size)
         first_page = (address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE
         pages = list(range(first_page, (address + len(data) - c071.FLASH_BASE - 1) // c071.FLASH_PAGE_SIZE + 1))
-        r = StepRunner(m)
+        r = StepRunner(m, self.max_time)
         m.run(max_seconds=self.CONNECT_DELAY_S)        # a tool opens the port after the device has started
         r.step("enumerate", lambda: f"sync {client.sync()}, Get ID 0x{client.get_id():03X}")
         r.step("upload flash", lambda: f"{len(client.read_memory(c071.FLASH_BASE, self.FLASH_UPLOAD))} B read")
@@ -183,18 +232,16 @@ class UsartFlow(DfuFlow):
         return f"{len(data)} B match"
 
     def _go(self, m: Machine, client, address: int) -> str:
-        before = len(m.guest_output)
+        started = StartWatch(m, self._reset_handler())
         client.go(address)
-        m.run(max_seconds=0.05)
-        if self.START_MARK not in m.guest_output[before:]:
-            raise RuntimeError("Go acknowledged but the new application did not start")
-        return f"Go 0x{address:08X}; new application printed {self.START_MARK!r}"
+        return f"Go 0x{address:08X}; {started.wait(self.START_S)}"
 
 
 def usart_flow() -> UsartFlow:
     return UsartFlow()
 
 
-def flow_for(host: str) -> DfuFlow | UsartFlow:
-    """The host flow named on a command line or in a scenario: "dfu" or "usart"."""
-    return dfu_flow() if host == "dfu" else usart_flow()
+def flow_for(host: str, payload: Image | None = None) -> DfuFlow | UsartFlow:
+    """The host flow named on a command line or in a scenario: "dfu" or "usart", programming
+    ``payload`` (default: the bundled image)."""
+    return DfuFlow(payload) if host == "dfu" else UsartFlow(payload)

@@ -29,11 +29,18 @@ def _outcome_json(o: Optional[FlowOutcome]) -> Optional[list[dict]]:
 def to_json(d: Diagnosis) -> dict:
     return {
         "schema": SCHEMA,
+        "status": d.status,
+        "exit_status": d.exit_status,
         "application": d.app,
         "bootloader": d.bootloader,
         "operation": d.operation,
+        "trigger": d.trigger,
+        "injection": d.injection,
         "operation_failed": d.operation_failed,
         "note": d.note,
+        "world": d.world,
+        "no_jump": None if d.jumped or d.status == "bootloader-not-started" else
+        {"where": d.where, "presented": d.presented, "suggested_triggers": d.suggested},
         "jump": None if d.jump is None else {"pc": f"0x{d.jump.pc:08X}", "where": d.jump.where,
                                             "seconds": d.jump.seconds, "ipsr": d.jump.ipsr},
         "steps": {"boot0_entry": _outcome_json(d.reference_outcome), "software_jump": _outcome_json(d.jump_outcome),
@@ -66,8 +73,25 @@ def _item_json(i) -> dict:
 def answer_lines(d: Diagnosis) -> list[str]:
     """The first screen in plain words (also used by tests and the HTML header)."""
     lines = []
+    if d.status == "bootloader-not-started":
+        return [f"The bootloader does not start: {d.note}"]
     if d.jump is None:
-        return [f"No jump: {d.note}"]
+        if d.status == "trigger-not-delivered":
+            lines.append(f"No jump: the trigger could not be delivered: {d.note}.")
+        else:
+            lines.append(f"No jump: the application did not enter the bootloader (trigger {d.trigger}): {d.note}.")
+        lines.append(f"  where it was: {d.where}")
+        for text in d.presented:
+            lines.append(f"  it presented: {text}")
+        if d.suggested:
+            lines.append("  try: " + "  |  ".join(f"--trigger {s}" for s in d.suggested))
+        else:
+            lines.append("  try: --trigger none with a longer --jump-within if it jumps by itself later, or "
+                         "--trigger call:SYMBOL to inject a call of its jump function")
+        return lines
+    if d.injection:
+        lines.append(f"INJECTED: the jump was made to happen ({d.trigger}); the application's own trigger was "
+                     "not exercised.")
     failure = d.jump_outcome.first_failure if d.jump_outcome else None
     if not d.operation_failed:
         lines.append(f"{d.operation} works after the software jump: {d.note or 'no blocking residual state'}.")
@@ -92,6 +116,12 @@ def print_terminal(d: Diagnosis, console: Optional[Console] = None) -> None:
     console.rule(f"c071emu diagnose: {d.app} -> {d.bootloader} ({d.operation})")
     for line in answer_lines(d):
         console.print(line, markup=False)
+    if d.world:
+        console.print(f"\nTrigger {d.trigger}:")
+        for line in d.world:
+            console.print(f"  {line}", markup=False)
+    if d.reference_outcome is None:
+        return
     if d.mechanism and d.operation_failed:
         console.print("\nMechanism (bootloader run after the jump):")
         for e in d.mechanism[:14]:
@@ -140,6 +170,7 @@ def to_html(d: Diagnosis) -> str:
     """A self-contained page: the answer, the fix, a timeline of both runs, the diff."""
     esc = html.escape
     runs = [("BOOT0 entry", d.reference_outcome), ("software jump", d.jump_outcome), ("with fix", d.fix_outcome)]
+    runs = [(title, o) for title, o in runs if o is not None]
     span = max((s.end for _, o in runs if o for s in o.steps), default=0.001) or 0.001
     width = 900
     rows = []

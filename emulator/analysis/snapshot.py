@@ -57,6 +57,28 @@ class JumpSnapshot:
     exceptions: dict[str, object]
     registers: dict[str, RegisterState] = field(default_factory=dict)     # "RCC.CR" -> state
     memories: dict[str, bytes] = field(default_factory=dict, repr=False)
+    images: list[dict] = field(default_factory=list)       # {"path", "sha256"} of each image loaded
+
+    def check_images(self, application, bootloader=None) -> None:
+        """Refuse (ValueError) to continue this snapshot with other images than it was taken
+        with: the application must be one of them, and every image it was taken with must be
+        among those named (compared by the digest of their loadable bytes).  A snapshot taken
+        without a bootloader keeps the one named (its system memory is not restored)."""
+        from ..image import image_digest
+        if not self.images:
+            raise ValueError(f"snapshot {self.label!r} records no image digests (saved by an older c071emu); "
+                             "save it again")
+        saved = {i["sha256"]: i["path"] for i in self.images}
+        named = {image_digest(i): str(i.path) for i in (bootloader, application) if i is not None}
+        if image_digest(application) not in saved:
+            raise ValueError(f"{application.path} differs from the images the snapshot was taken with "
+                             f"({', '.join(sorted(saved.values()))}): its loadable bytes do not match")
+        for digest, path in saved.items():
+            if digest not in named:
+                raise ValueError(f"the snapshot was taken with {path}, which differs from the images named "
+                                 f"({', '.join(sorted(named.values()))})")
+        if bootloader is not None and image_digest(bootloader) not in saved:
+            self.memories.pop("system memory", None)
 
     @property
     def ipsr(self) -> int:
@@ -82,7 +104,7 @@ class JumpSnapshot:
             registers[key] = RegisterState(**r, writer=Writer(**w) if w else None)
         memories = {k: zlib.decompress(base64.b64decode(v)) for k, v in d["memories"].items()}
         return JumpSnapshot(d["label"], d["pc"], d["where"], d["cycle"], d["seconds"], d["core"],
-                            d["exceptions"], registers, memories)
+                            d["exceptions"], registers, memories, d.get("images", []))
 
 
 def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSnapshot:
@@ -93,7 +115,9 @@ def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSn
                   "irq_priority": list(book.irq_priority),
                   "system_priority": {str(k): v for k, v in book.system_priority.items()},
                   "iwdg_running": m.iwdg.running}
-    snap = JumpSnapshot(label, pc, m.describe(pc), m.clock.cycles, m.seconds(), core, exceptions)
+    from ..image import image_digest
+    snap = JumpSnapshot(label, pc, m.describe(pc), m.clock.cycles, m.seconds(), core, exceptions,
+                        images=[{"path": str(i.path), "sha256": image_digest(i)} for i in m.images])
     for p in m.peripherals:
         for r in p.registers:
             writer = None
@@ -115,6 +139,10 @@ def _observable(p, r) -> int:
     if p.name == "SysTick" and r.name == "CTRL":
         return r.value | (p.peek_countflag() << 16)
     return r.value
+
+
+def in_system_memory(pc: int) -> bool:
+    return SYSTEM_MEMORY[0] <= pc <= SYSTEM_MEMORY[1]
 
 
 def run_to_bootloader_entry(m: Machine, max_seconds: float = 2.0):
@@ -150,8 +178,7 @@ def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     book.irq_priority = list(ex["irq_priority"])
     book.system_priority = {int(k): v for k, v in ex["system_priority"].items()}
     m._map_alias(m.syscfg.mem_mode())
-    m.clock.cycles = snap.cycle
-    m.clock.set_frequency(m.rcc.hclk_hz(), snap.cycle)
+    m.clock.restore(snap.cycle, round(snap.seconds * 1e12), m.rcc.hclk_hz())     # the time, not just the count
     core = dict(snap.core)
     m.cpu.set_ipsr(core["xpsr"] & 0x3F)
     if core["xpsr"] & 0x3F == 0:

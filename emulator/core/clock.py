@@ -40,6 +40,11 @@ class SimClock:
         delta = time_ps - self._base_ps
         return self._base_cycles + -(-delta * self.hz // PS_PER_S)
 
+    def restore(self, cycles: int, time_ps: int, hz: int) -> None:
+        """Continue a saved state: at ``cycles`` the time is ``time_ps``, counting at ``hz``."""
+        self.cycles, self.hz = cycles, hz
+        self._base_cycles, self._base_ps = cycles, time_ps
+
     def set_frequency(self, hz: int, at_cycle: int) -> None:
         if hz == self.hz:
             return

@@ -38,6 +38,11 @@ class PollDetector:
         self._trail: list[tuple[int, int, int]] = []          # (pc, address, value) since the last write
         self._visits: dict[int, tuple] = {}                    # pc -> (trail index, state, instruction, reads)
 
+    def recent_reads(self) -> list[tuple[int, int, int]]:
+        """(pc, address, value) of the register reads since the last write, sleep or skip:
+        what a loop that is waiting reads (reports name it)."""
+        return list(self._trail)
+
     def observe_read(self, address: int, value: int) -> bool:
         """Return True when a fixed-point poll loop is confirmed (the caller ends the slice)."""
         pc = self._current_pc()

@@ -33,6 +33,7 @@ MONITOR_HELP = """monitor commands:
   reset [halt]   system reset (NRST pulse); the core halts on the reset handler
   reset power    power-on reset (option bytes reloaded, EMPTY re-evaluated)
   time           simulated time, cycles and instructions so far
+  snapshot FILE  save the machine's state here (for `c071emu diagnose --from-snapshot FILE`)
 """
 
 
@@ -356,6 +357,16 @@ class GdbStub:
         if words == ["time"]:
             self._console(f"simulated {m.seconds() * 1e3:.6f} ms, {m.clock.cycles} cycles at "
                           f"{m.clock.hz / 1e6:g} MHz, {m.loop.instructions} instructions\n")
+            return "OK"
+        if words[:1] == ["snapshot"] and len(words) == 2:
+            from ..analysis.snapshot import take_snapshot
+            pc = m.cpu.pc() & ~1
+            try:
+                take_snapshot(m, f"gdb at 0x{pc:08X}", with_memories=True).save(words[1])
+            except OSError as exc:
+                self._console(f"snapshot {words[1]}: {exc.strerror or exc}\n")
+                return "OK"
+            self._console(f"snapshot at PC 0x{pc:08X} ({m.describe(pc) or 'no symbol'}) saved to {words[1]}\n")
             return "OK"
         self._console(MONITOR_HELP if words in ([], ["help"]) else f"unknown monitor command {command!r}\n"
                       + MONITOR_HELP)

@@ -6,6 +6,10 @@
  * the application's table by its startup code), SYSCFG MEM_MODE (main flash after a
  * flash boot), HSIDIV (48 MHz), the USB registers and the NVIC are left as they are.
  * Pattern seen in many forum answers to "jump to the STM32 system bootloader".
+ *
+ * Shared: the scenario image jump_forum_v1 (with app_main.c) and every trigger
+ * application (trigger_*.c, images/apps/README.md) link this file, so they all enter the
+ * bootloader through this one function, exported as `jump_to_bootloader`.
  */
 #include "app.h"
 #include "usb_regs.h"

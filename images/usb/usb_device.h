@@ -37,6 +37,11 @@ int  usb_get_interface(unsigned interface);
 int  usb_control_idle(void);           /* 1 when no control transfer is in progress on EP0 */
 #endif
 
+/* Optional (weak defaults do nothing): a USB bus reset was handled; a control
+   request's status stage has completed (the host has seen it succeed). */
+void usb_on_bus_reset(void);
+void usb_on_request_complete(const struct usb_setup *s);
+
 /* Stack entry points */
 void usb_start(void);                  /* clock the peripheral, power up, connect (DPPU) */
 void usb_poll(void);                   /* handle every pending event */

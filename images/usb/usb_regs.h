@@ -62,6 +62,7 @@
 #define STAT_VALID    3u
 #define UTYPE_BULK    0u
 #define UTYPE_CONTROL 1u
+#define UTYPE_INTERRUPT 3u
 
 /* Packet memory, 2 KiB at 0x40009800, 32-bit access; BD table at offset 0 (FACTS §5.3) */
 #define PMA_BASE            0x40009800u

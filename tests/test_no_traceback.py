@@ -1,0 +1,102 @@
+"""Every way `diagnose`, `check`, `sweep` and `run` can refuse or fail ends in a clear line
+and its own exit status, never a Python traceback (STYLE.md; issue 11).  Each case runs the
+CLI in a fresh process, as a user would, and reads its stderr."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ELF_DIR, elf
+
+ROOT = Path(__file__).resolve().parents[1]
+HELLO, FORUM = str(elf("hello")), str(elf("jump_forum_v1"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("inputs")
+    (d / "not.elf").write_text("plain text\n")
+    (d / "raw.bin").write_bytes(bytes(64))
+    (d / "zeros.bin").write_bytes(bytes(1024))                     # a "bootloader" that cannot start
+    (d / "not.json").write_text("{")
+    (d / "other.json").write_text(json.dumps({"schema": "something/1"}))
+    (d / "old.json").write_text(json.dumps({"schema": "c071emu.snapshot/1", "label": "x", "pc": 0, "where": None,
+                                            "cycle": 0, "seconds": 0, "core": {}, "exceptions": {},
+                                            "registers": {}, "memories": {}}))
+    (d / "a_dir").mkdir()
+    (d / "elf").symlink_to(ELF_DIR)
+    (d / "unknown_key.toml").write_text(f'[scenario]\napplication = "{HELLO}"\nhosst = "dfu"\n[expect]\n')
+    (d / "no_app.toml").write_text('[scenario]\napplication = "missing.elf"\n[expect]\nenumerate = "ok"\n')
+    (d / "no_jump.toml").write_text(f'[scenario]\napplication = "{HELLO}"\n[expect]\nenumerate = "ok"\n')
+    (d / "bad_trigger.toml").write_text('[axes]\napplication = ["elf/hello.elf"]\ntrigger = ["cdc"]\n')
+    (d / "no_jump_sweep.toml").write_text('[axes]\napplication = ["elf/hello.elf"]\n')
+    return {p.name.replace(".", "_"): str(p) for p in d.iterdir()} | {"dir": str(d)}
+
+
+CASES = [
+    # diagnose: bad input is refused before anything runs (2)
+    ("diagnose", ["missing.elf"], 2, "no such file"),
+    ("diagnose", ["{not_elf}"], 2, "not an ELF file"),
+    ("diagnose", [HELLO, "--bootloader", "{not_elf}"], 2, "not.elf"),
+    ("diagnose", [HELLO, "--option-bytes", "RDP"], 2, "RDP"),
+    ("diagnose", [HELLO, "--trigger", "usb"], 2, "--trigger: trigger 'usb': unknown kind"),
+    ("diagnose", [FORUM, "--trigger", "call:enter_dfu"], 2, "no symbol 'enter_dfu'"),
+    ("diagnose", [HELLO, "--jump-within", "0"], 2, "--jump-within 0"),
+    ("diagnose", [HELLO, "--jump-within", "soon"], 2, "invalid float value"),
+    ("diagnose", [HELLO, "--max-time", "-1"], 2, "--max-time -1"),
+    ("diagnose", [HELLO, "--hse", "1"], 2, "--hse 1"),
+    ("diagnose", [HELLO, "--payload", "missing.hex"], 2, "--payload: missing.hex: no such file"),
+    ("diagnose", [HELLO, "--payload", "{raw_bin}"], 2, "needs --payload-address"),
+    ("diagnose", [HELLO, "--payload", "{raw_bin}", "--payload-address", "flash"], 2, "not an address"),
+    ("diagnose", [HELLO, "--payload-address", "0x08000000"], 2, "give --payload FILE"),
+    ("diagnose", [HELLO, "--from-snapshot", "missing.json"], 2, "--from-snapshot missing.json"),
+    ("diagnose", [HELLO, "--from-snapshot", "{not_json}"], 2, "--from-snapshot"),
+    ("diagnose", [HELLO, "--from-snapshot", "{other_json}"], 2, "not a c071emu snapshot"),
+    ("diagnose", [HELLO, "--from-snapshot", "{old_json}"], 2, "records no image digests"),
+    ("diagnose", [HELLO, "--html", "{dir}/missing/out.html"], 2, "does not exist"),
+    ("diagnose", [HELLO, "--html", "{a_dir}"], 2, "is a directory"),
+    ("diagnose", [HELLO, "--json", "--trigger", "pin:PC13"], 2, "pin takes PORTPIN=LEVEL@TIME"),
+    # diagnose: the diagnosis cannot proceed (2: bootloader; 3: no jump, trigger not delivered)
+    ("diagnose", [HELLO, "--bootloader", "{zeros_bin}"], 2, "the bootloader did not start after a BOOT0 reset"),
+    ("diagnose", [HELLO], 3, ""),
+    ("diagnose", [str(elf("usb_echo")), "--trigger", "usb-control:0x40,0x42"], 3, ""),
+    ("diagnose", [str(elf("priority"))], 3, ""),
+    # check
+    ("check", ["missing.toml"], 2, "missing.toml"),
+    ("check", ["{unknown_key_toml}"], 2, "unknown key 'hosst'"),
+    ("check", ["{no_app_toml}"], 2, "no such file"),
+    ("check", ["{no_jump_toml}", "--junit", "{dir}/missing/j.xml"], 2, "--junit"),
+    ("check", ["{no_jump_toml}"], 1, ""),
+    # sweep
+    ("sweep", ["missing.toml"], 2, "missing.toml"),
+    ("sweep", ["{bad_trigger_toml}"], 2, "cdc needs an argument"),
+    ("sweep", ["{no_jump_sweep_toml}", "--jobs", "1"], 1, ""),
+    ("sweep", ["{no_jump_sweep_toml}", "--jobs", "1", "--json", "{a_dir}"], 2, "--json"),
+    # run
+    ("run", ["missing.elf"], 2, "no such file"),
+    ("run", [HELLO, "--boot-pin", "2"], 2, "--boot-pin takes 0 or 1"),
+    ("run", [HELLO, "--save-snapshot", "{dir}/never.json"], 4, "no snapshot written"),
+    ("run", [FORUM, "--save-snapshot", "{dir}/never.json", "--max-time", "0.05"], 4, "no snapshot written"),
+    ("run", [HELLO, "--from-snapshot", "{not_json}"], 2, "--from-snapshot"),
+    ("run", [HELLO, "--save-snapshot", "{dir}/s.json", "--at", "no_such_symbol"], 2, "--at"),
+    ("run", [HELLO, "--save-snapshot", "{a_dir}", "--at", "main"], 2, "--save-snapshot"),
+]
+
+
+@pytest.mark.parametrize("command, args, status, message", CASES,
+                         ids=[f"{c}-{i}" for i, (c, *_rest) in enumerate(CASES)])
+def test_error_paths_end_in_one_clear_line_and_their_exit_status(files, command, args, status, message):
+    argv = [a.format(**files) for a in args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "emulator", command, *argv], capture_output=True, text=True,
+                          cwd=files["dir"], env=env, timeout=300)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+    assert proc.returncode == status, proc.stdout[-2000:] + proc.stderr
+    assert message in proc.stderr, proc.stderr
+    if command == "diagnose" and "--json" in argv:
+        assert json.loads(proc.stdout)["status"] == "bad-input"
