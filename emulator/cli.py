@@ -274,15 +274,20 @@ def run_with_gdb(machine: Machine, args: argparse.Namespace) -> RunEnd:
 
 
 def load_snapshot(path: str, application, bootloader=None):
-    """A saved snapshot checked against the images named (BadInput otherwise)."""
-    from .analysis.snapshot import JumpSnapshot
+    """A saved snapshot, every field checked, taken with the images named and holding the memories
+    a run continues from (BadInput otherwise: one line naming the file and the field)."""
+    from .analysis.snapshot import JumpSnapshot, SnapshotError
     try:
         snap = JumpSnapshot.load(path)
+    except SnapshotError as exc:
+        raise BadInput(f"--from-snapshot {exc}") from None
+    if not snap.memories:
+        raise BadInput(f"--from-snapshot {path}: memories: none saved; this snapshot can be compared but not "
+                       "continued from")
+    try:
         snap.check_images(application, bootloader)
-    except OSError as exc:
-        raise BadInput(f"--from-snapshot {path}: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadInput(f"--from-snapshot {path}: {exc}") from None
+    except ValueError as exc:
+        raise BadInput(f"--from-snapshot {path}: images: {exc}") from None
     return snap
 
 
@@ -291,10 +296,7 @@ def _restore_snapshot(machine: Machine, args: argparse.Namespace) -> None:
     if args.from_snapshot:
         images = machine.images
         snap = load_snapshot(args.from_snapshot, images[-1], images[0] if len(images) > 1 else None)
-        try:
-            restore_snapshot(machine, snap)
-        except (ValueError, KeyError) as exc:
-            raise BadInput(f"--from-snapshot: {exc}") from None
+        restore_snapshot(machine, snap)
 
 
 def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:

@@ -18,8 +18,8 @@ from typing import Optional
 from peripherals import c071
 
 from ..machine import Machine
+from .snapshot_file import SCHEMA, SnapshotError, read_snapshot_file  # noqa: F401 - SnapshotError re-exported
 
-SCHEMA = "c071emu.snapshot/1"
 SYSTEM_MEMORY = (c071.SYSMEM_BASE, c071.SYSMEM_BASE + c071.SYSMEM_SIZE - 1)
 
 
@@ -95,16 +95,15 @@ class JumpSnapshot:
 
     @staticmethod
     def load(path: str | Path) -> "JumpSnapshot":
-        d = json.loads(Path(path).read_text())
-        if d.get("schema") != SCHEMA:
-            raise ValueError(f"{path}: not a c071emu snapshot (schema {d.get('schema')!r})")
+        """A snapshot file, every field checked first (SnapshotError: one line naming file and field)."""
+        d = read_snapshot_file(path)
         registers = {}
         for key, r in d["registers"].items():
-            w = r.pop("writer")
-            registers[key] = RegisterState(**r, writer=Writer(**w) if w else None)
-        memories = {k: zlib.decompress(base64.b64decode(v)) for k, v in d["memories"].items()}
+            w = r["writer"]
+            registers[key] = RegisterState(r["peripheral"], r["name"], r["address"], r["value"], r["reset"],
+                                           dict(r["fields"]), Writer(**w) if w else None, r.get("manual", ""))
         return JumpSnapshot(d["label"], d["pc"], d["where"], d["cycle"], d["seconds"], d["core"],
-                            d["exceptions"], registers, memories, d.get("images", []))
+                            d["exceptions"], registers, d["memories"], d.get("images", []))
 
 
 def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSnapshot:
