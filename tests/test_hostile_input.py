@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import elf
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,3 +147,116 @@ def test_an_unreadable_image_is_refused(monkeypatch, tmp_path, capsys):
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"c071emu: {path}: cannot read (Permission denied)"
+
+
+# -- damaged snapshots ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved_snapshot(tmp_path_factory) -> Path:
+    """A snapshot saved by `run --save-snapshot` at the SysTick handler (an exception active)."""
+    from emulator.cli import main
+    path = tmp_path_factory.mktemp("snapshot") / "systick.json"
+    assert main(["run", str(elf("systick")), "--at", "SysTick_Handler", "--save-snapshot", str(path)]) == 0
+    return path
+
+
+def _memory(data: bytes) -> str:
+    import base64
+    import zlib
+    return base64.b64encode(zlib.compress(data)).decode()
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def change(doc):
+        node = doc
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+        return doc
+    return change
+
+
+def _drop(*keys):
+    def change(doc):
+        node = doc
+        for key in keys[:-1]:
+            node = node[key]
+        del node[keys[-1]]
+        return doc
+    return change
+
+
+SNAPSHOT_REPRODUCERS = [       # (name, change of the JSON document or raw bytes, what the one line names)
+    ("non-object JSON", b"[1, 2, 3]", "not an object"),
+    ("invalid JSON", b'{"schema": ', "not valid JSON"),
+    ("invalid UTF-8", b'{"schema": "\xff\xfe"}', "not UTF-8"),
+    ("deep nesting", b"[" * 100_000, "nested too deeply"),
+    ("non-base64 memory", _set("memories", "SRAM", "not base64!"), "memories.SRAM: not base64"),
+    ("non-zlib memory", _set("memories", "SRAM", "aGVsbG8="), "memories.SRAM: not a zlib stream"),
+    ("truncated memory image", _set("memories", "SRAM", _memory(bytes(100))), "memories.SRAM: 100 bytes"),
+    ("memory too long", _set("memories", "OTP", _memory(bytes(4096))), "memories.OTP: holds more than"),
+    ("missing memory", _drop("memories", "main flash"), "memories.main flash: missing"),
+    ("missing field", _drop("core"), "core: missing"),
+    ("missing core register", _drop("core", "msp"), "core.msp: missing"),
+    ("wrong type", _set("cycle", "1043"), "cycle: '1043' is not a whole number"),
+    ("negative cycle", _set("cycle", -5), "cycle: -5"),
+    ("pc past 32 bits", _set("pc", 2 ** 40), "pc: 1099511627776"),
+    ("core value past 32 bits", _set("core", "r4", 2 ** 32), "core.r4: 4294967296"),
+    ("active exception 999", _set("exceptions", "active", [999]), "exceptions.active[0]: 999"),
+    ("an exception active twice", _set("exceptions", "active", [15, 15]), "exceptions.active[1]"),
+    ("IPSR not the active exception", _set("exceptions", "active", []), "core.xpsr: IPSR 15"),
+    ("priority the NVIC cannot store", _set("exceptions", "irq_priority", [1] * 32), "irq_priority[0]: 1"),
+    ("unknown peripheral register", _set("registers", "RCC.BOGUS", {}), "registers.RCC.BOGUS: no peripheral model"),
+    ("unknown core register", _set("core", "r13", 0), "core.r13: not a field"),
+    ("register value past 32 bits", _set("registers", "RCC.CR", "value", 2 ** 33), "registers.RCC.CR.value"),
+    ("non-finite seconds", _set("seconds", float("inf")), "seconds: inf"),
+    ("bad image digest", _set("images", [{"path": "x.elf", "sha256": "beef"}]), "images[0].sha256"),
+    ("no memories", _set("memories", {}), "memories: none saved"),
+]
+
+
+@pytest.mark.parametrize("change, named", [case[1:] for case in SNAPSHOT_REPRODUCERS],
+                         ids=[case[0] for case in SNAPSHOT_REPRODUCERS])
+def test_a_damaged_snapshot_is_refused_naming_the_file_and_field_before_anything_runs(
+        saved_snapshot, tmp_path, capsys, change, named):
+    import json
+
+    from emulator.cli import main
+    path = tmp_path / "damaged.json"
+    if isinstance(change, bytes):
+        path.write_bytes(change)
+    else:
+        path.write_text(json.dumps(change(json.loads(saved_snapshot.read_text()))))
+    capsys.readouterr()
+    for command in (["run", str(elf("systick"))], ["diagnose", str(elf("systick"))]):
+        assert main([*command, "--from-snapshot", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""                                       # no run, no report
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"c071emu: --from-snapshot {path}"), err
+        assert named in lines[0], lines[0]
+
+
+def test_the_saved_snapshot_itself_is_accepted_and_continues(saved_snapshot, capsys):
+    """The checks refuse damage, not snapshots c071emu writes."""
+    from emulator.cli import main
+    capsys.readouterr()
+    assert main(["run", str(elf("systick")), "--from-snapshot", str(saved_snapshot)]) == 0
+    assert "10 ticks" in capsys.readouterr().out
+
+
+def test_a_snapshot_whose_stack_lies_past_ram_ends_in_lockup_not_a_traceback(saved_snapshot, tmp_path, capsys):
+    """Found by the snapshot fuzz target: the SysTick handler returns with MSP past the end of SRAM;
+    unstacking faults, and so does stacking the HardFault frame: lockup (ARMv6-M B1.5.15)."""
+    import json
+
+    from emulator.cli import main
+    doc = json.loads(saved_snapshot.read_text())
+    doc["core"]["msp"] = doc["core"]["sp"] = 0x2000_67A0
+    path = tmp_path / "stack_past_ram.json"
+    path.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["run", str(elf("systick")), "--from-snapshot", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "run ended: lockup" in out and "not RAM" in out
