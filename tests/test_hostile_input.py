@@ -260,3 +260,50 @@ def test_a_snapshot_whose_stack_lies_past_ram_ends_in_lockup_not_a_traceback(sav
     assert main(["run", str(elf("systick")), "--from-snapshot", str(path)]) == 3
     out = capsys.readouterr().out
     assert "run ended: lockup" in out and "not RAM" in out
+
+
+# -- damaged TOML files -----------------------------------------------------------------------------------
+HELLO_PATH = str(elf("hello"))
+TOML_REPRODUCERS = [          # (name, command, file contents, what the one line names)
+    ("invalid UTF-8", "check", b'[scenario]\napplication = "\xff"\n[expect]\n', "not UTF-8"),
+    ("application = 5", "check", b"[scenario]\napplication = 5\n[expect]\n", "application must be a string"),
+    ("option_bytes = 5", "check", f'[scenario]\napplication = "{HELLO_PATH}"\noption_bytes = 5\n[expect]\n'.encode(),
+     "option_bytes must be a string"),
+    ('operation = "bogus"', "check",
+     f'[scenario]\napplication = "{HELLO_PATH}"\noperation = "bogus"\n[expect]\n'.encode(), "operation must be"),
+    ("3,000 nested arrays", "check", b"[scenario]\napplication = " + b"[" * 3000 + b"]" * 3000 + b"\n[expect]\n",
+     "nested too deeply"),
+    ("jump_within = nan", "check", f'[scenario]\napplication = "{HELLO_PATH}"\njump_within = nan\n[expect]\n'.encode(),
+     "jump_within must be a positive number"),
+    ("a status that is not a string", "check",
+     f'[scenario]\napplication = "{HELLO_PATH}"\n[expect]\nerase = 5\n'.encode(), "[expect] erase = an integer"),
+    ("blocking of numbers", "check",
+     f'[scenario]\napplication = "{HELLO_PATH}"\n[expect]\nblocking = [1]\n'.encode(), "blocking"),
+    ("an unknown table", "check", f'[scenario]\napplication = "{HELLO_PATH}"\n[expect]\n[extra]\n'.encode(),
+     "unknown table [extra]"),
+    ("matrix: invalid UTF-8", "sweep", b'[axes]\napplication = ["\xfe"]\n', "not UTF-8"),
+    ("matrix: application = 5", "sweep", b"[axes]\napplication = 5\n", "application must be a list of strings"),
+    ("matrix: option_bytes = 5", "sweep", f'[axes]\napplication = ["{HELLO_PATH}"]\noption_bytes = 5\n'.encode(),
+     "option_bytes must be a list of strings"),
+    ('matrix: operation = "bogus"', "sweep", f'[axes]\napplication = ["{HELLO_PATH}"]\noperation = "bogus"\n'.encode(),
+     "'bogus' is not one of erase, write"),
+    ("matrix: 3,000 nested arrays", "sweep", b"[axes]\napplication = " + b"[" * 3000 + b"]" * 3000 + b"\n",
+     "nested too deeply"),
+    ("matrix: a status that is not a string", "sweep",
+     f'[axes]\napplication = ["{HELLO_PATH}"]\n[[expect]]\nerase = 5\n'.encode(), "erase = 5"),
+]
+
+
+@pytest.mark.parametrize("command, contents, named", [case[1:] for case in TOML_REPRODUCERS],
+                         ids=[case[0] for case in TOML_REPRODUCERS])
+def test_a_damaged_toml_file_is_refused_in_one_line_naming_the_file_and_key(tmp_path, capsys, command, contents,
+                                                                              named):
+    from emulator.cli import main
+    path = tmp_path / "damaged.toml"
+    path.write_bytes(contents)
+    assert main([command, str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "passed" not in out                                # nothing ran
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"c071emu: {path}"), err
+    assert named in lines[0], lines[0]
