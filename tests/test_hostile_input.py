@@ -307,3 +307,64 @@ def test_a_damaged_toml_file_is_refused_in_one_line_naming_the_file_and_key(tmp_
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"c071emu: {path}"), err
     assert named in lines[0], lines[0]
+
+
+# -- command-line numbers and output paths ----------------------------------------------------------------
+ARGUMENT_REPRODUCERS = [       # (command line after the image, what the one line names)
+    (["--max-time", "nan"], "argument --max-time: 'nan'"),
+    (["--max-time", "inf"], "argument --max-time: 'inf'"),
+    (["--max-time", "1e308"], "argument --max-time: '1e308': at most 86400 s"),
+    (["--max-time", "-1"], "argument --max-time: '-1': a time must be a positive number"),
+    (["--max-time", "soon"], "argument --max-time: 'soon' is not a number of seconds"),
+    (["--gdb", "70000"], "argument --gdb: 70000: a TCP port is 0..65535"),
+    (["--usbip", "-1"], "argument --usbip: -1: a TCP port"),
+    (["--usart1-rfc2217", "65536"], "argument --usart1-rfc2217: 65536"),
+    (["--usart2-rfc2217", "x"], "argument --usart2-rfc2217: 'x' is not a TCP port number"),
+    (["--hse", "0"], "argument --hse: 0 Hz: the C071's HSE runs at 4-48 MHz"),
+    (["--hse", "100e6"], "argument --hse: 100000000 Hz"),
+    (["--save-snapshot", "nodir/s.json"], "argument --save-snapshot: nodir/s.json: folder nodir does not exist"),
+    (["--flash-file", "nodir/f.bin"], "argument --flash-file: nodir/f.bin: folder nodir does not exist"),
+    (["--trace-file", "nodir/t.txt", "--trace", "insn"], "argument --trace-file: nodir/t.txt"),
+    (["--vcd", "nodir/w.vcd"], "argument --vcd: nodir/w.vcd"),
+    (["--save-snapshot", "."], "argument --save-snapshot: .: is a folder"),
+]
+
+
+@pytest.mark.parametrize("arguments, named", ARGUMENT_REPRODUCERS, ids=[" ".join(a) for a, _ in ARGUMENT_REPRODUCERS])
+def test_a_bad_run_option_is_refused_in_one_line_before_the_run(monkeypatch, tmp_path, capsys, arguments, named):
+    from emulator.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(elf("hello")), *arguments]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""                                           # no run, no report
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("c071emu: run: "), err
+    assert named in lines[0], lines[0]
+    assert not list(tmp_path.iterdir())                        # nothing written
+
+
+OTHER_COMMAND_REPRODUCERS = [
+    (["diagnose", str(elf("hello")), "--max-time", "inf"], "diagnose: argument --max-time"),
+    (["diagnose", str(elf("hello")), "--jump-within", "nan"], "diagnose: argument --jump-within"),
+    (["diagnose", str(elf("hello")), "--hse", "0"], "diagnose: argument --hse: 0 Hz"),
+    (["diagnose", str(elf("hello")), "--html", "nodir/r.html"], "diagnose: argument --html: nodir/r.html"),
+    (["check", "any.toml", "--junit", "nodir/j.xml"], "check: argument --junit: nodir/j.xml"),
+    (["sweep", "any.toml", "--jobs", "0"], "sweep: argument --jobs: 0: must be 1 or more"),
+    (["sweep", "any.toml", "--jobs", "many"], "sweep: argument --jobs: 'many' is not a whole number"),
+    (["sweep", "any.toml", "--json", "nodir/out.json"], "sweep: argument --json: nodir/out.json"),
+    (["sweep", "any.toml", "--junit", "nodir/j.xml"], "sweep: argument --junit: nodir/j.xml"),
+    (["frobnicate"], "argument command: invalid choice"),
+    ([], "the following arguments are required: command"),
+]
+
+
+@pytest.mark.parametrize("argv, named", OTHER_COMMAND_REPRODUCERS,
+                         ids=[" ".join(a[:1] + a[2:]) or "nothing" for a, _ in OTHER_COMMAND_REPRODUCERS])
+def test_a_bad_option_of_any_command_is_refused_in_one_line(monkeypatch, tmp_path, capsys, argv, named):
+    from emulator.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1 and lines[0].startswith("c071emu: "), err
+    assert named in lines[0], lines[0]

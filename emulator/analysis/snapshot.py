@@ -103,7 +103,7 @@ class JumpSnapshot:
             registers[key] = RegisterState(r["peripheral"], r["name"], r["address"], r["value"], r["reset"],
                                            dict(r["fields"]), Writer(**w) if w else None, r.get("manual", ""))
         return JumpSnapshot(d["label"], d["pc"], d["where"], d["cycle"], d["seconds"], d["core"],
-                            d["exceptions"], registers, d["memories"], d.get("images", []))
+                            d["exceptions"], registers, d["memories"], d["images"])
 
 
 def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSnapshot:

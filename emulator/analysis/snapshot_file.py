@@ -18,7 +18,7 @@ What a field may hold, and why:
 - ``registers``: only peripheral registers a model has, under their own address;
 - ``memories``: base64 of a zlib stream that decompresses to exactly the memory's size (a
   truncated image is refused, not restored in part), all of them or none (compare-only);
-- ``images``: the path and SHA-256 of each image the snapshot was taken with;
+- ``images``: the path and SHA-256 of each image the snapshot was taken with (at least one);
 - the file itself: UTF-8 JSON, at most ``MAX_FILE_BYTES`` (a snapshot of the whole chip,
   incompressible memories included, is a few hundred KiB).
 """
@@ -157,6 +157,8 @@ class _Checker:
 
     # -- the document -------------------------------------------------------------------------------------
     def snapshot(self, d: dict) -> None:
+        if not d.get("images"):            # checked first: the one problem of every older snapshot
+            self.refuse("images", "records no image digests (saved by an older c071emu); save it again")
         self.text(self.field(d, "label", ""), "label")
         self.text(self.field(d, "where", ""), "where", optional=True)
         pc = self.word(self.field(d, "pc", ""), "pc")
@@ -166,7 +168,7 @@ class _Checker:
         self.exceptions(self.table(self.field(d, "exceptions", ""), "exceptions"), d["core"]["xpsr"] & 0x3F)
         self.registers(self.table(self.field(d, "registers", ""), "registers"))
         d["memories"] = self.memories(self.table(self.field(d, "memories", ""), "memories"))
-        self.images(self.array(d.get("images", []), "images"))
+        self.images(self.array(d["images"], "images"))
 
     def core(self, core: dict, pc: int) -> None:
         self.keys(core, "core", CORE_REQUIRED, CORE_OPTIONAL)
