@@ -243,17 +243,3 @@ def test_ctrl_c_while_the_stub_waits_for_gdb_ends_cleanly_with_status_130():
     assert emu.returncode == 130
     assert "Traceback" not in err and err.strip().endswith("c071emu: interrupted")
 
-
-@needs_gdb
-def test_monitor_snapshot_at_the_jump_feeds_diagnose_from_snapshot(tmp_path, capsys):
-    import json
-    from emulator.cli import main
-    from emulator.image import load_elf
-    reset = load_elf(elf("bootloader")).symbols["Reset_Handler"] & ~1
-    snap = tmp_path / "gdb.json"
-    s = Session(str(elf("trigger_timer")), "--bootloader", str(elf("bootloader")))
-    out = s.gdb(str(elf("trigger_timer")), f"break *0x{reset:08X}", "continue", f"monitor snapshot {snap}", "kill")
-    s.finish()
-    assert f"snapshot at PC 0x{reset:08X}" in out, out
-    assert main(["diagnose", str(elf("trigger_timer")), "--from-snapshot", str(snap), "--json"]) == 1
-    assert json.loads(capsys.readouterr().out)["blocking_items"] == ["VTOR", "MEM_MODE"]

@@ -10,6 +10,7 @@ import pytest
 
 from emulator.cli import main
 from tests.conftest import elf
+from tests.test_gdb import needs_gdb
 from tests.test_trigger_apps import EXTI_UNMODELLED
 
 FORUM_V1_BLOCKING = ["VTOR", "MEM_MODE"]
@@ -76,3 +77,28 @@ def test_a_snapshot_saved_at_the_jump_by_run_is_diagnosed(capsys, tmp_path):
     assert 0.05 <= report["jump"]["seconds"] < 0.06
     status = main(["diagnose", str(elf("trigger_never")), "--from-snapshot", str(snap)])
     assert status == 2 and "trigger_never.elf differs from the images" in capsys.readouterr().err
+
+
+@needs_gdb
+def test_monitor_snapshot_at_the_jump_feeds_diagnose_from_snapshot(tmp_path, capsys):
+    from emulator.image import load_elf
+    from tests.test_gdb import Session
+    reset = load_elf(elf("bootloader")).symbols["Reset_Handler"] & ~1
+    snap = tmp_path / "gdb.json"
+    s = Session(str(elf("trigger_timer")), "--bootloader", str(elf("bootloader")))
+    out = s.gdb(str(elf("trigger_timer")), f"break *0x{reset:08X}", "continue", f"monitor snapshot {snap}", "kill")
+    s.finish()
+    assert f"snapshot at PC 0x{reset:08X}" in out, out
+    assert main(["diagnose", str(elf("trigger_timer")), "--from-snapshot", str(snap), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["blocking_items"] == ["VTOR", "MEM_MODE"]
+
+
+@pytest.mark.parametrize("app, trigger", [("trigger_dfu_detach_reset", "dfu-detach"), ("trigger_1200", "cdc-1200")])
+def test_a_host_flow_cut_short_by_the_jump_leaves_no_step_for_the_programming_tool(app, trigger):
+    from emulator.analysis.diagnose import jump_run
+    from emulator.image import load_bootloader, load_elf
+    from emulator.triggers import Bench
+    run = jump_run(load_elf(elf(app)), load_bootloader(), {}, trigger)
+    assert run.status == "jumped"
+    stale = [e.name for e in run.m.scheduler.pending() if e.name in Bench.FLOW_STEP_EVENTS]
+    assert stale == []
