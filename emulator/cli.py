@@ -187,12 +187,15 @@ def print_report(machine: Machine, report: dict) -> None:
 
 def _address(machine: Machine, text: str) -> int:
     try:
-        return int(text, 0) & ~1
+        address = int(text, 0)
     except ValueError:
         try:
             return machine.symbol(text)
         except KeyError:
             raise BadInput(f"--at: {text!r} is neither an address nor a symbol of the loaded images") from None
+    if not 0 <= address <= 0xFFFF_FFFF:
+        raise BadInput(f"--at {text}: not a 32-bit address (0..0xFFFFFFFF)")
+    return address & ~1
 
 
 def _rfc2217_wanted(args: argparse.Namespace) -> bool:

@@ -368,3 +368,20 @@ def test_a_bad_option_of_any_command_is_refused_in_one_line(monkeypatch, tmp_pat
     lines = err.strip().splitlines()
     assert out == "" and len(lines) == 1 and lines[0].startswith("c071emu: "), err
     assert named in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("address", ["0x10000000000", "-5"])
+def test_a_stop_address_beyond_32_bits_is_refused(tmp_path, capsys, address):
+    from emulator.cli import main
+    assert main(["run", str(elf("hello")), "--save-snapshot", str(tmp_path / "s.json"), "--at", address]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"c071emu: --at {address}: not a 32-bit address (0..0xFFFFFFFF)"
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize("spec", ["pin:PC13=0@1e308s", "pin:PC13=0@1e400", "call:main@1e9s"])
+def test_a_trigger_time_beyond_any_run_is_refused(capsys, spec):
+    from emulator.cli import main
+    assert main(["diagnose", str(elf("hello")), "--trigger", spec]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is beyond 86400 s of simulated time" in lines[0], lines
