@@ -35,10 +35,11 @@ APPLICATION = elf("systick")
 @functools.cache
 def original() -> tuple[bytes, dict]:
     """A snapshot saved by the CLI at the SysTick handler (an exception active, interrupts on)."""
-    path = Path(tempfile.mkdtemp(prefix="c071-fuzz-snapshot-")) / "systick.json"
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["run", str(APPLICATION), "--at", "SysTick_Handler", "--save-snapshot", str(path)]) == 0
-    blob = path.read_bytes()
+    with tempfile.TemporaryDirectory(prefix="c071-fuzz-snapshot-") as folder:
+        path = Path(folder) / "systick.json"
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["run", str(APPLICATION), "--at", "SysTick_Handler", "--save-snapshot", str(path)]) == 0
+        blob = path.read_bytes()
     return blob, json.loads(blob)
 
 
