@@ -19,6 +19,8 @@ demo: install
 	-$(BIN)/c071emu diagnose images/elf/jump_forum_v1.elf --trigger usb-control:0x40,0x42 --html build/jump_forum_v1.html
 	@echo "== the same diagnosis on the reset-first pattern (exit status 0: nothing blocks the erase)"
 	$(BIN)/c071emu diagnose images/elf/jump_reset_first.elf --trigger usb-control:0x40,0x42
+	@echo "== an application that jumps on a command on its USB CDC serial port (exit status 1: the erase fails)"
+	-$(BIN)/c071emu diagnose images/elf/trigger_cdc.elf --trigger 'cdc:DFU\n'
 	@echo "== an application that never enters the bootloader: where it was, what it presented (exit status 3)"
 	-$(BIN)/c071emu diagnose images/elf/hello.elf
 	@echo "== boot from main flash, interrupts by priority, PRIMASK and cpsie i"

@@ -145,7 +145,6 @@ class UsartMonitor:
     def __init__(self, usart) -> None:
         self.usart = usart
         self.sent = bytearray()
-        self.bauds: set[int] = set()
         self.watch()
 
     def watch(self) -> None:
@@ -154,7 +153,6 @@ class UsartMonitor:
 
         def transmitted(value, framing):
             self.sent.append(value & 0xFF)
-            self.bauds.add(round(framing.baud))
             previous(value, framing)
         self.usart.on_transmit = transmitted
 
@@ -166,7 +164,6 @@ class Bench:
     def __init__(self, m) -> None:
         self.m = m
         self.usb = None
-        self.usb_error = ""
         self.usarts = {"USART1": UsartMonitor(m.usart1), "USART2": UsartMonitor(m.usart2)}
         self.actions: list[str] = []            # what the world did, in order, with simulated times
 
@@ -376,8 +373,10 @@ class DfuDetach(Trigger):
         intfs = interfaces_of(info.config_descriptor)
         runtime = next((i for i in intfs if i.kind() == "DFU runtime"), None)
         if runtime is None:
+            mode = " - it is in DFU mode (protocol 0x02) already: a bootloader" if any(
+                i.kind() == "DFU mode" for i in intfs) else ""
             raise NotDelivered("dfu-detach: the device has no DFU runtime interface (class 0xFE, subclass 0x01, "
-                               f"protocol 0x01); {describe_device(info)}")
+                               f"protocol 0x01){mode}; {describe_device(info)}")
         functional = next((d for d in runtime.functional if d[1] == 0x21 and len(d) >= 5), None)
         if functional is None:
             raise NotDelivered(f"dfu-detach: interface {runtime.number} has no DFU functional descriptor (type 0x21)")

@@ -12,7 +12,7 @@ import pytest
 from emulator.analysis.snapshot import SYSTEM_MEMORY, run_to_bootloader_entry
 from emulator.core.runloop import EndReason
 from emulator.host.serial_port import SerialPort
-from emulator.host.usb_host import Reset, UsbHost, UsbStall, Wait
+from emulator.host.usb_host import Reset, UsbHost, UsbProtocolError, UsbStall, Wait
 from peripherals import c071
 from tests.conftest import boot
 
@@ -206,6 +206,15 @@ def test_cdc_app_assembles_the_line_across_packets_and_ignores_other_lines():
     host.bulk_write(0x01, b"U\r\n")
     end = run_to_bootloader_entry(m, max_seconds=0.05)
     assert entered_bootloader(m, end)
+
+
+def test_cdc_data_endpoints_do_not_answer_outside_the_configured_state():
+    m, host, info = usb_app("trigger_cdc")
+    host.control_transfer(0x00, 9, 0)                       # SET_CONFIGURATION(0): back to Address state
+    with pytest.raises(UsbProtocolError, match="no handshake"):
+        host.bulk_write(0x01, b"DFU\n", timeout_s=0.05)
+    end = run_to_bootloader_entry(m, max_seconds=0.02)
+    assert not entered_bootloader(m, end)
 
 
 def test_1200_baud_touch_jumps_after_dtr_drops():

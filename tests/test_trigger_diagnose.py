@@ -102,3 +102,9 @@ def test_a_host_flow_cut_short_by_the_jump_leaves_no_step_for_the_programming_to
     assert run.status == "jumped"
     stale = [e.name for e in run.m.scheduler.pending() if e.name in Bench.FLOW_STEP_EVENTS]
     assert stale == []
+
+
+def test_the_bundled_cdc_scenario_file_passes_its_trigger(capsys):
+    from pathlib import Path
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "cdc_command_jump.toml"
+    assert main(["check", str(scenario)]) == 0, capsys.readouterr().out

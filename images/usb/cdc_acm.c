@@ -75,8 +75,11 @@ int usb_vendor_request(const struct usb_setup *s, uint8_t *data)
 
 void usb_configured(unsigned configuration)
 {
-    if (!configuration)
+    if (!configuration) {                         /* back to the Address state: data endpoints off */
+        usb_open_endpoint(1, UTYPE_BULK, STAT_DISABLED, STAT_DISABLED);
+        usb_open_endpoint(2, UTYPE_INTERRUPT, STAT_DISABLED, STAT_DISABLED);
         return;
+    }
     RXBD(1) = EP1_RX | RXBD_64_BYTES;
     TXBD(1) = EP1_TX;
     TXBD(2) = EP2_TX;
