@@ -67,15 +67,16 @@ def chip_layout() -> tuple[dict[str, int], dict[str, int]]:
 def read_snapshot_file(path: str | Path) -> dict:
     """The checked contents of a snapshot file: its JSON object with every memory decoded to bytes."""
     path = Path(path)
+    shown = str(path) if str(path).isprintable() else repr(str(path))
 
     def refuse(where: str, what: str):
-        raise SnapshotError(f"{path}: {where}: {what}" if where else f"{path}: {what}")
+        raise SnapshotError(f"{shown}: {where}: {what}" if where else f"{shown}: {what}")
 
     try:
         with path.open("rb") as f:
             blob = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        refuse("", (exc.strerror or str(exc)).lower())
+    except (OSError, ValueError) as exc:            # ValueError: a NUL byte in the name
+        refuse("", (getattr(exc, "strerror", None) or str(exc)).lower())
     if len(blob) > MAX_FILE_BYTES:
         refuse("", f"larger than {MAX_FILE_BYTES // 2 ** 20} MiB, not a snapshot c071emu writes")
     try:
