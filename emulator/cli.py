@@ -281,9 +281,6 @@ def load_snapshot(path: str, application, bootloader=None):
         snap = JumpSnapshot.load(path)
     except SnapshotError as exc:
         raise BadInput(f"--from-snapshot {exc}") from None
-    if not snap.memories:
-        raise BadInput(f"--from-snapshot {path}: memories: none saved; this snapshot can be compared but not "
-                       "continued from")
     try:
         snap.check_images(application, bootloader)
     except ValueError as exc:
@@ -291,12 +288,22 @@ def load_snapshot(path: str, application, bootloader=None):
     return snap
 
 
+def restorable_snapshot(path: str, machine: Machine):
+    """A snapshot ``machine`` (its images loaded) can continue from (BadInput otherwise, nothing restored)."""
+    from .analysis.snapshot import check_restorable
+    images = machine.images
+    snap = load_snapshot(path, images[-1], images[0] if len(images) > 1 else None)
+    try:
+        check_restorable(machine, snap)
+    except ValueError as exc:
+        raise BadInput(f"--from-snapshot {path}: {exc}") from None
+    return snap
+
+
 def _restore_snapshot(machine: Machine, args: argparse.Namespace) -> None:
     from .analysis.snapshot import restore_snapshot
     if args.from_snapshot:
-        images = machine.images
-        snap = load_snapshot(args.from_snapshot, images[-1], images[0] if len(images) > 1 else None)
-        restore_snapshot(machine, snap)
+        restore_snapshot(machine, restorable_snapshot(args.from_snapshot, machine))
 
 
 def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
@@ -380,6 +387,12 @@ def _diagnose_inputs(args: argparse.Namespace):
         except ImageError as exc:
             raise BadInput(f"--payload: {exc}") from None
     snapshot = load_snapshot(args.from_snapshot, app, bootloader) if args.from_snapshot else None
+    if snapshot is not None:
+        from .analysis.snapshot import check_restorable
+        try:
+            check_restorable(Machine(MachineConfig(hse_hz=args.hse)), snapshot)
+        except ValueError as exc:
+            raise BadInput(f"--from-snapshot {args.from_snapshot}: {exc}") from None
     if args.from_snapshot and args.trigger != "none":
         raise BadInput("--from-snapshot continues from a saved state: the trigger is already behind it "
                        "(leave out --trigger)")

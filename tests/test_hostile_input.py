@@ -385,3 +385,23 @@ def test_a_trigger_time_beyond_any_run_is_refused(capsys, spec):
     assert main(["diagnose", str(elf("hello")), "--trigger", spec]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "is beyond 86400 s of simulated time" in lines[0], lines
+
+
+def test_a_snapshot_whose_clock_source_this_machine_lacks_is_refused_before_anything_is_restored(
+        saved_snapshot, tmp_path, capsys):
+    """Found by the snapshot fuzz target: RCC.CFGR.SWS = 1 (HSE) with no HSE fitted gave HCLK 0 Hz
+    and a ZeroDivisionError; a snapshot saved running on the HSE needs --hse again."""
+    import json
+
+    from emulator.cli import main
+    doc = json.loads(saved_snapshot.read_text())
+    doc["registers"]["RCC.CFGR"]["value"] = 1 << 3                 # SWS = 1: HSE
+    path = tmp_path / "on_hse.json"
+    path.write_text(json.dumps(doc))
+    capsys.readouterr()
+    for command in ("run", "diagnose"):
+        assert main([command, str(elf("systick")), "--from-snapshot", str(path)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.strip() == (
+            f"c071emu: --from-snapshot {path}: registers.RCC.CFGR: SWS = 1 gives the core no clock on this machine; "
+            "it was saved running on the HSE: give --hse HZ as then")

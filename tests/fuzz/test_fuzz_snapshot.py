@@ -23,7 +23,7 @@ from hypothesis import event, given, strategies as st
 
 from conftest import elf
 from emulator.analysis.snapshot import restore_snapshot
-from emulator.cli import BadInput, load_snapshot, main
+from emulator.cli import BadInput, main, restorable_snapshot
 from emulator.core.runloop import EndReason
 from emulator.image import load_elf
 from emulator.machine import Machine
@@ -164,17 +164,17 @@ def test_a_damaged_snapshot_is_refused_in_one_line_or_restores_and_runs_to_a_doc
     with case("snapshot files"):
         path = tmp_path_factory.mktemp("snap") / "mutant.json"
         path.write_bytes(blob)
+        m = Machine()
+        m.load(application())
+        m.reset("power")
         try:
-            snap = load_snapshot(str(path), application())
+            snap = restorable_snapshot(str(path), m)        # as `run --from-snapshot` takes it
         except BadInput as exc:
             message = str(exc)
             assert message.startswith(f"--from-snapshot {path}") and "\n" not in message, message
             event("refused")
             return
         event("restored")
-        m = Machine()
-        m.load(application())
-        m.reset("power")
         restore_snapshot(m, snap)
         end = m.run(max_seconds=2e-3)
         assert isinstance(end.reason, EndReason)
