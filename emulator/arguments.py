@@ -60,14 +60,30 @@ def positive_int(text: str) -> int:
 
 def output_file(text: str) -> str:
     """A file the run will write: refused now if it never could be."""
+    try:
+        return _writable(text)
+    except (OSError, ValueError) as exc:            # a name too long, a NUL byte in it
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: cannot be written ({reason.lower()})") from None
+
+
+def _shown(text: str) -> str:
+    """A path as a message shows it: printable, at most 80 characters."""
+    text = text if text.isprintable() else repr(text)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _writable(text: str) -> str:
     path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    if not text:
+        raise argparse.ArgumentTypeError("an empty name is not a file")
+    if path.is_dir() or text.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: is a folder, not a file")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: folder {folder} does not exist")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: folder {_shown(str(folder))} does not exist")
     if not os.access(folder, os.W_OK) or path.exists() and not os.access(path, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text}: cannot be written (permission denied)")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: cannot be written (permission denied)")
     return text
 
 
@@ -75,5 +91,6 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with errors in one line, ``c071emu: ...``, and exit status 2 (usage via --help)."""
 
     def error(self, message: str):
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)    # one line, always
         self.exit(2, f"c071emu: {self.prog.split()[-1] + ': ' if ' ' in self.prog else ''}{message}"
                      f" (see {self.prog} --help)\n")

@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 from peripherals.adc import parse_channel_spec
 from peripherals.option_bytes import parse_option_bytes_spec
 
+from .arguments import OneLineParser, hse_hz, output_file, positive_int, seconds, tcp_port
 from .core.runloop import EndReason, RunEnd
 from .image import ImageError, load_bootloader, load_elf
 from .machine import Machine, MachineConfig
@@ -197,12 +198,15 @@ def print_report(machine: Machine, report: dict) -> None:
 
 def _address(machine: Machine, text: str) -> int:
     try:
-        return int(text, 0) & ~1
+        address = int(text, 0)
     except ValueError:
         try:
             return machine.symbol(text)
         except KeyError:
             raise BadInput(f"--at: {text!r} is neither an address nor a symbol of the loaded images") from None
+    if not 0 <= address <= 0xFFFF_FFFF:
+        raise BadInput(f"--at {text}: not a 32-bit address (0..0xFFFFFFFF)")
+    return address & ~1
 
 
 def _rfc2217_wanted(args: argparse.Namespace) -> bool:
@@ -227,8 +231,6 @@ def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
                                      ("USART2", args.usart2_rfc2217, args.usart2_rfc2217_bind)):
             if tcp_port is None:
                 continue
-            if not 0 <= tcp_port <= 65535:
-                raise BadInput(f"--{name.lower()}-rfc2217 {tcp_port}: a TCP port is 0..65535 (0 picks a free one)")
             try:
                 bridges.append(Rfc2217Bridge(SerialPort(machine, name), bind, tcp_port, wiring))
             except OSError as exc:
@@ -249,8 +251,6 @@ def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
 def run_with_usbip(machine: Machine, args: argparse.Namespace) -> RunEnd:
     """``--usbip PORT``: the USB device exported over USB/IP, paced to wall-clock time (host/usbip.py)."""
     from .host.usbip import UsbipServer, serve
-    if not 0 <= args.usbip <= 65535:
-        raise BadInput(f"--usbip {args.usbip}: a TCP port is 0..65535 (0 picks a free one)")
     if args.usart1_pty or args.usart2_pty or _rfc2217_wanted(args) or args.save_snapshot or args.from_snapshot:
         raise BadInput("--usbip cannot be combined with the USART ptys or RFC 2217 ports or the snapshot options")
     try:
@@ -285,14 +285,28 @@ def run_with_gdb(machine: Machine, args: argparse.Namespace) -> RunEnd:
 
 
 def load_snapshot(path: str, application, bootloader=None):
-    """A saved snapshot checked against the images named (BadInput otherwise)."""
-    from .analysis.snapshot import JumpSnapshot
+    """A saved snapshot, every field checked, taken with the images named and holding the memories
+    a run continues from (BadInput otherwise: one line naming the file and the field)."""
+    from .analysis.snapshot import JumpSnapshot, SnapshotError
     try:
         snap = JumpSnapshot.load(path)
+    except SnapshotError as exc:
+        raise BadInput(f"--from-snapshot {exc}") from None
+    try:
         snap.check_images(application, bootloader)
-    except OSError as exc:
-        raise BadInput(f"--from-snapshot {path}: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
+        raise BadInput(f"--from-snapshot {path}: images: {exc}") from None
+    return snap
+
+
+def restorable_snapshot(path: str, machine: Machine):
+    """A snapshot ``machine`` (its images loaded) can continue from (BadInput otherwise, nothing restored)."""
+    from .analysis.snapshot import check_restorable
+    images = machine.images
+    snap = load_snapshot(path, images[-1], images[0] if len(images) > 1 else None)
+    try:
+        check_restorable(machine, snap)
+    except ValueError as exc:
         raise BadInput(f"--from-snapshot {path}: {exc}") from None
     return snap
 
@@ -300,12 +314,7 @@ def load_snapshot(path: str, application, bootloader=None):
 def _restore_snapshot(machine: Machine, args: argparse.Namespace) -> None:
     from .analysis.snapshot import restore_snapshot
     if args.from_snapshot:
-        images = machine.images
-        snap = load_snapshot(args.from_snapshot, images[-1], images[0] if len(images) > 1 else None)
-        try:
-            restore_snapshot(machine, snap)
-        except (ValueError, KeyError) as exc:
-            raise BadInput(f"--from-snapshot: {exc}") from None
+        restore_snapshot(machine, restorable_snapshot(args.from_snapshot, machine))
 
 
 def run_with_snapshots(machine: Machine, args: argparse.Namespace) -> RunEnd:
@@ -403,12 +412,6 @@ def _diagnose_inputs(args: argparse.Namespace):
         trigger.validate(app)
     except TriggerError as exc:
         raise BadInput(f"--trigger: {exc}") from None
-    if args.jump_within <= 0:
-        raise BadInput(f"--jump-within {args.jump_within:g}: give a positive number of seconds")
-    if args.max_time is not None and args.max_time <= 0:
-        raise BadInput(f"--max-time {args.max_time:g}: give a positive number of seconds")
-    if args.hse is not None and not 4_000_000 <= args.hse <= 48_000_000:
-        raise BadInput(f"--hse {args.hse}: the HSE oscillator takes 4-48 MHz (RM0490 §6.2)")
     payload = None
     if args.payload_address is not None and not args.payload:
         raise BadInput("--payload-address places a raw binary --payload; give --payload FILE")
@@ -427,24 +430,16 @@ def _diagnose_inputs(args: argparse.Namespace):
     if args.symptom and not args.bootloader_variants:
         raise BadInput("--symptom selects among bootloader designs: give --bootloader-variants all|NAME,...")
     snapshot = load_snapshot(args.from_snapshot, app, bootloader) if args.from_snapshot else None
+    if snapshot is not None:
+        from .analysis.snapshot import check_restorable
+        try:
+            check_restorable(Machine(MachineConfig(hse_hz=args.hse)), snapshot)
+        except ValueError as exc:
+            raise BadInput(f"--from-snapshot {args.from_snapshot}: {exc}") from None
     if args.from_snapshot and args.trigger != "none":
         raise BadInput("--from-snapshot continues from a saved state: the trigger is already behind it "
                        "(leave out --trigger)")
-    if args.html:
-        _check_writable(args.html, "--html")
     return app, bootloader, option_bytes, trigger, payload, snapshot
-
-
-def _check_writable(path: str, option: str) -> None:
-    import os
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise BadInput(f"{option} {path}: is a directory")
-    if not parent.is_dir():
-        raise BadInput(f"{option} {path}: the directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or p.exists() and not os.access(p, os.W_OK):
-        raise BadInput(f"{option} {path}: not writable")
 
 
 def _refuse(args: argparse.Namespace, message: str) -> int:
@@ -459,8 +454,6 @@ def check_command(args: argparse.Namespace) -> int:
     from .scenario import ScenarioError, ScenarioResult, junit, load_scenario, run_scenario
     results = []
     try:
-        if args.junit:
-            _check_writable(args.junit, "--junit")
         scenarios = [load_scenario(f) for f in args.scenarios]
         for sc in scenarios:
             try:
@@ -506,13 +499,13 @@ def bench_command(args: argparse.Namespace) -> int:
 
 def _add_listener(run: argparse.ArgumentParser, name: str, what: str) -> None:
     """``--NAME PORT`` and ``--NAME-bind ADDRESS``: a TCP service on loopback unless told otherwise."""
-    run.add_argument(f"--{name}", type=int, metavar="PORT", help=f"{what} (PORT 0: any free port)")
+    run.add_argument(f"--{name}", type=tcp_port, metavar="PORT", help=f"{what} (PORT 0: any free port)")
     run.add_argument(f"--{name}-bind", default="127.0.0.1", metavar="ADDRESS",
                      help=f"address the --{name} port listens on (default loopback only)")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="c071emu", description="Instruction-level emulator of the STM32C071 boot path")
+    p = OneLineParser(prog="c071emu", description="Instruction-level emulator of the STM32C071 boot path")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run an application image until it exits, locks up or times out")
     run.add_argument("image", help="application ELF file")
@@ -520,24 +513,24 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--boot-pin", type=int, default=0, metavar="0|1", help="level of the BOOT0 pin (PA14)")
     run.add_argument("--option-bytes", metavar="SPEC",
                      help="option bytes over the factory values, e.g. nBOOT_SEL=0,nBOOT0=1 or OPTR=0x3EEFFEAA")
-    run.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
+    run.add_argument("--hse", type=hse_hz, metavar="HZ", help="frequency of an HSE crystal, 4-48 MHz (default: none fitted)")
     run.add_argument("--adc", action="append", metavar="CH=VALUE",
                      help="the input of ADC channel CH (0-22): a 12-bit code (2048, 0x800) or a voltage over "
                           "VDDA = 3.3 V (1.65V); repeat for more channels (default: pins read 0, VREFINT and "
                           "the temperature sensor their typical values)")
-    run.add_argument("--max-time", type=float, metavar="SECONDS",
+    run.add_argument("--max-time", type=seconds, metavar="SECONDS",
                      help="simulated time limit (default 10 s; none while a debugger is attached or with --usbip)")
     _add_listener(run, "gdb", "wait for GDB on PORT, halted on the reset handler")
-    run.add_argument("--flash-file", metavar="PATH",
+    run.add_argument("--flash-file", type=output_file, metavar="PATH",
                      help="keep flash and option bytes in PATH across runs (created from the image on first use)")
     run.add_argument("--strict", action="store_true", help="fail the run on the first unmodelled access")
     run.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     run.add_argument("--trace", default="", metavar="KINDS",
                      help="comma-separated: insn (each instruction), mmio (register accesses, decoded), "
                           "exc (exception entry/return/faults), events")
-    run.add_argument("--trace-file", metavar="FILE",
+    run.add_argument("--trace-file", type=output_file, metavar="FILE",
                      help="where traces go (insn and mmio need a file; exc and events default to stderr)")
-    run.add_argument("--vcd", metavar="OUT.vcd", help="record registers and core state over simulated time (GTKWave)")
+    run.add_argument("--vcd", type=output_file, metavar="OUT.vcd", help="record registers and core state over simulated time (GTKWave)")
     run.add_argument("--vcd-signals", metavar="SPEC",
                      help="registers for --vcd: PERIPH.REG,... or PERIPH.* (default: FLASH.SR, FLASH.CR, RCC.CR, "
                           "SYSCFG.CFGR1, SCB.VTOR, SysTick.CTRL, USB.CNTR, USB.ISTR)")
@@ -552,7 +545,7 @@ def parser() -> argparse.ArgumentParser:
     _add_listener(run, "usbip", "serve the USB device over USB/IP on PORT for `usbip attach -b 1-1`")
     run.add_argument("--at", metavar="ADDRESS|SYMBOL",
                      help="with --save-snapshot: stop there instead of at the jump into system memory")
-    run.add_argument("--save-snapshot", metavar="FILE", help="stop at the jump (or --at) and save a snapshot")
+    run.add_argument("--save-snapshot", type=output_file, metavar="FILE", help="stop at the jump (or --at) and save a snapshot")
     run.add_argument("--from-snapshot", metavar="FILE", help="continue from a saved snapshot")
     run.set_defaults(func=run_command)
     diag = sub.add_parser(
@@ -567,7 +560,7 @@ def parser() -> argparse.ArgumentParser:
     diag.add_argument("image", help="application ELF file")
     diag.add_argument("--trigger", default="none", metavar="SPEC",
                       help="what the simulated world does to make the application jump (default: none); see below")
-    diag.add_argument("--jump-within", type=float, default=5.0, metavar="SECONDS",
+    diag.add_argument("--jump-within", type=seconds, default=5.0, metavar="SECONDS",
                       help="simulated time the application has to enter the bootloader after the trigger (default 5)")
     diag.add_argument("--bootloader", metavar="FILE",
                       help="system-memory image, ELF or raw dump at 0x1FFF0000 (default: the bundled reference)")
@@ -578,8 +571,9 @@ def parser() -> argparse.ArgumentParser:
                       help="the flash operation the diagnosis is about (default erase)")
     diag.add_argument("--option-bytes", metavar="SPEC",
                       help="option bytes over the factory values, e.g. nBOOT_SEL=0 or RDP=0xBB")
-    diag.add_argument("--hse", type=int, metavar="HZ", help="frequency of an HSE crystal (default: none fitted)")
-    diag.add_argument("--max-time", type=float, metavar="SECONDS",
+    diag.add_argument("--hse", type=hse_hz, metavar="HZ",
+                      help="frequency of an HSE crystal, 4-48 MHz (default: none fitted)")
+    diag.add_argument("--max-time", type=seconds, metavar="SECONDS",
                       help="simulated time limit of each host flow (default: each step's own timeout)")
     diag.add_argument("--payload", metavar="FILE",
                       help="what the host flow programs: ELF, Intel HEX, or raw binary with --payload-address "
@@ -595,9 +589,11 @@ def parser() -> argparse.ArgumentParser:
                       help="with --bootloader-variants: what you saw on your hardware, e.g. "
                            "enumerate=ok,upload=ok,erase=failed; marks the designs that reproduce it")
     diag.add_argument("--json", action="store_true",
-                      help="machine-readable report (schema c071emu.diagnosis/1, with a status field)")
-    diag.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report (checked before the run; "
-                                                    "the path written is printed)")
+                      help="machine-readable report (schema c071emu.diagnosis/1, with a status field; "
+                           "c071emu.variants/1 with --bootloader-variants)")
+    diag.add_argument("--html", type=output_file, metavar="OUT",
+                      help="also write a self-contained HTML report (checked before the run; the path written is "
+                           "printed)")
     diag.add_argument("--fix-style", choices=("cmsis", "hal", "ll"), default="cmsis",
                       help="the fix's terms: CMSIS device-header names (default), or STM32Cube HAL or LL macros")
     diag.add_argument("--all-fields", action="store_true",
@@ -605,17 +601,18 @@ def parser() -> argparse.ArgumentParser:
     diag.set_defaults(func=diagnose_command)
     check = sub.add_parser("check", help="run scenario files (TOML) and compare with their expected outcome")
     check.add_argument("scenarios", nargs="+", metavar="SCENARIO.toml")
-    check.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit report")
+    check.add_argument("--junit", type=output_file, metavar="OUT.xml", help="also write a JUnit report")
     check.set_defaults(func=check_command)
     sweep = sub.add_parser("sweep", help="run a matrix (TOML) of images x option bytes x hosts on all cores")
     sweep.add_argument("matrix", metavar="MATRIX.toml")
-    sweep.add_argument("--jobs", type=int, metavar="N", help="cells run at a time (default: the number of cores)")
+    sweep.add_argument("--jobs", type=positive_int, metavar="N", help="cells run at a time (default: the number of cores)")
     sweep.add_argument("--engine", choices=("local", "dask"), default="local",
                        help="local: a process pool here; dask: a Dask cluster")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="with --engine dask: tcp://HOST:8786 (default: a LocalCluster of --jobs workers)")
-    sweep.add_argument("--json", metavar="OUT", help="also write the results as JSON (schema c071emu.sweep/1)")
-    sweep.add_argument("--junit", metavar="OUT.xml", help="also write a JUnit report of the cells with expectations")
+    sweep.add_argument("--json", type=output_file, metavar="OUT", help="also write the results as JSON (schema c071emu.sweep/1)")
+    sweep.add_argument("--junit", type=output_file, metavar="OUT.xml",
+                       help="also write a JUnit report of the cells with expectations")
     sweep.set_defaults(func=sweep_command)
     bench = sub.add_parser("bench", help="compare the full machine with bare Unicorn on the bundled compute image")
     bench.add_argument("--json", action="store_true")
@@ -626,7 +623,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as refused:           # bad arguments (one line, 2) or --help (0): a status, as for a run
+        return refused.code if isinstance(refused.code, int) else EXIT_BAD_INPUT
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -88,10 +88,19 @@ def _check_segment(path: Path, address: int, length: int) -> None:
     raise ImageError(f"{path}: segment at 0x{address:08X} lies outside flash, system memory, OTP and SRAM")
 
 
+def _require_file(path: Path) -> None:
+    """ImageError unless ``path`` names a file (a name too long or a loop of links is refused too)."""
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
+        raise ImageError(f"{path}: no such file")
+
+
 def load_elf(path: str | Path) -> Image:
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    _require_file(path)
     try:
         blob = path.read_bytes()
     except OSError as exc:
@@ -147,8 +156,7 @@ def _parse_elf(path: Path, blob: bytes):
 
 def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    _require_file(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -163,7 +171,8 @@ def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
 def load_image(path: str | Path, raw_base: int | None = None, raw_limit: int = 0, what: str = "") -> Image:
     """An ELF file, or (when ``raw_base`` is given) a raw binary placed at that address."""
     p = Path(path)
-    if raw_base is not None and p.is_file() and _head(p) != b"\x7fELF":
+    _require_file(p)
+    if raw_base is not None and _head(p) != b"\x7fELF":
         return load_binary(p, raw_base, raw_limit, what)
     return load_elf(p)
 
@@ -202,8 +211,7 @@ def load_intel_hex(path: str | Path) -> Image:
     """An Intel HEX file (records 00 data, 01 end, 02/04 segment/linear base; 03/05 start
     addresses ignored), contiguous runs merged into segments."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    _require_file(path)
     chunks: dict[int, int] = {}
     base = 0
     try:
@@ -251,9 +259,8 @@ def load_payload(path: str | Path, address: Optional[int] = None) -> Image:
     """What a host flow programs: an ELF, an Intel HEX file, or a raw binary placed at
     ``address`` (needed for a raw binary).  It must put a vector table in main flash."""
     p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"{p}: no such file")
-    head = p.read_bytes()[:4]
+    _require_file(p)
+    head = _head(p)
     if head == b"\x7fELF":
         image = load_elf(p)
     elif head[:1] == b":":

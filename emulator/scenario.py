@@ -35,10 +35,13 @@ from peripherals.option_bytes import parse_option_bytes_spec
 
 from .analysis.diagnose import DEFAULT_JUMP_WITHIN, BootloaderNotStarted, diagnose, jump_run, reference_run
 from .analysis.flows import STEPS, FlowOutcome, flow_for
+from .arguments import MAX_SECONDS
 from .image import BUNDLED_BOOTLOADER, ImageError, load_bootloader, load_elf
 from .triggers import TriggerError, parse_trigger
 
 STATUSES = ("ok", "failed", "not run")
+OPERATIONS = ("erase", "write")
+MAX_JUMP_WITHIN = MAX_SECONDS                # as a command-line time
 SCENARIO_KEYS = ("name", "application", "bootloader", "entry", "trigger", "jump_within", "host", "option_bytes",
                  "operation")
 
@@ -78,19 +81,56 @@ class ScenarioResult:
         return not self.mismatches
 
 
+MAX_TOML_BYTES = 1024 * 1024             # a scenario or matrix file is a page of text
+
+
 def read_toml(path: Path, error: type[Exception]) -> dict:
-    """A TOML file's tables; an unreadable or malformed file raises ``error`` naming it."""
+    """A TOML file's tables; an unreadable, oversized, non-UTF-8, malformed or too deeply nested
+    file raises ``error`` naming it (one line)."""
     try:
-        return tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise error(f"{path}: {exc.strerror or exc}") from None
+        with path.open("rb") as f:
+            blob = f.read(MAX_TOML_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise error(f"{path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(blob) > MAX_TOML_BYTES:
+        raise error(f"{path}: larger than {MAX_TOML_BYTES // 1024} KiB, not a scenario or matrix file")
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise error(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
+
+
+def _string(path: Path, where: str, key: str, value, choices: tuple[str, ...] = ()) -> str:
+    """A string field of a TOML table, one of ``choices`` when given (ScenarioError otherwise)."""
+    if not isinstance(value, str):
+        raise ScenarioError(f"{path}: {where} {key} must be a string"
+                            + (f" ({' or '.join(repr(c) for c in choices)})" if choices else "")
+                            + f", not {_toml_type(value)}")
+    if choices and value not in choices:
+        raise ScenarioError(f"{path}: {where} {key} must be {' or '.join(repr(c) for c in choices)}, not {value!r}")
+    return value
+
+
+def _toml_type(value) -> str:
+    """How a TOML value reads in a message: its type and, when short, the value."""
+    kind = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), "a date or time")
+    text = repr(value)
+    return f"{kind} ({text})" if len(text) <= 30 else kind
 
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     data = read_toml(path, ScenarioError)
+    for table in data:
+        if table not in ("scenario", "expect"):
+            raise ScenarioError(f"{path}: unknown table [{table}]; a scenario has [scenario] and [expect]")
     s, expect = data.get("scenario"), data.get("expect")
     if not isinstance(s, dict) or not isinstance(expect, dict):
         raise ScenarioError(f"{path}: needs a [scenario] table and an [expect] table")
@@ -99,36 +139,43 @@ def load_scenario(path: str | Path) -> Scenario:
             raise ScenarioError(f"{path}: [scenario]: unknown key {key!r}; keys are {', '.join(SCENARIO_KEYS)}")
     if "application" not in s:
         raise ScenarioError(f"{path}: [scenario] needs application = \"path/to/app.elf\"")
+    where = "[scenario]"
+    name = _string(path, where, "name", s.get("name", path.stem))
+    application = _string(path, where, "application", s["application"])
+    bootloader = _string(path, where, "bootloader", s["bootloader"]) if "bootloader" in s else None
     base = path.parent
-    trigger = s.get("trigger", "none")
+    trigger = _string(path, where, "trigger", s.get("trigger", "none"))
     try:
         parse_trigger(trigger)
     except TriggerError as exc:
         raise ScenarioError(f"{path}: [scenario] {exc}") from None
     jump_within = s.get("jump_within", DEFAULT_JUMP_WITHIN)
-    if isinstance(jump_within, bool) or not isinstance(jump_within, (int, float)) or jump_within <= 0:
-        raise ScenarioError(f"{path}: [scenario] jump_within must be a positive number of seconds")
-    entry, host = s.get("entry", "jump"), s.get("host", "dfu")
-    if entry not in ("jump", "boot0"):
-        raise ScenarioError(f"{path}: entry must be \"jump\" or \"boot0\", not {entry!r}")
-    if host not in ("dfu", "usart"):
-        raise ScenarioError(f"{path}: host must be \"dfu\" or \"usart\", not {host!r}")
+    if isinstance(jump_within, bool) or not isinstance(jump_within, (int, float)) \
+            or not 0 < jump_within <= MAX_JUMP_WITHIN:
+        raise ScenarioError(f"{path}: [scenario] jump_within must be a positive number of seconds "
+                            f"(at most {MAX_JUMP_WITHIN:g}), not {_toml_type(jump_within)}")
+    entry = _string(path, where, "entry", s.get("entry", "jump"), ("jump", "boot0"))
+    host = _string(path, where, "host", s.get("host", "dfu"), ("dfu", "usart"))
+    operation = _string(path, where, "operation", s.get("operation", "erase"), OPERATIONS)
+    option_spec = _string(path, where, "option_bytes", s.get("option_bytes", ""))
     steps = {k: v for k, v in expect.items() if k != "blocking"}
     for step, status in steps.items():
         if step not in STEPS:
             raise ScenarioError(f"{path}: unknown step {step!r} in [expect]; steps are {', '.join(STEPS)}")
-        if status not in STATUSES:
-            raise ScenarioError(f"{path}: [expect] {step} = {status!r}; use \"ok\", \"failed\" or \"not run\"")
+        if not isinstance(status, str) or status not in STATUSES:
+            raise ScenarioError(f"{path}: [expect] {step} = {_toml_type(status)}; "
+                                "use \"ok\", \"failed\" or \"not run\"")
     blocking = expect.get("blocking")
-    if blocking is not None and (not isinstance(blocking, list) or entry != "jump"):
-        raise ScenarioError(f"{path}: blocking = [...] is a list of item keys and needs entry = \"jump\"")
+    if blocking is not None and (not isinstance(blocking, list) or not all(isinstance(b, str) for b in blocking)
+                                 or entry != "jump"):
+        raise ScenarioError(f"{path}: [expect] blocking = [...] is a list of item keys (strings) "
+                            "and needs entry = \"jump\"")
     try:
-        option_bytes = parse_option_bytes_spec(s.get("option_bytes", ""))
+        option_bytes = parse_option_bytes_spec(option_spec)
     except ValueError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
-    bootloader = base / s["bootloader"] if "bootloader" in s else BUNDLED_BOOTLOADER
-    return Scenario(path, s.get("name", path.stem), base / s["application"], bootloader, entry, host,
-                    option_bytes, s.get("operation", "erase"), steps, blocking, trigger=trigger,
+        raise ScenarioError(f"{path}: [scenario] option_bytes: {exc}") from None
+    return Scenario(path, name, base / application, base / bootloader if bootloader is not None else BUNDLED_BOOTLOADER,
+                    entry, host, option_bytes, operation, steps, blocking, trigger=trigger,
                     jump_within=float(jump_within))
 
 

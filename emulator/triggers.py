@@ -47,6 +47,8 @@ from typing import Optional
 
 from peripherals import c071
 
+from .arguments import MAX_SECONDS
+
 SYSTEM_MEMORY = (c071.SYSMEM_BASE, c071.SYSMEM_BASE + c071.SYSMEM_SIZE - 1)
 ATTACH_WAIT_S = 2.0                  # how long the host waits for a USB device to appear
 RECEIVER_WAIT_S = 2.0                # how long a serial peer waits for a USART receiver
@@ -116,7 +118,10 @@ def parse_time(text: str, spec: str, what: str = "TIME") -> float:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|µs)?\s*", text)
     if not m:
         raise TriggerError(f"trigger {spec!r}: {what} {text!r} is not a time like 100ms, 50us or 0.2s")
-    return float(m.group(1)) * {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}[m.group(2)]
+    value = float(m.group(1)) * {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}[m.group(2)]
+    if not value <= MAX_SECONDS:                  # 1e308s, 1e400 (inf): beyond any run, and the clock's range
+        raise TriggerError(f"trigger {spec!r}: {what} {text!r} is beyond {MAX_SECONDS:g} s of simulated time")
+    return value
 
 
 def _int(text: str, spec: str, what: str, limit: int) -> int:

@@ -191,7 +191,7 @@ def test_a_malformed_matrix_exits_2_naming_the_file_and_key(capsys, tmp_path, te
 @pytest.mark.parametrize("args, message", [
     (["--junit", "out.xml"], "has no [[expect]]: there is nothing to pass or fail"),
     (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler is the address of a Dask scheduler; add --engine dask"),
-    (["--jobs", "0"], "--jobs 0: give at least 1"),
+    (["--jobs", "0"], "argument --jobs: 0: must be 1 or more"),
 ])
 def test_bad_command_lines_exit_2_before_running(capsys, tmp_path, args, message):
     path = matrix_file(tmp_path, "[axes]\napplication = ['elf/hello.elf']\n")

@@ -19,9 +19,8 @@ from peripherals import c071
 from peripherals.tim import Timer
 
 from ..machine import Machine
+from .snapshot_file import SCHEMA, SnapshotError, read_snapshot_file  # noqa: F401 - SnapshotError re-exported
 
-SCHEMA = "c071emu.snapshot/2"      # /2: per-field writers (RegisterState.field_writers)
-OLDER_SCHEMAS = ("c071emu.snapshot/1",)
 SYSTEM_MEMORY = (c071.SYSMEM_BASE, c071.SYSMEM_BASE + c071.SYSMEM_SIZE - 1)
 
 
@@ -114,17 +113,17 @@ class JumpSnapshot:
 
     @staticmethod
     def load(path: str | Path) -> "JumpSnapshot":
-        d = json.loads(Path(path).read_text())
-        if d.get("schema") not in (SCHEMA, *OLDER_SCHEMAS):
-            raise ValueError(f"{path}: not a c071emu snapshot (schema {d.get('schema')!r})")
+        """A snapshot file, every field checked first (SnapshotError: one line naming file and field)."""
+        d = read_snapshot_file(path)
         registers = {}
         for key, r in d["registers"].items():
-            w = r.pop("writer")
-            fw = {name: Writer(**x) for name, x in r.pop("field_writers", {}).items()}
-            registers[key] = RegisterState(**r, writer=Writer(**w) if w else None, field_writers=fw)
-        memories = {k: zlib.decompress(base64.b64decode(v)) for k, v in d["memories"].items()}
+            w = r["writer"]
+            fw = {name: Writer(**x) for name, x in r.get("field_writers", {}).items()}
+            registers[key] = RegisterState(r["peripheral"], r["name"], r["address"], r["value"], r["reset"],
+                                           dict(r["fields"]), Writer(**w) if w else None, r.get("manual", ""),
+                                           field_writers=fw)
         return JumpSnapshot(d["label"], d["pc"], d["where"], d["cycle"], d["seconds"], d["core"],
-                            d["exceptions"], registers, memories, d.get("images", []))
+                            d["exceptions"], registers, d["memories"], d["images"])
 
 
 def take_snapshot(m: Machine, label: str, with_memories: bool = False) -> JumpSnapshot:
@@ -186,6 +185,28 @@ def run_to_bootloader_entry(m: Machine, max_seconds: float = 2.0):
         m.loop.clear_stops()
 
 
+def check_restorable(m: Machine, snap: JumpSnapshot) -> None:
+    """ValueError, before anything is restored, unless ``m`` can continue from ``snap``: the snapshot
+    holds the memories, and its clock tree gives the core a clock with this machine's oscillators
+    (RCC.CFGR.SWS names the SYSCLK source, RM0490 §6.4.3: a snapshot running on the HSE needs the
+    HSE fitted, ``--hse``, and a source the snapshot says is selected must exist)."""
+    if not snap.memories:
+        raise ValueError("memories: none saved; this snapshot can be compared but not continued from")
+    rcc = m.rcc
+    before = {name: r.value for name, r in rcc.reg.items()}
+    try:                                 # the model computes HCLK from the saved values, then they go back
+        for key, state in snap.registers.items():
+            if key.startswith("RCC.") and key[4:] in rcc.reg:
+                rcc.reg[key[4:]].value = state.value
+        hclk, sws = rcc.hclk_hz(), rcc.reg["CFGR"].get("SWS")
+    finally:
+        for name, value in before.items():
+            rcc.reg[name].value = value
+    if hclk <= 0:
+        hint = "; it was saved running on the HSE: give --hse HZ as then" if sws == 1 and not rcc.hse_hz else ""
+        raise ValueError(f"registers.RCC.CFGR: SWS = {sws} gives the core no clock on this machine{hint}")
+
+
 def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     """Put a saved snapshot into a machine (same images loaded) so the run continues from it.
 
@@ -195,8 +216,7 @@ def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     (an oscillator start-up, a flash operation, a host transaction) - a snapshot taken at
     a jump has none that matter; the IWDG restarts its count from its reload value.
     """
-    if not snap.memories:
-        raise ValueError("this snapshot was saved without memories; it can be compared but not resumed")
+    check_restorable(m, snap)
     m.scheduler.clear()
     for mem in m.memories:
         if mem.name in snap.memories:

@@ -88,7 +88,7 @@ class WatchHit:
 
 @dataclass
 class SliceEnd:
-    kind: str = "count"          # count | fault | wfi | wfe | svc | exit | stop | halt
+    kind: str = "count"          # count | fault | lockup | wfi | wfe | svc | exit | stop | halt
     fault: str = ""
     fault_pc: int = 0            # fault: faulting PC; svc: return address
     exit_status: int = 0
@@ -359,7 +359,12 @@ class RunLoop:
     def _on_interrupt(self, uc, intno, user_data) -> None:
         pc = self.cpu.pc()
         if intno == INTR_EXCEPTION_EXIT:
-            self.engine.exception_return(pc | 1)
+            try:
+                self.engine.exception_return(pc | 1)
+            except Lockup as lockup:        # the return faulted, and so did the HardFault entry (B1.5.15)
+                self._slice = SliceEnd("lockup", str(lockup), lockup.pc)
+                uc.emu_stop()
+                return
             if not self.book.active_stack and self.sleep_on_exit():
                 self._slice = SliceEnd("wfi")
                 self.cpu.end_slice_at_next_boundary()
@@ -593,7 +598,9 @@ class RunLoop:
             end = SliceEnd("fault", f"bus error: {reason}", pc)
         if end.kind == "count":
             return
-        if end.kind == "exit":
+        if end.kind == "lockup":
+            self.end = RunEnd(EndReason.LOCKUP, end.fault, pc=end.fault_pc)
+        elif end.kind == "exit":
             self.end = RunEnd(EndReason.EXIT, "guest exited via semihosting", exit_status=end.exit_status,
                               pc=self.cpu.pc())
         elif end.kind == "stop" and end.fault == "BKPT":
