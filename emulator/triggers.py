@@ -210,7 +210,6 @@ class Bench:
         try:
             result = host.run(flow, timeout_s)
         except UsbError as exc:
-            self._drop_abandoned_transactions()
             self.check()
             if isinstance(exc, UsbDisconnected):
                 raise NotDelivered(f"{what}: no USB device: {exc}") from None
@@ -219,20 +218,6 @@ class Bench:
             raise NotDelivered(f"{what}: {type(exc).__name__}: {exc}") from None
         self.check()
         return result
-
-    # The steps of a host flow are scheduler events that feed their result into whichever flow
-    # the host runs when they fire.  A flow cut short - the application jumped, or ended, in the
-    # middle of it - leaves its next step scheduled; the programming tool's first flow would
-    # receive that stale result.  A real host abandons the transfer: so do we.  SOF and resume
-    # signalling go on; a bus reset cut short ends without restarting SOF, which the next
-    # enumeration's own bus reset does (a tool always enumerates the bootloader first).
-    FLOW_STEP_EVENTS = ("USB host flow start", "USB host wait", "USB host SETUP", "USB host OUT", "USB host IN",
-                        "USB host IN data", "USB host bus reset")
-
-    def _drop_abandoned_transactions(self) -> None:
-        for event in self.m.scheduler.pending():
-            if event.name in self.FLOW_STEP_EVENTS:
-                event.cancel()
 
     def enumerate(self):
         host = self.host()

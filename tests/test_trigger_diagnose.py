@@ -98,10 +98,10 @@ def test_monitor_snapshot_at_the_jump_feeds_diagnose_from_snapshot(tmp_path, cap
 def test_a_host_flow_cut_short_by_the_jump_leaves_no_step_for_the_programming_tool(app, trigger):
     from emulator.analysis.diagnose import jump_run
     from emulator.image import load_bootloader, load_elf
-    from emulator.triggers import Bench
+    from emulator.host.usb_host import FLOW_STEP_EVENTS
     run = jump_run(load_elf(elf(app)), load_bootloader(), {}, trigger)
     assert run.status == "jumped"
-    stale = [e.name for e in run.m.scheduler.pending() if e.name in Bench.FLOW_STEP_EVENTS]
+    stale = [e.name for e in run.m.scheduler.pending() if e.name in FLOW_STEP_EVENTS]
     assert stale == []
 
 

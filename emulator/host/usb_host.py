@@ -214,6 +214,9 @@ _TYPES = {0: "control", 1: "isochronous", 2: "bulk", 3: "interrupt"}
 
 
 LOG_HEAD = LOG_TAIL = 10_000
+# the names of the scheduler events that carry a flow's steps (one pending per running flow)
+FLOW_STEP_EVENTS = ("USB host flow start", "USB host wait", "USB host SETUP", "USB host OUT", "USB host IN",
+                    "USB host IN data", "USB host bus reset")
 
 
 class UsbHost:
@@ -237,6 +240,7 @@ class UsbHost:
         self._next_poll: dict[tuple[int, int], float] = {}
         self.info: Optional[DeviceInfo] = None
         self._flow: Optional[Flow] = None
+        self._pending_step = None                   # the scheduled event of the flow's next step
         self._done = False
         self._result: Any = None
         self._error: Optional[BaseException] = None
@@ -254,22 +258,25 @@ class UsbHost:
         """Run the machine until ``flow`` returns; its value is returned, its error raised.
         An infinite ``timeout_s`` runs until the flow ends or the machine stops."""
         self._flow, self._done, self._result, self._error = flow, False, None, None
-        self._after(0, self._for_this_flow(lambda: self._advance(None)), "USB host flow start")
+        self._flow_step(0, lambda: self._advance(None), "USB host flow start")
         end: RunEnd = self.m.run(max_seconds=None if math.isinf(timeout_s) else timeout_s)
         if self._error is not None:
             raise self._error
         if not self._done:
             self._flow = None
+            if self._pending_step is not None:
+                self._pending_step.cancel()
             raise UsbTimeout(f"USB host: the flow did not finish within {timeout_s} s of simulated time "
                              f"(machine stopped: {end.reason.value}: {end.detail})")
         return self._result
 
-    def _for_this_flow(self, action):
-        """``action`` for the flow running now only: a flow interrupted by a stop (an application
-        that jumps while a trigger is being delivered) leaves its events scheduled, and they must
-        not drive the next flow on this host."""
+    def _flow_step(self, seconds: float, action, name: str) -> None:
+        """Schedule the running flow's next step.  A flow has one step pending at a time; a flow
+        cut short by a stop (an application that jumps while a trigger is being delivered) has it
+        cancelled by ``run``, as a real host abandons the transfer, so it never drives the next
+        flow on this host.  The check on the flow covers a step already due in this slice."""
         flow = self._flow
-        return lambda: action() if self._flow is flow else None
+        self._pending_step = self._after(seconds, lambda: action() if self._flow is flow else None, name)
 
     def _advance(self, value: Any) -> None:
         flow = self._flow
@@ -291,18 +298,18 @@ class UsbHost:
 
     def _schedule(self, request: Any) -> None:
         if isinstance(request, Wait):
-            self._after(request.seconds, self._for_this_flow(lambda: self._advance(None)), "USB host wait")
+            self._flow_step(request.seconds, lambda: self._advance(None), "USB host wait")
         elif isinstance(request, Reset):
             self._stop_sof()
             self.device.bus_reset()
             self.log.append(Transaction(self.now(), "RESET", note="SE0 10 ms"))
-            self._after(RESET_S, self._for_this_flow(self._end_reset), "USB host bus reset")
+            self._flow_step(RESET_S, self._end_reset, "USB host bus reset")
         elif isinstance(request, Setup):
-            self._after(wire_time(len(request.data)), self._for_this_flow(lambda: self._do(request)), "USB host SETUP")
+            self._flow_step(wire_time(len(request.data)), lambda: self._do(request), "USB host SETUP")
         elif isinstance(request, Out):
-            self._after(wire_time(len(request.data)), self._for_this_flow(lambda: self._do(request)), "USB host OUT")
+            self._flow_step(wire_time(len(request.data)), lambda: self._do(request), "USB host OUT")
         elif isinstance(request, In):
-            self._after(IN_TOKEN_S, self._for_this_flow(lambda: self._do(request)), "USB host IN")
+            self._flow_step(IN_TOKEN_S, lambda: self._do(request), "USB host IN")
         else:
             self._finish(error=TypeError(f"USB host flow yielded {request!r}"))
 
@@ -329,8 +336,7 @@ class UsbHost:
             self.log.append(Transaction(self.now(), "IN", request.address, request.endpoint, data,
                                         pid if hs in (ACK, ISO) else None, hs, note))
             # the data packet and the host's handshake still occupy the bus
-            self._after(answer_time(hs, len(data)), self._for_this_flow(lambda: self._advance((hs, data, pid))),
-                        "USB host IN data")
+            self._flow_step(answer_time(hs, len(data)), lambda: self._advance((hs, data, pid)), "USB host IN data")
 
     # -- SOF ------------------------------------------------------------------------------
     def _start_sof(self) -> None:
