@@ -54,7 +54,9 @@ def _machine_run(name: str, **config) -> tuple[Machine, float]:
     return m, wall
 
 
-def _bare_unicorn_rate(name: str) -> tuple[int, float]:
+def bare_core(name: str) -> tuple[Cpu, int]:
+    """A bare Unicorn core (no models, no hooks) with image ``name`` loaded and its stack set; the
+    reset handler's address.  RCC_CR and FLASH_ACR hold their reset values as plain memory."""
     image = load_elf(IMAGES / f"{name}.elf")
     cpu = Cpu()
     uc = cpu.uc
@@ -67,6 +69,12 @@ def _bare_unicorn_rate(name: str) -> tuple[int, float]:
     uc.mem_write(c071.FLASH_REGS, struct.pack("<I", 0x0004_0600))    # FLASH_ACR reset value
     sp, pc = struct.unpack("<2I", bytes(uc.mem_read(c071.FLASH_BASE, 8)))
     cpu.write("msp", sp)
+    return cpu, pc
+
+
+def _bare_unicorn_rate(name: str) -> tuple[int, float]:
+    cpu, pc = bare_core(name)
+    uc = cpu.uc
     executed = 0
     started = time.perf_counter()
     while True:

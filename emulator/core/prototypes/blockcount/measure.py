@@ -12,33 +12,17 @@ counter in C.  Not wired into the machine: see the design notes in the issue-13 
 from __future__ import annotations
 
 import ctypes
-import struct
 import sys
 import time
 
-from unicorn import UC_HOOK_BLOCK, UC_PROT_ALL, UcError
+from unicorn import UC_HOOK_BLOCK, UcError
 from unicorn.unicorn_py3.unicorn import uclib
 
-from emulator.bench import IMAGES
-from emulator.core.cpu import Cpu
-from emulator.image import load_elf
-from peripherals import c071
+from emulator.bench import bare_core
 
 
 def prepared(name: str = "bench_compute"):
-    image = load_elf(IMAGES / f"{name}.elf")
-    cpu = Cpu()
-    uc = cpu.uc
-    for base, size in ((c071.FLASH_BASE, c071.FLASH_SIZE), (c071.SRAM_BASE, c071.SRAM_SIZE),
-                       (0x4000_0000, 0x0003_0000), (0xE000_E000, 0x1000)):
-        uc.mem_map(base, size, UC_PROT_ALL)
-    for seg in image.segments:
-        uc.mem_write(seg.address, seg.data)
-    uc.mem_write(c071.RCC, struct.pack("<I", 0x0000_1540))
-    uc.mem_write(c071.FLASH_REGS, struct.pack("<I", 0x0004_0600))
-    sp, pc = struct.unpack("<2I", bytes(uc.mem_read(c071.FLASH_BASE, 8)))
-    cpu.write("msp", sp)
-    return cpu, pc
+    return bare_core(name)
 
 
 def free() -> tuple[float, None]:
