@@ -284,19 +284,18 @@ def _table(console: Console, title: str, headers: list[str], rows: list[list[str
                       soft_wrap=True)
 
 
-def step_rows(d: Diagnosis) -> list[list[str]]:
+def step_grid(d: Diagnosis):
+    """Each step's name with its result in the BOOT0 run, the jump run and the fix replay (None
+    where that run did not happen): the rows of both step tables."""
     outcomes = [d.reference_outcome, d.jump_outcome, d.fix_outcome]
-    rows = []
     for index, s in enumerate(d.reference_outcome.steps):
-        cells = []
-        for o in outcomes:
-            if o is None:
-                cells.append("-")
-            else:
-                step = o.steps[index]
-                cells.append(f"{step.status} {step.end * 1e3:.1f} ms" if step.status != "not run" else "not run")
-        rows.append([s.name, *cells])
-    return rows
+        yield s.name, [None if o is None else o.steps[index] for o in outcomes]
+
+
+def step_rows(d: Diagnosis) -> list[list[str]]:
+    return [[name, *("-" if st is None else f"{st.status} {st.end * 1e3:.1f} ms" if st.status != "not run"
+                     else "not run" for st in results)]
+            for name, results in step_grid(d)]
 
 
 def residual_counts(d: Diagnosis) -> list[str]:
@@ -446,19 +445,17 @@ def to_html(d: Diagnosis, style: str = "cmsis") -> str:
         fix = "<p>none needed</p>"
     steps_html = ""
     if d.reference_outcome is not None:
-        outcomes = [d.reference_outcome, d.jump_outcome, d.fix_outcome]
         rows = []
-        for index, s in enumerate(d.reference_outcome.steps):
+        for name, results in step_grid(d):
             cells = []
-            for o in outcomes:
-                if o is None:
+            for st in results:
+                if st is None:
                     cells.append("<td>-</td>")
                     continue
-                st = o.steps[index]
                 timing = f" {st.start * 1e3:.1f}-{st.end * 1e3:.1f} ms" if st.status != "not run" else ""
                 cells.append(f'<td class="{st.status.replace(" ", "-")}"><b>{esc(st.status)}</b>{timing}'
                              f'<div class="detail">{esc(st.detail)}</div></td>')
-            rows.append(f"<tr><th>{esc(s.name)}</th>{''.join(cells)}</tr>")
+            rows.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
         steps_html = ('<table id="steps"><tr><th>step</th><th>BOOT0 entry</th><th>software jump</th>'
                       f"<th>with fix</th></tr>{''.join(rows)}</table>")
     mech = ""
