@@ -98,13 +98,21 @@ def _require_file(path: Path) -> None:
         raise ImageError(f"{path}: no such file")
 
 
-def load_elf(path: str | Path) -> Image:
-    path = Path(path)
+def _read(path: Path, limit: Optional[int] = None) -> bytes:
+    """The file's bytes (the first ``limit`` of them), or ImageError naming it."""
     _require_file(path)
     try:
-        blob = path.read_bytes()
+        if limit is None:
+            return path.read_bytes()
+        with path.open("rb") as fh:
+            return fh.read(limit)
     except OSError as exc:
         raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def load_elf(path: str | Path) -> Image:
+    path = Path(path)
+    blob = _read(path)
     if blob[:4] != b"\x7fELF":
         raise ImageError(f"{path}: not an ELF file")
     try:
@@ -156,11 +164,7 @@ def _parse_elf(path: Path, blob: bytes):
 
 def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
     path = Path(path)
-    _require_file(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = _read(path)
     if not data:
         raise ImageError(f"{path}: empty file")
     if len(data) > limit:
@@ -171,18 +175,13 @@ def load_binary(path: str | Path, base: int, limit: int, what: str) -> Image:
 def load_image(path: str | Path, raw_base: int | None = None, raw_limit: int = 0, what: str = "") -> Image:
     """An ELF file, or (when ``raw_base`` is given) a raw binary placed at that address."""
     p = Path(path)
-    _require_file(p)
     if raw_base is not None and _head(p) != b"\x7fELF":
         return load_binary(p, raw_base, raw_limit, what)
     return load_elf(p)
 
 
 def _head(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(4)
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return _read(path, 4)
 
 
 BUNDLED_BOOTLOADER = Path(__file__).resolve().parent.parent / "images" / "elf" / "bootloader.elf"
@@ -259,7 +258,6 @@ def load_payload(path: str | Path, address: Optional[int] = None) -> Image:
     """What a host flow programs: an ELF, an Intel HEX file, or a raw binary placed at
     ``address`` (needed for a raw binary).  It must put a vector table in main flash."""
     p = Path(path)
-    _require_file(p)
     head = _head(p)
     if head == b"\x7fELF":
         image = load_elf(p)
