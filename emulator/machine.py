@@ -52,7 +52,7 @@ from .image import Image
 from .power import LowPowerModes
 from .semihosting import Semihosting
 from .system_bus import SystemBusPort
-from .trace import Trace, TraceEvent, UnmodelledAccess
+from .trace import ExceptionEvent, Trace, TraceEvent, UnmodelledAccess
 
 BOOT0_PIN = 14      # PA14 (RM0490 §3.1)
 
@@ -134,6 +134,7 @@ class Machine:
         self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
         self._mmio_callbacks: list[tuple] = []
         self._described: dict[tuple, Optional[str]] = {}
+        self._behind: dict[tuple, str] = {}
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
         self.loop.fast_paths = self.config.fast_paths
@@ -298,8 +299,27 @@ class Machine:
         for p in [*self.peripherals, *self.unmodelled_blocks]:
             if p.base < c071.PPB_SCS:
                 self._mmio(p)
-        uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
-        uc.hook_add(UC_HOOK_MEM_READ_PROT, self._on_read_of_execute_only)
+        self._protection_hook(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
+        self._protection_hook(UC_HOOK_MEM_READ_PROT, self._on_read_of_execute_only)
+
+    def _protection_hook(self, hook_type: int, callback) -> None:
+        """A raw uc_hook_add with one ctypes callback: every store into flash (each programmed
+        word) calls it, and the binding's wrapper layers cost more than the callback."""
+        uc = self.cpu.uc
+
+        def on_access(handle, access, address, size, value, user_data):
+            try:
+                return callback(uc, access, address, size, value, None)
+            except BaseException as exc:
+                _callback_failed(uc, exc)
+                return False
+        hook = _MEM_PROT(on_access)
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(self.cpu.handle, ctypes.byref(handle), hook_type, hook, None,
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status:
+            raise UcError(status)
+        self._mmio_callbacks.append((hook,))        # ctypes callbacks must outlive the hook
 
     def _usart1_kernel_hz(self) -> int:
         """RCC_CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (HSI48 / HSIKERDIV), 11 LSE (RM0490 §6.4.20)."""
@@ -443,8 +463,11 @@ class Machine:
 
     def _between_slices(self) -> None:
         while self._undo_writes:
+            # No translation-cache flush: the slice ended right after the store, so no code
+            # was translated from the stored bytes, and what was translated before them is
+            # what is put back.
             memory, address, original = self._undo_writes.pop()
-            memory.store(self.cpu.uc, address, original)
+            memory.store(None, address, original)
         if self.flash_controller.stall_debt_s:
             self.clock.cycles += int(self.flash_controller.take_stall_debt() * self.clock.hz + 0.999999)
         if self.flash_controller.busy and (self._in_flash(pc := self.cpu.pc()) or self._vector_fetch_from_flash()):
@@ -460,7 +483,7 @@ class Machine:
         return self.flash.contains(self._native_address(address))
 
     def _vector_fetch_from_flash(self) -> bool:
-        return self.book.next_to_take(self.cpu.primask()) is not None and self._in_flash(self.scb.vtor)
+        return self._in_flash(self.scb.vtor) and self.book.next_to_take(self.cpu.primask()) is not None
 
     def _map_flash(self, how: str) -> None:
         """Swap main flash between plain memory and a stalling view (reads wait for the operation)."""
@@ -554,7 +577,15 @@ class Machine:
         return None
 
     def memory_behind(self, address: int) -> str:
-        """The memory that answers a read at ``address`` ("system memory via the 0x0 alias")."""
+        """The memory that answers a read at ``address`` ("system memory via the 0x0 alias");
+        remembered per address and alias target, since every exception entry asks."""
+        key = (address, self._alias)
+        behind = self._behind.get(key)
+        if behind is None:
+            behind = self._behind[key] = self._memory_behind(address)
+        return behind
+
+    def _memory_behind(self, address: int) -> str:
         memory, native = self._memory_at(address)
         if memory is None:
             return "no memory"
@@ -687,7 +718,7 @@ class Machine:
                                   self.describe(pc) if pc is not None else None))
 
     def _on_exception(self, record: ExceptionRecord) -> None:
-        self.event(f"exception.{record.kind}", f"{c071.exception_name(record.number)}: {record.detail}", record.pc)
+        self.trace.add(ExceptionEvent(record, self.clock.seconds(record.cycle), self.describe(record.pc)))
         for observe in self.trace.exception_observers:      # --trace exc, --vcd (emulator/tracing)
             observe(record)
 
@@ -808,6 +839,8 @@ class Machine:
 # Python) rather than a uc_engine object built for every access.
 _MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_void_p)
 _MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64, ctypes.c_void_p)
+_MEM_PROT = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
+                             ctypes.c_void_p)
 
 
 def _callback_failed(uc, exc: BaseException) -> None:

@@ -92,6 +92,36 @@ class TraceEvent:
         return f"[{self.seconds * 1e3:12.6f} ms] {self.kind:<22} {self.text}{at}{where}"
 
 
+class ExceptionEvent:
+    """An exception entry, return or fault in the event log, read like a ``TraceEvent``;
+    its text is formatted only when asked (a 1 kHz tick logs two events a millisecond)."""
+    __slots__ = ("record", "seconds", "kind", "where", "_text")
+
+    def __init__(self, record: Any, seconds: float, where: Optional[str]) -> None:
+        self.record = record            # an emulator.core.exceptions.ExceptionRecord
+        self.seconds = seconds
+        self.kind = "exception." + record.kind
+        self.where = where
+        self._text: Optional[str] = None
+
+    @property
+    def cycle(self) -> int:
+        return self.record.cycle
+
+    @property
+    def pc(self) -> int:
+        return self.record.pc
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            from peripherals.c071 import exception_name
+            self._text = f"{exception_name(self.record.number)}: {self.record.detail}"
+        return self._text
+
+    line = TraceEvent.line
+
+
 @dataclass
 class UnmodelledAccess:
     what: str                 # "USART1+0x0C" or "FLASH.KEYR.KEY"

@@ -71,6 +71,11 @@ class ExceptionBook:
     def is_active(self, number: int) -> bool:
         return number in self.active_stack
 
+    def enabled_pending(self) -> int:
+        """The pending exceptions that are not disabled IRQs (non-zero: one may be taken or masked)."""
+        p = self.pending
+        return p & ((1 << c071.IRQ_BASE) - 1) | p & (self.enabled << c071.IRQ_BASE)
+
     def _candidates(self):
         p = self.pending
         while p:

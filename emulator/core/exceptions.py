@@ -13,7 +13,6 @@ this module does what the core does (ARM DDI 0419E B1.5.6-B1.5.8):
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from unicorn import UcError
@@ -53,17 +52,37 @@ class Lockup(Exception):
         self.reason = reason
 
 
-@dataclass
 class ExceptionRecord:
-    kind: str                 # "entry" | "return" | "fault"
-    number: int
-    cycle: int
-    pc: int                   # entry: handler address; return: return address; fault: faulting PC
-    detail: str
-    # entry only: where the vector came from (ARMv6-M B1.5.6: the word at VTOR + 4·N)
-    vtor: Optional[int] = None
-    vector_address: Optional[int] = None
-    vector_source: str = ""   # the memory that answered, e.g. "main flash", "system memory via the 0x0 alias"
+    """One exception entry, return or fault.  ``detail`` is formatted when first read: a
+    1 kHz tick makes two records a millisecond, and few are ever printed."""
+    __slots__ = ("kind", "number", "cycle", "pc", "_detail", "vtor", "vector_address", "vector_source")
+
+    def __init__(self, kind: str, number: int, cycle: int, pc: int, detail,
+                 vtor: Optional[int] = None, vector_address: Optional[int] = None, vector_source: str = "") -> None:
+        self.kind = kind                  # "entry" | "return" | "fault"
+        self.number = number
+        self.cycle = cycle
+        self.pc = pc                      # entry: handler address; return: return address; fault: faulting PC
+        self._detail = detail             # a string, or (format, *arguments) formatted on first read
+        # entry only: where the vector came from (ARMv6-M B1.5.6: the word at VTOR + 4·N)
+        self.vtor = vtor
+        self.vector_address = vector_address
+        self.vector_source = vector_source   # the memory that answered, e.g. "system memory via the 0x0 alias"
+
+    @property
+    def detail(self) -> str:
+        detail = self._detail
+        if not isinstance(detail, str):
+            detail = self._detail = detail[0].format(*detail[1:])
+        return detail
+
+    def __repr__(self) -> str:
+        return (f"ExceptionRecord({self.kind!r}, {c071.exception_name(self.number)}, cycle={self.cycle}, "
+                f"pc=0x{self.pc:08X}, {self.detail!r})")
+
+
+_ENTRY_DETAIL = "vectored through 0x{:08X} (VTOR 0x{:08X}{}) -> 0x{:08X}"
+_RETURN_DETAIL = "EXC_RETURN 0x{:08X}"
 
 
 class ExceptionEngine:
@@ -118,17 +137,17 @@ class ExceptionEngine:
         table = self.vtor() & 0xFFFF_FF80
         vector_address = table + 4 * number
         source = self.vector_source(vector_address)
-        vectoring = dict(vtor=table, vector_address=vector_address, vector_source=source)
         try:
             vector = cpu.read32(vector_address)
         except UcError:
-            self._record("entry", number, 0, f"vector fetch from 0x{vector_address:08X} failed", **vectoring)
+            self.record(ExceptionRecord("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
+                                        table, vector_address, source))
             self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
                        return_address)
             return
-        in_memory = f", {source}" if source else ""
-        detail = f"vectored through 0x{vector_address:08X} (VTOR 0x{table:08X}{in_memory}) -> 0x{vector:08X}"
-        self._record("entry", number, vector & ~1, detail, **vectoring)
+        self.record(ExceptionRecord("entry", number, self.now(), vector & ~1,
+                                    (_ENTRY_DETAIL, vector_address, table, f", {source}" if source else "", vector),
+                                    table, vector_address, source))
         cpu.write_registers(_ENTRY_VECTOR, [vector | 1, (xpsr & ~0x3F) | number | EPSR_T])
         if vector & 1 == 0:
             self.fault(f"the {c071.exception_name(number)} vector 0x{vector:08X} has bit 0 clear "
@@ -184,7 +203,7 @@ class ExceptionEngine:
         else:
             cpu.write_registers(_RETURN_WRITE_MSP_HANDLER, [new_sp, target_ipsr, flags, *stacked, *again])
         self.event_register = True
-        self._record("return", number, pc & ~1, f"EXC_RETURN 0x{exc_return:08X}")
+        self.record(ExceptionRecord("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return)))
 
     def _record(self, kind: str, number: int, pc: int, detail: str, **vectoring) -> None:
         self.record(ExceptionRecord(kind, number, self.now(), pc, detail, **vectoring))

@@ -489,7 +489,7 @@ class RunLoop:
             return
         if self.sleeping:
             return
-        if self.fast_paths and (self.book.pending or self._armed):
+        if self.fast_paths and (self._armed or self.book.enabled_pending()):
             self._update_unmask_hooks()
         budget = MAX_SLICE
         if self._step_until is not None:
@@ -534,7 +534,7 @@ class RunLoop:
         self.clock.cycles = max(self.clock.cycles, target)
 
     def _take_exception(self) -> bool:
-        if not self.book.pending:
+        if not self.book.enabled_pending():
             return False
         number = self.book.next_to_take(self.cpu.primask())
         if number is None:
