@@ -26,6 +26,7 @@ from __future__ import annotations
 import statistics
 import struct
 import time
+from collections import Counter
 from pathlib import Path
 
 from unicorn import UC_PROT_ALL, UcError
@@ -131,22 +132,55 @@ def _print_variants_timing(v: dict) -> None:
           f"cores); {v['failing_designs']} designs fail, {v['replays']} oracle replays")
 
 
-def _dfuse_after_boot0() -> dict:
-    """The diagnosis flow's DfuSe session (enumerate, upload, erase, download, verify,
-    leave) on the reference bootloader entered through the BOOT0 pin."""
-    from .analysis.flows import dfu_flow
+def _boot0_session_machine() -> Machine:
     from .machine import MachineConfig
     m = Machine(MachineConfig(boot_pin=1, option_bytes={"OPTR": BOOT0_OPTR}))
     m.load(load_elf(IMAGES / "bootloader.elf"))
     m.load(load_elf(IMAGES / "hello.elf"))
     m.reset("power")
+    return m
+
+
+def _dfuse_after_boot0() -> dict:
+    """The diagnosis flow's DfuSe session (enumerate, upload, erase, download, verify,
+    leave) on the reference bootloader entered through the BOOT0 pin."""
+    from .analysis.flows import dfu_flow
+    m = _boot0_session_machine()
     started = time.perf_counter()
     outcome = dfu_flow().run(m)
     wall = time.perf_counter() - started
     if any(step.status != "ok" for step in outcome.steps):
         raise RuntimeError(f"DfuSe benchmark session failed: {outcome.steps}")
     return {"simulated_seconds": m.seconds(), "wall_seconds": round(wall, 4), "slices": m.loop.slices,
-            "instructions_executed": m.loop.instructions, "real_time_factor": m.seconds() / wall}
+            "instructions_executed": m.loop.instructions, "real_time_factor": m.seconds() / wall,
+            "wall_us_per_slice": round(wall / m.loop.slices * 1e6, 1)}
+
+
+def _dfuse_slice_budget() -> dict:
+    """What ends the DfuSe session's slices, from a second, instrumented run (the timed run
+    carries no counters): scheduled events by name, and the slices a model or hook ended
+    early (a store into flash, a confirmed poll loop, an interrupt made takeable)."""
+    from .analysis.flows import dfu_flow
+    m = _boot0_session_machine()
+    events: Counter = Counter()
+    pop_due = m.scheduler.pop_due
+
+    def counted_pop_due(now: int):
+        ev = pop_due(now)
+        if ev is not None:
+            events[ev.name] += 1
+        return ev
+    m.scheduler.pop_due = counted_pop_due
+    early = [0]
+    end_slice = m.cpu.end_slice_at_next_boundary
+
+    def counted_end_slice():
+        early[0] += 1
+        end_slice()
+    m.cpu.end_slice_at_next_boundary = counted_end_slice
+    dfu_flow().run(m)
+    return {"slices": m.loop.slices, "events": dict(events.most_common()), "ended_early": early[0],
+            "poll_skips": m.loop.polls.skips}
 
 
 PAIRS = 3
@@ -230,6 +264,7 @@ def run_benchmarks(repeat: int = 1) -> dict:
         **details,
         "diagnosis": diagnosis,
         "variants": _variants_timing(),
+        "dfuse_slice_budget": _dfuse_slice_budget(),
         "compute": {
             "image": "bench_compute",
             "instructions": machine.loop.instructions,
@@ -297,6 +332,11 @@ def print_benchmarks(r: dict) -> None:
           f"{d['diagnosis_wall_seconds']:.2f} s ({d['replays']} replays) = {d['diagnosis_over_one_run']:.1f}x one run "
           f"(target <= 6x); blocking: {', '.join(d['blocking_items'])}")
     _print_variants_timing(r["variants"])
+    dfu, budget = r["dfuse_after_boot0"], r["dfuse_slice_budget"]
+    events = ", ".join(f"{n} {name}" for name, n in list(budget["events"].items())[:6])
+    print(f"DfuSe session after BOOT0: {dfu['simulated_seconds'] * 1e3:.0f} ms simulated, {dfu['slices']:,} slices at "
+          f"{dfu['wall_us_per_slice']:.1f} us wall each; slice ends: {budget['ended_early']:,} early (flash stores, "
+          f"poll loops, interrupts), {sum(budget['events'].values()):,} events ({events})")
     e = r["flash_erase_all"]
     print(f"flash erase of all {e['pages']} pages, BSY1 polled from SRAM: {e['simulated_seconds']:.3f} s simulated in "
           f"{e['wall_seconds']:.3f} s wall ({e['simulated_over_wall']:.0f}x real time); "
