@@ -47,13 +47,17 @@ def load_fastbus(cc: Optional[str] = None, directory: Optional[Path] = None) -> 
     return _loaded[key]
 
 
+def cache_entry(cc: str, directory: Path) -> Path:
+    """The cached library for this source and compiler."""
+    digest = hashlib.sha256(SOURCE.read_bytes() + b"\0" + cc.encode()).hexdigest()[:20]
+    return directory / f"fastbus-{digest}.so"
+
+
 def _build_and_load(cc: str, directory: Path) -> tuple[Optional[ctypes.CDLL], str]:
     try:
-        source = SOURCE.read_bytes()
+        target = cache_entry(cc, directory)
     except OSError as exc:
         return None, f"python (native source unreadable: {exc.strerror or exc})"
-    digest = hashlib.sha256(source + b"\0" + cc.encode()).hexdigest()[:20]
-    target = directory / f"fastbus-{digest}.so"
     if target.exists():
         lib = _open(target)
         if lib is not None:

@@ -75,6 +75,7 @@ def layout_matches(lib: ctypes.CDLL) -> bool:
 def _flags(r: "NativeRegister") -> int:
     """What fastbus.c may serve for ``r`` (the Python fast path's own tests, per register)."""
     d = r.__dict__
+    r._cell.effect_mask = d["_when"] or 0
     flags = 0
     if r.plain_read and d["_on_read"] is None and not d["_varies"] and not r.read_has_side_effects:
         flags |= FB_READ
