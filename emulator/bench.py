@@ -15,7 +15,8 @@ ratio printed next to its target with a pass/fail mark (and in ``--json``):
   alternate three times; the fastest run of each is compared);
 - ``bench_idle``: a HAL/TinyUSB idle loop (SysTick 1 kHz, WFI, NVIC disable/enable of
   the USB line every pass), real-time factor;
-- ``bench_regs``: GPIO ODR read-modify-write loop, register accesses per wall second;
+- ``bench_regs``: GPIO ODR read-modify-write loop, register accesses per wall second, with
+  the bus path that served them (``native``: fastbus.c; ``python (...)``: why not);
 - the DfuSe session of the diagnosis flow after a BOOT0 entry, real-time factor;
 - a full diagnosis over one scenario run.
 ``repeat`` runs each measurement that many times and reports the median ratio: the
@@ -210,7 +211,9 @@ def _idle_loop() -> dict:
 def _register_loop() -> dict:
     m, wall = _machine_run("bench_regs")
     accesses = m.read32(m.symbol("odr_accesses"))
-    return {"accesses": accesses, "wall_seconds": round(wall, 4), "accesses_per_second": accesses / wall}
+    served = sum(m.native_bus.served) if m.native_bus is not None else 0
+    return {"accesses": accesses, "wall_seconds": round(wall, 4), "accesses_per_second": accesses / wall,
+            "bus_path": m.bus_path, "served_natively": served}
 
 
 # name, what, how to measure, the figure, target, "min" (figure >= target) or "max" (<=), unit
@@ -316,6 +319,9 @@ def print_benchmarks(r: dict) -> None:
         mark = "PASS" if t["pass"] else "FAIL"
         print(f"  [{mark}] {t['what']:<58} {_figure(t['value'], t['unit']):>10}  "
               f"(target {t['comparison']} {_figure(t['target'], t['unit'])})")
+    regs = r["register_loop"]
+    print(f"register accesses served by the {regs['bus_path']} bus path "
+          f"({regs['served_natively']:,} of the ODR loop's served natively)")
     c, p = r["compute"], r["polling"]
     print(f"compute image ({c['instructions']:,} instructions, {c['simulated_seconds'] * 1e3:.1f} ms simulated "
           f"at {c['hclk_hz'] / 1e6:g} MHz)")

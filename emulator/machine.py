@@ -47,6 +47,8 @@ from .core.clock import PS_PER_S, Scheduler, SimClock
 from .core.cpu import Cpu, EPSR_T
 from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
+from .core.native import load_fastbus
+from .core.native.bus import NativeBus
 from .core.runloop import EndReason, RunEnd, RunLoop
 from .image import Image
 from .power import LowPowerModes
@@ -288,6 +290,17 @@ class Machine:
             self.pwr.pin_changed(port, pin, level)
         for port in self.gpio.values():
             port.on_pin_change = pin_changed
+        watch_key = [None]
+
+        def pin_watch_changed() -> None:     # GPIO ODR writes to pins neither EXTI nor PWR watches need no model
+            key = (*(r.value for r in self.exti._exticr), self.exti.reg["RTSR1"].value,
+                   self.exti.reg["FTSR1"].value, self.pwr.reg["CR3"].value)
+            if key != watch_key[0]:
+                watch_key[0] = key
+                for port in self.gpio.values():
+                    port.watch_pins(self.exti.watched_pins(port.name) | self.pwr.watched_pins(port.name))
+        self.exti.watch_changed = self.pwr.watch_changed = self._pin_watch_changed = pin_watch_changed
+        pin_watch_changed()
         self.exti.cpu_event = self.power.external_event      # EXTI event lines drive the core's RXEV
 
     def _map_everything(self) -> None:
@@ -341,6 +354,7 @@ class Machine:
     def _mmio(self, p: Peripheral) -> None:
         size = self._mapped_size(p)
         if not self.config.fast_paths:
+            self.bus_path, self.native_bus = "python (fast paths off)", None
             self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
                                  lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
             return
@@ -363,8 +377,18 @@ class Machine:
                 _callback_failed(uc, exc)
 
         callbacks = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
-        status = uclib.uc_mmio_map(self.cpu.handle, p.base, size, ctypes.cast(callbacks[0], MMIO_READ_CFUNC), None,
-                                   ctypes.cast(callbacks[1], MMIO_WRITE_CFUNC), None)
+        read_fn, write_fn, data = ctypes.cast(callbacks[0], MMIO_READ_CFUNC), ctypes.cast(callbacks[1], MMIO_WRITE_CFUNC), None
+        # The native bus path (emulator/core/native) serves plain word accesses in C and
+        # calls these Python callbacks for everything else; without a C compiler it is absent.
+        if not hasattr(self, "native_bus"):
+            lib, self.bus_path = load_fastbus()
+            self.native_bus = NativeBus(lib, self.cpu, self.loop, self.trace) if lib is not None else None
+            if self.native_bus is not None:     # registers restored by assignment (snapshots) tell no one
+                self.native_bus.before_slice.append(self._pin_watch_changed)
+        block = self.native_bus.block(p, size, *callbacks) if self.native_bus is not None else None
+        if block is not None:
+            read_fn, write_fn, data = self.native_bus.read_callback, self.native_bus.write_callback, ctypes.addressof(block)
+        status = uclib.uc_mmio_map(self.cpu.handle, p.base, size, read_fn, data, write_fn, data)
         if status:
             raise UcError(status)
         self._mmio_callbacks.append(callbacks)      # ctypes callbacks must outlive the mapping

@@ -66,8 +66,8 @@ class ExtendedInterrupts(Peripheral):
 
     def __init__(self, base: int, services: ChipServices | None = None) -> None:
         super().__init__(base, services, registers=[
-            reg("RTSR1", 0x00, 0, *_lines("RT")),
-            reg("FTSR1", 0x04, 0, *_lines("FT")),
+            reg("RTSR1", 0x00, 0, *_lines("RT"), on_write=self._watch_written),
+            reg("FTSR1", 0x04, 0, *_lines("FT"), on_write=self._watch_written),
             reg("SWIER1", 0x08, 0, *_lines("SWI", wo), on_write=self._swier_written),
             reg("RPR1", 0x0C, 0, *_lines("RPIF", w1c), on_write=self._pending_written),
             reg("FPR1", 0x10, 0, *_lines("FPIF", w1c), on_write=self._pending_written),
@@ -76,7 +76,8 @@ class ExtendedInterrupts(Peripheral):
             reg("SWIER2", 0x30, 0, todo("SWI34", 2, access=Access.WO)),
             reg("RPR2", 0x34, 0, todo("RPIF34", 2, access=Access.W1C)),
             reg("FPR2", 0x38, 0, todo("FPIF34", 2, access=Access.W1C)),
-            *[reg(f"EXTICR{n + 1}", 0x60 + 4 * n, 0, *[rw(f"EXTI{4 * n + i}", 8 * i, 8) for i in range(4)])
+            *[reg(f"EXTICR{n + 1}", 0x60 + 4 * n, 0, *[rw(f"EXTI{4 * n + i}", 8 * i, 8) for i in range(4)],
+                  on_write=self._watch_written)
               for n in range(4)],
             reg("IMR1", 0x80, 0xFFF8_0000, *_lines("IM"), *_direct("IM"), on_write=self._pending_written),
             reg("EMR1", 0x84, 0, *_lines("EM"), *_direct("EM")),
@@ -84,6 +85,9 @@ class ExtendedInterrupts(Peripheral):
             reg("EMR2", 0x94, 0, todo("EM34", 2), todo("EM36", 4)),
         ])
         self.cpu_event: Callable[[], None] = lambda: None     # RXEV of the core (machine wiring)
+        # Told when the set of GPIO pins whose edges this block acts on may have changed
+        # (machine wiring: GPIO ODR writes to other pins need no model, see watched_pins).
+        self.watch_changed: Callable[[], None] = lambda: None
         self._exticr = [self.reg[f"EXTICR{i}"] for i in range(1, 5)]
         self._irq_levels = {irq: False for irq, _ in IRQ_GROUPS}
 
@@ -91,6 +95,25 @@ class ExtendedInterrupts(Peripheral):
         self._irq_levels = {irq: False for irq, _ in IRQ_GROUPS}
         for irq, _ in IRQ_GROUPS:
             self.services.set_irq_line(irq, False)
+        self.watch_changed()
+
+    def _watch_written(self, old: int, new: int) -> None:
+        if old != new:
+            self.watch_changed()
+
+    def watched_pins(self, port_name: str) -> int:
+        """Pins of ``port_name`` whose level changes ``pin_changed`` may act on: lines whose
+        EXTICR selects the port and that have a rising or falling trigger (a superset: the
+        analog-mode and held-in-reset checks are left to pin_changed)."""
+        code = PORT_CODES.get(port_name)
+        triggers = (self.reg["RTSR1"].value | self.reg["FTSR1"].value) & 0xFFFF
+        pins = 0
+        while triggers:
+            line = (triggers & -triggers).bit_length() - 1
+            triggers &= triggers - 1
+            if self._exticr[line >> 2].value >> (8 * (line & 3)) & 0xFF == code:
+                pins |= 1 << line
+        return pins
 
     # -- inputs -------------------------------------------------------------------------
     def pin_changed(self, port, pin: int, level: int) -> None:

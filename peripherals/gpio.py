@@ -83,7 +83,8 @@ class GpioPort(Peripheral):
             reg("OSPEEDR", 0x08, ospeedr_reset, *_per_pin("OSPEED", 2), on_write=self._ospeedr_written),
             reg("PUPDR", 0x0C, pupdr_reset, *_per_pin("PUPD", 2), on_write=self._pupdr_written),
             reg("IDR", 0x10, 0, *_per_pin("ID", 1, access=ro), on_read=self._read_idr),
-            reg("ODR", 0x14, 0, *_per_pin("OD", 1), on_write=lambda old, new: self._sense()),
+            reg("ODR", 0x14, 0, *_per_pin("OD", 1), on_write=lambda old, new: self._sense(),
+                on_write_when=0xFFFF),
             reg("BSRR", 0x18, 0, *_per_pin("BS", 1, access=wo),
                 *[wo(f"BR{i}", 16 + i) for i in range(PINS)], on_write=self._bsrr_written),
             reg("LCKR", 0x1C, 0, *_per_pin("LCK", 1), rw("LCKK", 16), on_write=self._lckr_written),
@@ -103,6 +104,19 @@ class GpioPort(Peripheral):
         self._config_key: Optional[tuple] = None    # what _config was derived from
         self._config = (0, 0, 0, 0, 0)
         self._levels = self.pin_levels()
+        self._watched = 0xFFFF                      # until the wiring says otherwise, every pin matters
+
+    def watch_pins(self, watched: int) -> None:
+        """The pins whose level changes a listener of ``on_pin_change`` acts on (machine wiring:
+        EXTI lines, WKUP pins).  An ODR write that changes only other pins has no effect
+        beyond the stored bits, which ``on_write_when`` declares.  ``_levels`` of a pin nobody
+        watched may be behind (its writes skipped ``_sense``): it is brought up to the pin's
+        level when the pin becomes watched, so no edge is invented from a stale level."""
+        newly = watched & ~self._watched
+        if newly:
+            self._levels = self._levels & ~newly | self.pin_levels() & newly
+        self._watched = watched
+        self._odr.on_write_when = watched
 
     def on_reset(self) -> None:
         self._lock_state = _LOCK_IDLE

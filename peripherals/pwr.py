@@ -32,7 +32,7 @@ bit 9 reads 1), CR2 0x100, CR3 0x8000 (EIWUL = 1).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from .regs import Access, BusKind, Peripheral, reg, ro, rw, todo, wo
 from .services import ChipServices
@@ -57,11 +57,14 @@ class PowerControl(Peripheral):
 
     def __init__(self, base: int, services: ChipServices | None = None) -> None:
         all_pins, port_d, port_f = range(16), (0, 1, 2, 3, 4, 5, 6, 8, 9), range(4)
+        # Told when the enabled WKUP pins may have changed (machine wiring, as EXTI.watch_changed).
+        self.watch_changed: Callable[[], None] = lambda: None
         super().__init__(base, services, registers=[
             reg("CR1", 0x00, 0x0000_0208, rw("LPMS", 0, 3), rw("FPD_STOP", 3), rw("FPD_SLP", 5)),
             reg("CR2", 0x04, 0x0000_0100, todo("PVM_VDDIO2", 8, 2)),
             reg("CR3", 0x08, 0x0000_8000, *[rw(f"EWUP{i + 1}", i) for i in range(6) if i + 1 != 3],
-                todo("EWUP3", 2, doc="no known WKUP3 pin on the C071"), todo("APC", 10), rw("EIWUL", 15)),
+                todo("EWUP3", 2, doc="no known WKUP3 pin on the C071"), todo("APC", 10), rw("EIWUL", 15),
+                on_write=lambda old, new: self.watch_changed()),
             reg("CR4", 0x0C, 0, *[rw(f"WP{i + 1}", i) for i in range(6)]),
             reg("SR1", 0x10, 0, *[ro(f"WUF{i + 1}", i) for i in range(6)], ro("SBF", 8), ro("WUFI", 15)),
             reg("SR2", 0x14, 0, ro("FLASH_RDY", 7), todo("PVM_VDDIO2_OUT", 13, access=Access.RO),
@@ -85,6 +88,13 @@ class PowerControl(Peripheral):
     def on_reset(self) -> None:
         self.standby = False          # in Standby or Shutdown: a wake-up pin edge resets the device
         self._shutdown = False
+        self.watch_changed()
+
+    def watched_pins(self, port_name: str) -> int:
+        """Pins of ``port_name`` whose level changes ``pin_changed`` acts on: enabled WKUP pins."""
+        enabled = self.reg["CR3"].value
+        return sum(1 << pin for number, (name, pin) in WAKEUP_PINS.items()
+                   if name == port_name and enabled >> (number - 1) & 1)
 
     def reset(self) -> None:
         """System reset: everything except the backup registers and the SR1 flags."""

@@ -66,6 +66,9 @@ class Register:
     ``read_has_side_effects`` says that it also changes state (a flag a read clears).
     ``varies_with_time`` says that the value read changes with time without any scheduled
     event (a free-running counter), so a loop polling it is never a fixed point.
+    ``on_write_when`` (a bit mask, or None: always) declares that ``on_write`` matters only
+    to a write that changes one of those bits, so a bus that serves plain registers
+    natively may serve the other writes without it (GPIO ODR: the pins someone watches).
     """
     name: str
     offset: int
@@ -75,6 +78,7 @@ class Register:
     on_read: Optional[ReadHook] = None
     read_has_side_effects: bool = False
     varies_with_time: bool = False
+    on_write_when: Optional[int] = None
     doc: str = ""
     value: int = 0
     last_written: int = 0

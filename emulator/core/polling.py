@@ -15,6 +15,12 @@ never skipped; it runs at Unicorn speed instead.  Limitation: RAM is not compare
 so a loop that stores to RAM but reloads every register from memory before its poll
 point would look like a fixed point; compilers do not emit such loops for a status
 wait, and every skip is counted so it can be checked.
+
+A native bus (emulator/core/native) may record first visits itself while this trail is
+empty: ``native`` is then its state (``trail_len``, ``trail_pc``/``trail_address``/
+``trail_value``, ``python_trail``).  Every use of the trail here first adopts those
+entries as if observe_read had recorded them, and keeps ``python_trail`` current so
+the native side serves reads only while it owns the whole trail.
 """
 from __future__ import annotations
 
@@ -33,9 +39,23 @@ class PollDetector:
         self.skips = 0
         self._trail: list[tuple[int, int, int]] = []      # (pc, address, value) since the last write
         self._visits: dict[int, tuple] = {}                # pc -> (trail index, state, instruction, reads)
+        self.native = None                                  # a native recorder's state, see the module docstring
+
+    def _adopt_native(self) -> None:
+        """Take the native recorder's first visits (made while this trail was empty)."""
+        native = self.native
+        n, native.trail_len = native.trail_len, 0
+        trail, visits = self._trail, self._visits
+        for pc, address, value in zip(native.trail_pc[:n], native.trail_address[:n], native.trail_value[:n]):
+            visits[pc] = (len(trail), None, 0, None)
+            trail.append((pc, address, value))
 
     def forget(self) -> None:
         """Something changed that a poll loop cannot have done (an MMIO write, a reset, a sleep)."""
+        native = self.native
+        if native is not None:
+            native.trail_len = 0
+            native.python_trail = 0
         if self._trail:                     # emptied in place: a write follows most reads
             self._trail.clear()
             self._visits.clear()
@@ -43,7 +63,12 @@ class PollDetector:
     def recent_reads(self) -> list[tuple[int, int, int]]:
         """(pc, address, value) of the register reads since the last write, sleep or skip:
         what a loop that is waiting reads (reports name it)."""
+        if self.native is not None and self.native.trail_len:
+            self._adopt_native()
         return list(self._trail)
+
+    def has_trail(self) -> bool:
+        return bool(self._trail) or self.native is not None and bool(self.native.trail_len)
 
     def observe_read(self, address: int, value: int, pc: Optional[int] = None) -> bool:
         """Return True when a fixed-point poll loop is confirmed (the caller ends the slice).
@@ -52,6 +77,9 @@ class PollDetector:
         visit costs a dictionary lookup and an append."""
         if pc is None:
             pc = self._current_pc()
+        native = self.native
+        if native is not None and native.trail_len:
+            self._adopt_native()
         trail = self._trail
         visits = self._visits
         previous = visits.get(pc)
@@ -74,6 +102,8 @@ class PollDetector:
                 confirmed = True
             self._visits[pc] = (len(trail), now_state, now, iteration if now_state == state else None)
         trail.append((pc, address, value))
+        if native is not None:
+            native.python_trail = 1             # the trail is Python's until it is forgotten
         return confirmed
 
     def take_skip(self) -> Optional[int]:
