@@ -119,6 +119,10 @@ class RunLoop:
         self.sleep_kind = "wfi"                                 # the instruction the core sleeps in
         self.progress: Optional[Callable[[], None]] = None      # called every PROGRESS_SLICES slices
         self.housekeeping: Callable[[], None] = lambda: None    # the machine's work between slices
+        # Told when a slice starts (its first cycle) and ends: state kept outside Python, such
+        # as the native bus path's view of the slice (emulator/core/native/bus.py).
+        self.slice_started: Optional[Callable[[int], None]] = None
+        self.slice_ended: Optional[Callable[[], None]] = None
         self.clock_dirty = True                                 # HCLK must be re-read from the clock tree
         self._bus_error: Optional[tuple[str, int]] = None
         self.instructions = 0
@@ -548,6 +552,8 @@ class RunLoop:
         pc = cpu.pc()
         self._slice = COUNT_END
         self._slice_start = self.clock.cycles
+        if self.slice_started is not None:
+            self.slice_started(self._slice_start)
         self.in_slice = True
         error = None
         uc = cpu.uc
@@ -558,6 +564,8 @@ class RunLoop:
             status = _uc_emu_start(cpu.handle, pc | 1, UNTIL_SENTINEL, 0, budget)
         finally:
             self.in_slice = False
+            if self.slice_ended is not None:
+                self.slice_ended()
         if status:
             error = UcError(status)
         elif uc._hook_exception is not None:

@@ -248,7 +248,7 @@ class NativeBus:
         self._keep: list = []                   # ctypes objects C points into
         self.before_slice: list = []            # checks of declarations a direct assignment may have outdated
         self.polls.native = self.state          # the detector adopts C's first visits when it is used
-        self._wrap_slices(loop)
+        self._follow_slices(loop)
 
     @property
     def served(self) -> tuple[int, int]:
@@ -282,19 +282,17 @@ class NativeBus:
         return block
 
     # -- slices ----------------------------------------------------------------------------
-    def _wrap_slices(self, loop) -> None:
-        """Keep the C view of the slice (in it, its start cycle, tracing) current: the run
-        loop's own ``_run_slice`` is wrapped on this loop object, its code untouched."""
-        run_slice, state, clock, trace, before = loop._run_slice, self.state, loop.clock, self.trace, self.before_slice
+    def _follow_slices(self, loop) -> None:
+        """Keep the C view of the slice (in it, its start cycle, tracing) current."""
+        state, trace, before = self.state, self.trace, self.before_slice
 
-        def native_run_slice(budget: int) -> None:
+        def started(first_cycle: int) -> None:
             for check in before:
                 check()
             state.enabled = 0 if trace.mmio_out or trace.waveform else 1
-            state.slice_start = clock.cycles
+            state.slice_start = first_cycle
             state.in_slice = 1
-            try:
-                run_slice(budget)
-            finally:
-                state.in_slice = 0
-        loop._run_slice = native_run_slice
+
+        def ended() -> None:
+            state.in_slice = 0
+        loop.slice_started, loop.slice_ended = started, ended
