@@ -384,7 +384,7 @@ class Machine:
             lib, self.bus_path = load_fastbus()
             self.native_bus = NativeBus(lib, self.cpu, self.loop, self.trace) if lib is not None else None
             if self.native_bus is not None:     # registers restored by assignment (snapshots) tell no one
-                self.native_bus.before_slice.append(self._pin_watch_changed)
+                self.native_bus.before_run.append(self._pin_watch_changed)
         block = self.native_bus.block(p, size, *callbacks) if self.native_bus is not None else None
         if block is not None:
             read_fn, write_fn, data = self.native_bus.read_callback, self.native_bus.write_callback, ctypes.addressof(block)

@@ -123,6 +123,7 @@ class RunLoop:
         # as the native bus path's view of the slice (emulator/core/native/bus.py).
         self.slice_started: Optional[Callable[[int], None]] = None
         self.slice_ended: Optional[Callable[[], None]] = None
+        self.run_started: Optional[Callable[[], None]] = None     # once per run(): state Python may have set directly
         self.clock_dirty = True                                 # HCLK must be re-read from the clock tree
         self._bus_error: Optional[tuple[str, int]] = None
         self.instructions = 0
@@ -436,6 +437,8 @@ class RunLoop:
         as a step: the core halts on the handler's first instruction, as C1.5 halting does)."""
         self.end = None
         self.watch_hit = None
+        if self.run_started is not None:
+            self.run_started()
         self._resuming_at, self._resumed_after = self.cpu.pc(), self.instructions
         self._step_until = None if max_instructions is None else self.instructions + max_instructions
         interrupted = []

@@ -246,7 +246,9 @@ class NativeBus:
         self.read_callback = ctypes.cast(lib.fb_read, ctypes.c_void_p).value
         self.write_callback = ctypes.cast(lib.fb_write, ctypes.c_void_p).value
         self._keep: list = []                   # ctypes objects C points into
-        self.before_slice: list = []            # checks of declarations a direct assignment may have outdated
+        # checks of declarations a direct assignment (a snapshot restore, a test) may have
+        # outdated: Python sets registers only between runs; inside one, bus writes tell
+        self.before_run: list = []
         self.polls.native = self.state          # the detector adopts C's first visits when it is used
         self._follow_slices(loop)
 
@@ -284,15 +286,17 @@ class NativeBus:
     # -- slices ----------------------------------------------------------------------------
     def _follow_slices(self, loop) -> None:
         """Keep the C view of the slice (in it, its start cycle, tracing) current."""
-        state, trace, before = self.state, self.trace, self.before_slice
+        state, trace, before = self.state, self.trace, self.before_run
 
-        def started(first_cycle: int) -> None:
+        def run_started() -> None:
             for check in before:
                 check()
+
+        def started(first_cycle: int) -> None:
             state.enabled = 0 if trace.mmio_out or trace.waveform else 1
             state.slice_start = first_cycle
             state.in_slice = 1
 
         def ended() -> None:
             state.in_slice = 0
-        loop.slice_started, loop.slice_ended = started, ended
+        loop.run_started, loop.slice_started, loop.slice_ended = run_started, started, ended
