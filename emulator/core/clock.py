@@ -114,6 +114,11 @@ class Scheduler:
         times = [e.time_ps for _, _, e in self._queue if e.time_ps is not None and not e.cancelled]
         return min(times) if times else None
 
+    def due(self, now: int) -> bool:
+        """An event (perhaps a cancelled one) is at or before ``now``: ``pop_due`` has work."""
+        q = self._queue
+        return bool(q) and q[0][0] <= now
+
     def pop_due(self, now: int) -> Optional[Event]:
         q = self._queue
         while q and (q[0][0] <= now or q[0][2].cancelled):

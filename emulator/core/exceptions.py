@@ -38,6 +38,7 @@ _ENTRY_READ = (UC_ARM_REG_XPSR, UC_ARM_REG_MSP, UC_ARM_REG_PSP, UC_ARM_REG_CONTR
 _ENTRY_WRITE_MSP = (UC_ARM_REG_MSP, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_LR)
 _ENTRY_WRITE_PSP = (UC_ARM_REG_PSP, UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_LR)
 _ENTRY_VECTOR = (UC_ARM_REG_PC, UC_ARM_REG_XPSR)
+_ENTRY_WITH_VECTOR = {ids: ids + _ENTRY_VECTOR for ids in (_ENTRY_WRITE_MSP, _ENTRY_WRITE_PSP)}
 _RETURN_READ = (UC_ARM_REG_MSP, UC_ARM_REG_PSP, UC_ARM_REG_CONTROL, UC_ARM_REG_APSR_NZCV)
 _AGAIN = (UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV, UC_ARM_REG_PC)
 _RETURN_WRITE_MSP_HANDLER = (UC_ARM_REG_MSP, UC_ARM_REG_IPSR, UC_ARM_REG_APSR_NZCV) + _FRAME + _AGAIN
@@ -128,10 +129,12 @@ class ExceptionEngine:
         else:
             exc_return = EXC_RETURN_THREAD_MSP
         flags = xpsr & APSR_FLAGS
-        if on_psp:                                 # SPSEL first, then IPSR (UNICORN.md)
-            cpu.write_registers(_ENTRY_WRITE_PSP, [new_sp, control & ~2, number, flags, exc_return])
+        # One register batch for the whole entry, written once the vector is known (the
+        # vector fetch reads memory only): SPSEL first, then IPSR (UNICORN.md), PC last.
+        if on_psp:
+            ids, values = _ENTRY_WRITE_PSP, [new_sp, control & ~2, number, flags, exc_return]
         else:
-            cpu.write_registers(_ENTRY_WRITE_MSP, [new_sp, number, flags, exc_return])
+            ids, values = _ENTRY_WRITE_MSP, [new_sp, number, flags, exc_return]
         self.book.activate(number)
         self.event_register = True
         table = self.vtor() & 0xFFFF_FF80
@@ -140,15 +143,17 @@ class ExceptionEngine:
         try:
             vector = cpu.read32(vector_address)
         except UcError:
+            cpu.write_registers(ids, values)
             self.record(ExceptionRecord("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
                                         table, vector_address, source))
             self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
                        return_address)
             return
+        values += (vector | 1, (xpsr & ~0x3F) | number | EPSR_T)
+        cpu.write_registers(_ENTRY_WITH_VECTOR[ids], values)
         self.record(ExceptionRecord("entry", number, self.now(), vector & ~1,
                                     (_ENTRY_DETAIL, vector_address, table, f", {source}" if source else "", vector),
                                     table, vector_address, source))
-        cpu.write_registers(_ENTRY_VECTOR, [vector | 1, (xpsr & ~0x3F) | number | EPSR_T])
         if vector & 1 == 0:
             self.fault(f"the {c071.exception_name(number)} vector 0x{vector:08X} has bit 0 clear "
                        "(Thumb state required)", vector & ~1)

@@ -467,7 +467,8 @@ class RunLoop:
         return None if deadline_ps is None else self.clock.cycle_at(deadline_ps)
 
     def _step(self, deadline_ps: Optional[int]) -> None:
-        self._fire_due_events()
+        if self.scheduler.due(self.clock.cycles):
+            self._fire_due_events()
         if self.reset_request:
             cause, self.reset_request = self.reset_request, None
             self.sleeping = False
