@@ -404,18 +404,23 @@ class Machine:
 
     def _on_write_to_read_only(self, uc, access, address, size, value, user_data) -> bool:
         # Unicorn stores into a pointer-mapped read-only region once this hook returns
-        # True, so the original bytes are put back at the next instruction boundary.
+        # True, so the original bytes are put back at the next instruction boundary -
+        # except the store that starts a double-word program: the array will hold exactly
+        # those bytes, and a read of them meanwhile would stall until it does (RM0490
+        # §4.3.4), so they stay and the slice goes on (it ends if the core must stall:
+        # _flash_busy_changed).
         native = self._native_address(address)
-        memory = next((m for m in self.memories if m.contains(native, size)), None)
-        if memory is not None:
-            self._undo_writes.append((memory, native, memory.load(native, size)))
-            self.loop.end_slice()
         if self.flash.contains(native) or self.otp.contains(native):
-            self.flash_controller.memory_write(native, size, value)
+            if self.flash_controller.memory_write(native, size, value):
+                return True
         else:
             memory = next((m for m in self.memories if m.contains(native)), None)
             name = memory.name if memory else f"0x{address:08X}"
             self.services.report_unmodelled(f"write to read-only {name} at 0x{address:08X}", True, value)
+        memory = next((m for m in self.memories if m.contains(native, size)), None)
+        if memory is not None:      # the hook runs before the store lands: these are the bytes to put back
+            self._undo_writes.append((memory, native, memory.load(native, size)))
+            self.loop.end_slice()
         return True            # the store never reaches the array directly; execution continues
 
     def _on_read_of_execute_only(self, uc, access, address, size, value, user_data) -> bool:
@@ -480,7 +485,8 @@ class Machine:
         # read during it could only differ for the double word being programmed, which
         # reads erased until the operation ends.  Fetches stall either way (_between_slices).
         if busy and self.flash_controller.operation_seconds() < self.STALL_MAPPING_MIN_S:
-            self.loop.end_slice()
+            if not self.loop.in_slice or self._in_flash(self.cpu.pc()):
+                self.loop.end_slice()        # the next fetch stalls: _between_slices charges it
             return
         self._flash_mapping_wanted = "stall" if busy else "memory"
         self.loop.end_slice()

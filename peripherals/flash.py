@@ -417,8 +417,10 @@ class FlashController(Peripheral):
             self.array.write(c071.FLASH_BASE + page * c071.FLASH_PAGE_SIZE, b"\xff" * c071.FLASH_PAGE_SIZE)
 
     # -- writes to the flash array (from the machine's write-protect hook) -------------------------
-    def memory_write(self, address: int, size: int, value: int) -> None:
-        """A CPU store into main flash: a programming step or a programming error."""
+    def memory_write(self, address: int, size: int, value: int) -> bool:
+        """A CPU store into main flash: a programming step or a programming error.  True when
+        the store completed a double word and started its programming: the array will hold
+        exactly the stored bytes, and a read of them meanwhile stalls until it does (§4.3.4)."""
         cr = self.cr.value
         if cr & LOCK or not cr & (PG | FSTPG):
             self._stray_write(address, size, value)
@@ -462,6 +464,7 @@ class FlashController(Peripheral):
             self._error(PROGERR, f"0x{first_address:08X} is not erased (holds {current.hex()})")
             return
         self._begin(Operation("program", first_address, data), T_PROGRAM_DWORD)
+        return True
 
     def _stray_write(self, address: int, size: int, value: int) -> None:
         """A store to flash outside a programming sequence (§4.7.4): PGSERR, CFGBSY until a double word."""
