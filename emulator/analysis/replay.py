@@ -5,14 +5,24 @@ host's pending transactions - is the snapshot: ``os.fork`` copies it (copy on wr
 for each replay, the child puts some items back to their reference values, runs the
 host flow and reports its outcome through a file; the parent stays at the jump point.
 Replays run as many at a time as there are cores, and none re-runs the application.
+
+Several diagnoses at once (one per bootloader design, variants.py) run as ``Worker``
+processes that the parent talks to through a pipe, and share the cores through a pool
+of tokens (``shared_cores``, as make's jobserver does): a replay forked from any of them
+first takes a token and gives it back when it ends.
 """
 from __future__ import annotations
 
 import os
 import pickle
+import signal
 import tempfile
 import traceback
-from typing import Callable, Sequence, TypeVar
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 from ..machine import Machine
 from .items import Item
@@ -31,8 +41,29 @@ def limit_parallel_replays(limit: int | None) -> None:
     _parallel_limit = limit
 
 
+_tokens: Optional[tuple[int, int]] = None      # (read end, write end) of the token pipe
+
+
+@contextmanager
+def shared_cores(cores: int) -> Iterator[None]:
+    """While active, every replay forked from this process or from a ``Worker`` started here
+    holds one of ``cores`` tokens while it runs: however many diagnoses fork replays at
+    once, at most ``cores`` replays run."""
+    global _tokens
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"t" * cores)
+    previous, _tokens = _tokens, (read_end, write_end)
+    try:
+        yield
+    finally:
+        _tokens = previous
+        os.close(read_end)
+        os.close(write_end)
+
+
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
     """Run each job in a child process forked from here; results in order."""
+    global _tokens
     parallel = parallel or _parallel_limit or os.cpu_count() or 1
     results: list = [None] * len(jobs)
     running: dict[int, tuple[int, str]] = {}
@@ -42,14 +73,20 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
             while todo and len(running) < parallel:
                 index, job = todo.pop(0)
                 path = os.path.join(tmp, f"{index}.pickle")
+                tokens = _tokens
+                if tokens:
+                    os.read(tokens[0], 1)                      # waits for a free core
                 pid = os.fork()
                 if pid == 0:                                   # the replay
+                    _tokens = None                             # its own replays (if any) run on its token
                     try:
                         payload = ("ok", job())
                     except BaseException as exc:               # noqa: BLE001 - reported to the parent
                         payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                     with open(path, "wb") as fh:
                         pickle.dump(payload, fh)
+                    if tokens:
+                        os.write(tokens[1], b"t")
                     os._exit(0)
                 running[pid] = (index, path)
             pid, status = os.wait()
@@ -68,3 +105,57 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
 def restore_items(m: Machine, ref: JumpSnapshot, items: Sequence[Item]) -> None:
     for item in items:
         item.restore(m, ref)
+
+
+@dataclass
+class Worker:
+    """A forked process running ``body(connection)``; the parent sends it values and
+    receives what it sends back (``("ok", value)``, or ``("error", text)`` if it raised)."""
+    pid: int
+    connection: Connection
+
+    def send(self, value: Any) -> None:
+        self.connection.send(value)
+
+    def receive(self) -> Any:
+        try:
+            kind, value = self.connection.recv()
+        except (EOFError, OSError):
+            kind, value = "error", "the process ended without a result"
+        if kind == "error":
+            raise RuntimeError(f"worker {self.pid} failed: {value}")
+        return value
+
+    def end(self, kill: bool = False) -> None:
+        """Reap the process once it has ended; ``kill``: end it now (an error elsewhere)."""
+        self.connection.close()
+        try:
+            if kill:
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass
+
+
+def start_worker(body: Callable[[Connection], None], siblings: Sequence[Worker] = ()) -> Worker:
+    """Fork a ``Worker``; ``body`` sends ``("ok", value)`` messages on its connection.  The
+    child closes its copies of the ``siblings``' connections, so that each of them sees the
+    end of its own pipe when the parent goes."""
+    parent_end, child_end = Pipe()
+    pid = os.fork()
+    if pid == 0:
+        parent_end.close()
+        for other in siblings:
+            other.connection.close()
+        status = 0
+        try:
+            body(child_end)
+        except BaseException as exc:                           # noqa: BLE001 - reported to the parent
+            status = 1
+            try:
+                child_end.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            except OSError:
+                pass
+        os._exit(status)
+    child_end.close()
+    return Worker(pid, parent_end)

@@ -34,10 +34,10 @@ from peripherals import c071
 
 from ..image import Image, ImageError, load_bootloader
 from ..triggers import as_trigger
-from .diagnose import BootloaderNotStarted, diagnose, jump_run, reference_run
+from .diagnose import BootloaderNotStarted, diagnose, jump_run
 from .flows import STEPS, FlowOutcome
-from .items import residual_items
-from .replay import limit_parallel_replays, restore_items, run_forked
+from .items import warm_layouts
+from .replay import Worker, limit_parallel_replays, shared_cores, start_worker
 from .snapshot import JumpSnapshot, take_snapshot
 
 VARIANTS_DIR = Path(__file__).resolve().parents[2] / "images" / "elf" / "bootloaders"
@@ -204,19 +204,6 @@ def _summary(name: str, path: Path, d) -> VariantOutcome:
         mechanism=d.mechanism[:12])
 
 
-def _replay_with(app: Image, bootloader: Image, snap: JumpSnapshot, flow, keys: list[str],
-                 option_bytes: dict[str, int], hse_hz: Optional[int]) -> FlowOutcome:
-    """The host flow after the jump under ``bootloader`` with the items ``keys`` restored to
-    their BOOT0-entry values (a key without a difference under it is nothing to restore)."""
-    ref_m = reference_run(app, bootloader, option_bytes, hse_hz)
-    reference = take_snapshot(ref_m, "BOOT0 entry")
-    run = jump_run(app, bootloader, option_bytes, None, hse_hz=hse_hz, snapshot=snap)
-    jump = take_snapshot(run.m, "software jump")
-    items = [i for i in residual_items(reference, jump) if i.key in keys]
-    restore_items(run.m, reference, items)
-    return flow.run(run.m)
-
-
 def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operation: str = "erase",
                       option_bytes: Optional[dict[str, int]] = None, trigger=None,
                       jump_within: float = 5.0, hse_hz: Optional[int] = None,
@@ -238,58 +225,97 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
     if run.status != "jumped":
         return matrix
     snap = take_snapshot(run.m, "software jump", with_memories=True)
+    warm_layouts()                      # every design's process inherits them
     cores = parallel or os.cpu_count() or 1
-    inner = 2 if len(images) > 1 else cores     # replays per variant: a little oversubscription fills the tail
 
-    def variant_job(name: str, path: Path, bl: Image, priors: list[list[str]]):
-        def job() -> VariantOutcome:
-            limit_parallel_replays(inner)
+    def design(index: int, name: str, path: Path, bl: Image):
+        """One design's diagnosis in its own process: it sends its outcome, then runs the
+        whole-flow replays the parent asks for from its jump point and sends their outcomes.
+        A design after the first wave receives the first wave's blocking sets (its priors)
+        once that wave is done, whether or not its search needs them."""
+        later = index >= FIRST_WAVE
+
+        def body(connection) -> None:
+            received: list[list[list[str]]] = []
+
+            def first_wave_sets() -> list[list[str]]:
+                if not received:
+                    received.append(connection.recv())
+                return received[0]
+
+            def serve(summary: VariantOutcome, replays) -> None:
+                connection.send(("ok", summary))
+                if later:
+                    first_wave_sets()
+                key_sets = connection.recv()
+                if key_sets and replays is None:
+                    raise RuntimeError(f"{name}: no jump point to replay from")
+                connection.send(("ok", replays(key_sets) if key_sets else []))
+
+            limit_parallel_replays(cores)
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
-                             snapshot=snapshot_for(snap, first, bl), priors=priors)
+                             snapshot=snapshot_for(snap, first, bl), priors=first_wave_sets if later else [],
+                             afterwards=lambda d, replays: serve(_summary(name, path, d), replays))
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
-                return VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None)
-            return _summary(name, path, d)
-        return job
+                d = None
+                serve(VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
+            if d is not None and d.jump is None:       # no jump point: ``afterwards`` was not called
+                serve(_summary(name, path, d), None)
+        return body
 
-    # Two waves: the first designs' blocking sets seed the search under the others (a
-    # fixed split, not one that depends on the core count or on timing: deterministic).
-    head = images[:FIRST_WAVE]
-    outcomes = run_forked([variant_job(n, p, bl, []) for n, p, bl in head], parallel=cores)
-    found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
-    priors = [list(k) for k in found] + ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
-    outcomes += run_forked([variant_job(n, p, bl, priors) for n, p, bl in images[FIRST_WAVE:]], parallel=cores)
-    for (_, _, bl), o in zip(images, outcomes):
-        o.design = design_of(bl)
-    matrix.variants = outcomes
-    if symptom:
-        for o in outcomes:
-            o.consistent = o.jump is not None and all(
-                (o.jump.step(step) is not None and o.jump.step(step).status == status)
-                for step, status in symptom.items())
-    matrix.combined = sorted({k for o in outcomes for k in o.blocking})
-    consistent = [o for o in outcomes if o.consistent]
-    matrix.consistent_fix = sorted({k for o in consistent for k in o.blocking})
+    # All designs start at once and share the cores through tokens.  The first designs'
+    # blocking sets seed the search under the others (a fixed split, not one that depends
+    # on the core count or on timing: deterministic).
+    workers: list[Worker] = []
+    failed = True
+    with shared_cores(cores):
+        try:
+            for index, (name, path, bl) in enumerate(images):
+                workers.append(start_worker(design(index, name, path, bl), workers))
+            outcomes: list[VariantOutcome] = [w.receive() for w in workers[:FIRST_WAVE]]
+            found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
+            priors = [list(k) for k in found] + \
+                ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
+            for w in workers[FIRST_WAVE:]:
+                w.send(priors)
+            outcomes += [w.receive() for w in workers[FIRST_WAVE:]]
+            for (_, _, bl), o in zip(images, outcomes):
+                o.design = design_of(bl)
+            matrix.variants = outcomes
+            if symptom:
+                for o in outcomes:
+                    o.consistent = o.jump is not None and all(
+                        (o.jump.step(step) is not None and o.jump.step(step).status == status)
+                        for step, status in symptom.items())
+            matrix.combined = sorted({k for o in outcomes for k in o.blocking})
+            consistent = [o for o in outcomes if o.consistent]
+            matrix.consistent_fix = sorted({k for o in consistent for k in o.blocking})
 
-    # Verify the combined fix under every variant (and the consistent designs' own union
-    # under each of them when it is smaller); a variant whose own fix is the same set and
-    # was verified needs no new replay.
-    jobs, where = [], []
-    for (name, path, bl), o in zip(images, outcomes):
-        if o.status in ("bootloader-not-started",):
-            continue
-        for which, keys in (("combined", matrix.combined), ("consistent_fix", matrix.consistent_fix)):
-            if not keys or (which == "consistent_fix" and (not o.consistent or keys == matrix.combined)):
-                continue
-            if sorted(o.blocking) == keys and o.fix is not None:
-                setattr(o, which, o.fix)            # the same replay: the variant's own fix is this set
-                continue
-            jobs.append(_bind(_replay_with, app, bl, snapshot_for(snap, first, bl), flow, keys, option_bytes, hse_hz))
-            where.append((o, which))
-    for (o, which), outcome in zip(where, run_forked(jobs, parallel=cores)):
-        setattr(o, which, outcome)
+            asked: list[list[str]] = []
+            # Verify the combined fix under every variant (and the consistent designs' own
+            # union under each of them when it is smaller), each design replaying from its
+            # own jump point; a variant whose own fix is the same set and was verified needs
+            # no new replay.
+            for w, o in zip(workers, outcomes):
+                key_sets, where = [], []
+                for which, keys in (("combined", matrix.combined), ("consistent_fix", matrix.consistent_fix)):
+                    if o.status == "bootloader-not-started" or not keys or \
+                            (which == "consistent_fix" and (not o.consistent or keys == matrix.combined)):
+                        continue
+                    if sorted(o.blocking) == keys and o.fix is not None:
+                        setattr(o, which, o.fix)       # the same replay: the variant's own fix is this set
+                        continue
+                    key_sets.append(keys)
+                    where.append(which)
+                w.send(key_sets)
+                asked.append(where)
+            for w, o, where in zip(workers, outcomes, asked):
+                for which, outcome in zip(where, w.receive()):
+                    setattr(o, which, outcome)
+            failed = False
+        finally:
+            for w in workers:
+                w.end(kill=failed)
     return matrix
 
-
-def _bind(fn, *args):
-    return lambda: fn(*args)
