@@ -184,7 +184,8 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
              jump_within: float = DEFAULT_JUMP_WITHIN, hse_hz: Optional[int] = None,
              snapshot: Optional[JumpSnapshot] = None,
              priors: "Optional[list[list[str]] | Callable[[], list[list[str]]]]" = None,
-             afterwards: "Optional[Callable[[Diagnosis, WholeFlowReplays], None]]" = None) -> Diagnosis:
+             afterwards: "Optional[Callable[[Diagnosis, WholeFlowReplays], None]]" = None,
+             speculate: bool = True) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
     malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
     ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
@@ -196,7 +197,12 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     application jumped, is called once the diagnosis is complete, while the jump point is
     still at hand: ``replays(key_sets)`` runs the whole host flow from the jump once per
     key set, with the residual items it names restored (variants.py verifies the combined
-    fix of several designs this way)."""
+    fix of several designs this way).  When a blocking set was found, its fix replay runs
+    with the first call of ``replays`` (or after ``afterwards`` returns), so that a caller
+    who first waits for other diagnoses does not wait for it: ``fix_outcome`` is set then.  ``speculate``: the replay with every residual item
+    restored runs with the first replays, before it is known to be needed (it is when the
+    operation fails): a diagnosis alone gains time on an idle core; diagnoses that share
+    the cores (variants.py) turn it off and lose none on designs whose operation works."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -233,13 +239,14 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
             return outcome
         return job
 
+    def whole_flow_job(keys: list[str]):
+        def run() -> FlowOutcome:
+            restore_items(m, reference, [i for i in items if i.key in keys])
+            return flow.run(m)
+        return run
+
     def whole_flow_with(key_sets: list[list[str]]) -> list[FlowOutcome]:
-        def job(keys: list[str]):
-            def run() -> FlowOutcome:
-                restore_items(m, reference, [i for i in items if i.key in keys])
-                return flow.run(m)
-            return run
-        return run_forked([job(k) for k in key_sets])
+        return run_forked([whole_flow_job(k) for k in key_sets])
 
     def finish(d: Diagnosis) -> Diagnosis:
         if afterwards is not None:
@@ -257,7 +264,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         return [outcomes[key(c)] for c in candidates]
 
     # The reference flow, the jump's own outcome and the all-items counterfactual are
-    # independent: one parallel batch.
+    # independent: one parallel batch (the last one only when speculating).
     def reference_job():
         ref_start = len(ref_m.trace.events)
         outcome = flow.run(ref_m)
@@ -265,11 +272,13 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         outcome.events = _mechanism_events(ref_m, ref_start)
         return outcome
 
-    jobs = [reference_job, replay([], full=True), replay(items)] if items else [reference_job, replay([], full=True)]
-    first = run_forked(jobs)
-    reference_outcome, jump_outcome = first[0], first[1]
+    if speculate:
+        first = run_forked([reference_job, replay([], full=True)] + ([replay(items)] if items else []))
+        reference_outcome, jump_outcome = first[0], first[1]
+    else:                               # the jump's outcome first: it says whether a search follows
+        jump_outcome, reference_outcome = run_forked([replay([], full=True), reference_job])
     outcomes[()] = jump_outcome
-    if items:
+    if items and speculate:
         outcomes[key(items)] = first[2]
     diagnosis = Diagnosis(str(app.path), str(bootloader.path), operation, reference, jump, items,
                           reference_outcome, jump_outcome, trigger=trig.spec, injection=trig.injection,
@@ -286,7 +295,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     if not reference_outcome.step_ok(operation):
         diagnosis.note = "the operation fails after a clean BOOT0 entry too: not caused by residual state"
         return finish(diagnosis)
-    if not items or not outcomes[key(items)].step_ok(operation):
+    if not items or not outcomes_of([items])[0].step_ok(operation):
         diagnosis.note = "restoring every residual item does not make the operation succeed"
         return finish(diagnosis)
 
@@ -309,9 +318,21 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
-    diagnosis.fix_outcome = run_forked([replay(blamed, full=True)])[0]   # every step, with the blamed items restored
     diagnosis.oracle_calls = len(outcomes)
-    return finish(diagnosis)
+    fix = replay(blamed, full=True)                 # every step, with the blamed items restored
+    if afterwards is None:
+        diagnosis.fix_outcome = run_forked([fix])[0]
+        return diagnosis
+
+    def fix_with(key_sets: list[list[str]]) -> list[FlowOutcome]:
+        done = run_forked([fix] + [whole_flow_job(k) for k in key_sets])
+        diagnosis.fix_outcome = done[0]
+        return done[1:]
+
+    afterwards(diagnosis, fix_with)
+    if diagnosis.fix_outcome is None:               # no replays were asked for
+        diagnosis.fix_outcome = run_forked([fix])[0]
+    return diagnosis
 
 
 def _observe(d: Diagnosis, run: JumpRun, app: Image) -> None:

@@ -42,23 +42,47 @@ def limit_parallel_replays(limit: int | None) -> None:
 
 
 _tokens: Optional[tuple[int, int]] = None      # (read end, write end) of the token pipe
+_background_tokens: Optional[tuple[int, int]] = None
+_background = False
+BACKGROUND_FLOOD = 4096            # tokens: far more than replays at once, far less than a pipe holds
 
 
 @contextmanager
 def shared_cores(cores: int) -> Iterator[None]:
     """While active, every replay forked from this process or from a ``Worker`` started here
     holds one of ``cores`` tokens while it runs: however many diagnoses fork replays at
-    once, at most ``cores`` replays run."""
-    global _tokens
-    read_end, write_end = os.pipe()
-    os.write(write_end, b"t" * cores)
-    previous, _tokens = _tokens, (read_end, write_end)
+    once, at most ``cores`` replays run.  A replay forked in the background (``background``)
+    first takes one of ``cores - 1`` background tokens (at least one): the work in the
+    foreground keeps at least one core."""
+    global _tokens, _background_tokens
+    pools = []
+    for count in (cores, max(1, cores - 1)):
+        read_end, write_end = os.pipe()
+        os.write(write_end, b"t" * count)
+        pools.append((read_end, write_end))
+    previous = _tokens, _background_tokens
+    _tokens, _background_tokens = pools
     try:
         yield
     finally:
-        _tokens = previous
-        os.close(read_end)
-        os.close(write_end)
+        _tokens, _background_tokens = previous
+        for pool in pools:
+            os.close(pool[0])
+            os.close(pool[1])
+
+
+def background(flag: bool) -> None:
+    """The replays this process forks from now on are background work (``shared_cores``):
+    a later design's diagnosis before the earlier designs it waits for are done."""
+    global _background
+    _background = flag
+
+
+def end_background() -> None:
+    """From now on background replays wait for a core like any other (``shared_cores``): the
+    background pool is filled with more tokens than there will ever be replays waiting."""
+    if _background_tokens:
+        os.write(_background_tokens[1], b"t" * BACKGROUND_FLOOD)
 
 
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
@@ -73,9 +97,9 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
             while todo and len(running) < parallel:
                 index, job = todo.pop(0)
                 path = os.path.join(tmp, f"{index}.pickle")
-                tokens = _tokens
-                if tokens:
-                    os.read(tokens[0], 1)                      # waits for a free core
+                taken = [pool for pool in ((_background_tokens if _background else None), _tokens) if pool]
+                for pool in taken:
+                    os.read(pool[0], 1)                        # waits for a free core
                 pid = os.fork()
                 if pid == 0:                                   # the replay
                     _tokens = None                             # its own replays (if any) run on its token
@@ -85,8 +109,8 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
                         payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                     with open(path, "wb") as fh:
                         pickle.dump(payload, fh)
-                    if tokens:
-                        os.write(tokens[1], b"t")
+                    for pool in taken:
+                        os.write(pool[1], b"t")
                     os._exit(0)
                 running[pid] = (index, path)
             pid, status = os.wait()

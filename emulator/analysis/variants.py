@@ -8,11 +8,14 @@ flash is unlocked, the clock, the timeouts, where its RAM is.  This module
 
 1. runs the application once, to its jump, and takes one snapshot (with the memories);
 2. runs the whole diagnosis (diagnose.py) against each variant from that snapshot, one
-   forked process per variant, as many at a time as there are cores: first the first two
-   designs, then the others, whose search for a 1-minimal blocking set starts from the
-   first two's sets when restoring one of them (or their union) suffices;
+   forked worker per variant, all at once, their replays sharing the cores through a pool
+   of tokens (replay.py); the first two designs' blocking sets reach the others when
+   those two are done, and the others' search for a 1-minimal blocking set starts from
+   them when restoring one of them (or their union) suffices - until then the others'
+   replays run in the background, so that the first two, which they wait for, go first;
 3. verifies the combined fix - every item that blocks the operation under some design,
-   restored together - by a replay under every variant;
+   restored together - by a replay under every variant, forked from that variant's own
+   jump point in its worker, in one batch with the variant's own fix replay;
 4. with the user's observed symptom (``--symptom enumerate=ok,upload=ok,erase=failed``),
    marks the designs whose jump outcome reproduces it and states what holds across them.
 
@@ -37,7 +40,7 @@ from ..triggers import as_trigger
 from .diagnose import BootloaderNotStarted, diagnose, jump_run
 from .flows import STEPS, FlowOutcome
 from .items import warm_layouts
-from .replay import Worker, limit_parallel_replays, shared_cores, start_worker
+from .replay import Worker, background, end_background, limit_parallel_replays, shared_cores, start_worker
 from .snapshot import JumpSnapshot, take_snapshot
 
 VARIANTS_DIR = Path(__file__).resolve().parents[2] / "images" / "elf" / "bootloaders"
@@ -241,27 +244,33 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
             def first_wave_sets() -> list[list[str]]:
                 if not received:
                     received.append(connection.recv())
+                    limit_parallel_replays(cores)
                 return received[0]
 
-            def serve(summary: VariantOutcome, replays) -> None:
+            def serve(d, summary: VariantOutcome, replays) -> None:
+                """The summary (its fix replay not run yet), then the fix replay and the
+                replays asked for, as one batch."""
                 connection.send(("ok", summary))
                 if later:
                     first_wave_sets()
                 key_sets = connection.recv()
                 if key_sets and replays is None:
                     raise RuntimeError(f"{name}: no jump point to replay from")
-                connection.send(("ok", replays(key_sets) if key_sets else []))
+                done = replays(key_sets) if replays is not None else []
+                connection.send(("ok", (d.fix_outcome if d is not None else None, done)))
 
-            limit_parallel_replays(cores)
+            limit_parallel_replays(1 if later else cores)
+            background(later)                          # the first wave (the others wait for it) goes first
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
                              snapshot=snapshot_for(snap, first, bl), priors=first_wave_sets if later else [],
-                             afterwards=lambda d, replays: serve(_summary(name, path, d), replays))
+                             afterwards=lambda d, replays: serve(d, _summary(name, path, d), replays),
+                             speculate=False)
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
                 d = None
-                serve(VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
+                serve(None, VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
             if d is not None and d.jump is None:       # no jump point: ``afterwards`` was not called
-                serve(_summary(name, path, d), None)
+                serve(d, _summary(name, path, d), None)
         return body
 
     # All designs start at once and share the cores through tokens.  The first designs'
@@ -277,6 +286,7 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
             found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
             priors = [list(k) for k in found] + \
                 ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
+            end_background()
             for w in workers[FIRST_WAVE:]:
                 w.send(priors)
             outcomes += [w.receive() for w in workers[FIRST_WAVE:]]
@@ -292,27 +302,30 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
             consistent = [o for o in outcomes if o.consistent]
             matrix.consistent_fix = sorted({k for o in consistent for k in o.blocking})
 
-            asked: list[list[str]] = []
             # Verify the combined fix under every variant (and the consistent designs' own
             # union under each of them when it is smaller), each design replaying from its
-            # own jump point; a variant whose own fix is the same set and was verified needs
-            # no new replay.
+            # own jump point together with its own fix replay; a variant whose own fix is
+            # the same set needs no new replay (a blocking set always has a fix replay).
+            asked: list[list[tuple[str, Optional[int]]]] = []
             for w, o in zip(workers, outcomes):
                 key_sets, where = [], []
                 for which, keys in (("combined", matrix.combined), ("consistent_fix", matrix.consistent_fix)):
                     if o.status == "bootloader-not-started" or not keys or \
                             (which == "consistent_fix" and (not o.consistent or keys == matrix.combined)):
                         continue
-                    if sorted(o.blocking) == keys and o.fix is not None:
-                        setattr(o, which, o.fix)       # the same replay: the variant's own fix is this set
+                    if sorted(o.blocking) == keys:
+                        where.append((which, None))    # the same replay: the variant's own fix is this set
                         continue
+                    where.append((which, len(key_sets)))
                     key_sets.append(keys)
-                    where.append(which)
                 w.send(key_sets)
                 asked.append(where)
             for w, o, where in zip(workers, outcomes, asked):
-                for which, outcome in zip(where, w.receive()):
-                    setattr(o, which, outcome)
+                fix, done = w.receive()
+                if o.blocking:
+                    o.fix, o.fix_verified = fix, fix is not None and fix.all_ok
+                for which, at in where:
+                    setattr(o, which, o.fix if at is None else done[at])
             failed = False
         finally:
             for w in workers:
