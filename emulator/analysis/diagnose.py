@@ -185,7 +185,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
              snapshot: Optional[JumpSnapshot] = None,
              priors: "Optional[list[list[str]] | Callable[[], list[list[str]]]]" = None,
              afterwards: "Optional[Callable[[Diagnosis, WholeFlowReplays], None]]" = None,
-             speculate: bool = True) -> Diagnosis:
+             speculate: bool = True, failing: Optional[Callable[[], None]] = None) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
     malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
     ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
@@ -202,7 +202,9 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     who first waits for other diagnoses does not wait for it: ``fix_outcome`` is set then.  ``speculate``: the replay with every residual item
     restored runs with the first replays, before it is known to be needed (it is when the
     operation fails): a diagnosis alone gains time on an idle core; diagnoses that share
-    the cores (variants.py) turn it off and lose none on designs whose operation works."""
+    the cores (variants.py) turn it off and lose none on designs whose operation works;
+    the jump's own replay then runs first, and ``failing()`` is called as soon as it shows
+    the operation failing (a search may follow: variants.py gives its replays precedence)."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -276,7 +278,10 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         first = run_forked([reference_job, replay([], full=True)] + ([replay(items)] if items else []))
         reference_outcome, jump_outcome = first[0], first[1]
     else:                               # the jump's outcome first: it says whether a search follows
-        jump_outcome, reference_outcome = run_forked([replay([], full=True), reference_job])
+        jump_outcome = run_forked([replay([], full=True)])[0]
+        if failing is not None and not jump_outcome.step_ok(operation):
+            failing()
+        reference_outcome = run_forked([reference_job])[0]
     outcomes[()] = jump_outcome
     if items and speculate:
         outcomes[key(items)] = first[2]

@@ -13,10 +13,13 @@ first takes a token and gives it back when it ends.
 """
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
+import select
 import signal
 import tempfile
+import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,9 +45,10 @@ def limit_parallel_replays(limit: int | None) -> None:
 
 
 _tokens: Optional[tuple[int, int]] = None      # (read end, write end) of the token pipe
-_background_tokens: Optional[tuple[int, int]] = None
+_background_on: Optional[mmap.mmap] = None     # one shared byte: 1 while background work yields
 _background = False
-BACKGROUND_FLOOD = 4096            # tokens: far more than replays at once, far less than a pipe holds
+_held = False                                  # this process holds a token for its own work
+BACKGROUND_POLL_S = 0.005
 
 
 @contextmanager
@@ -52,23 +56,21 @@ def shared_cores(cores: int) -> Iterator[None]:
     """While active, every replay forked from this process or from a ``Worker`` started here
     holds one of ``cores`` tokens while it runs: however many diagnoses fork replays at
     once, at most ``cores`` replays run.  A replay forked in the background (``background``)
-    first takes one of ``cores - 1`` background tokens (at least one): the work in the
-    foreground keeps at least one core."""
-    global _tokens, _background_tokens
-    pools = []
-    for count in (cores, max(1, cores - 1)):
-        read_end, write_end = os.pipe()
-        os.write(write_end, b"t" * count)
-        pools.append((read_end, write_end))
-    previous = _tokens, _background_tokens
-    _tokens, _background_tokens = pools
+    takes a token only when no other replay waits for one, until ``end_background``."""
+    global _tokens, _background_on
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"t" * cores)
+    flag = mmap.mmap(-1, 1)                    # anonymous and shared: the workers see it change
+    flag[0] = 1
+    previous = _tokens, _background_on
+    _tokens, _background_on = (read_end, write_end), flag
     try:
         yield
     finally:
-        _tokens, _background_tokens = previous
-        for pool in pools:
-            os.close(pool[0])
-            os.close(pool[1])
+        _tokens, _background_on = previous
+        os.close(read_end)
+        os.close(write_end)
+        flag.close()
 
 
 def background(flag: bool) -> None:
@@ -79,15 +81,42 @@ def background(flag: bool) -> None:
 
 
 def end_background() -> None:
-    """From now on background replays wait for a core like any other (``shared_cores``): the
-    background pool is filled with more tokens than there will ever be replays waiting."""
-    if _background_tokens:
-        os.write(_background_tokens[1], b"t" * BACKGROUND_FLOOD)
+    """From now on background replays wait for a core like any other (``shared_cores``)."""
+    if _background_on is not None:
+        _background_on[0] = 0
+
+
+def hold_core() -> None:
+    """Take a core (``shared_cores``) for the work this process does before it forks its first
+    replay, which then runs on it; ``release_core`` gives it back if no replay came."""
+    global _held
+    if _tokens and not _held:
+        _take_token(_tokens[0])
+        _held = True
+
+
+def release_core() -> None:
+    global _held
+    if _tokens and _held:
+        os.write(_tokens[1], b"t")
+        _held = False
+
+
+def _take_token(read_end: int) -> None:
+    """Wait for a free core.  A waiting foreground replay is blocked in ``read`` and wakes as
+    soon as a token comes back; a background one only looks now and then, so it gets a
+    token only when none of them is waiting."""
+    if _background and _background_on is not None:
+        while _background_on[0]:
+            if select.select([read_end], [], [], 0)[0]:
+                break                              # (if taken meanwhile, the read below waits)
+            time.sleep(BACKGROUND_POLL_S)
+    os.read(read_end, 1)
 
 
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
     """Run each job in a child process forked from here; results in order."""
-    global _tokens
+    global _tokens, _held
     parallel = parallel or _parallel_limit or os.cpu_count() or 1
     results: list = [None] * len(jobs)
     running: dict[int, tuple[int, str]] = {}
@@ -97,9 +126,11 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
             while todo and len(running) < parallel:
                 index, job = todo.pop(0)
                 path = os.path.join(tmp, f"{index}.pickle")
-                taken = [pool for pool in ((_background_tokens if _background else None), _tokens) if pool]
-                for pool in taken:
-                    os.read(pool[0], 1)                        # waits for a free core
+                tokens = _tokens
+                if tokens and _held:
+                    _held = False                              # the replay runs on the token held so far
+                elif tokens:
+                    _take_token(tokens[0])
                 pid = os.fork()
                 if pid == 0:                                   # the replay
                     _tokens = None                             # its own replays (if any) run on its token
@@ -109,8 +140,8 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
                         payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                     with open(path, "wb") as fh:
                         pickle.dump(payload, fh)
-                    for pool in taken:
-                        os.write(pool[1], b"t")
+                    if tokens:
+                        os.write(tokens[1], b"t")
                     os._exit(0)
                 running[pid] = (index, path)
             pid, status = os.wait()

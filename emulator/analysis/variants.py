@@ -40,7 +40,8 @@ from ..triggers import as_trigger
 from .diagnose import BootloaderNotStarted, diagnose, jump_run
 from .flows import STEPS, FlowOutcome
 from .items import warm_layouts
-from .replay import Worker, background, end_background, limit_parallel_replays, shared_cores, start_worker
+from .replay import (Worker, background, end_background, hold_core, limit_parallel_replays, release_core, shared_cores,
+                     start_worker)
 from .snapshot import JumpSnapshot, take_snapshot
 
 VARIANTS_DIR = Path(__file__).resolve().parents[2] / "images" / "elf" / "bootloaders"
@@ -245,11 +246,13 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
                 if not received:
                     received.append(connection.recv())
                     limit_parallel_replays(cores)
+                    background(False)
                 return received[0]
 
             def serve(d, summary: VariantOutcome, replays) -> None:
                 """The summary (its fix replay not run yet), then the fix replay and the
                 replays asked for, as one batch."""
+                release_core()                         # (held still if the diagnosis forked nothing)
                 connection.send(("ok", summary))
                 if later:
                     first_wave_sets()
@@ -261,11 +264,12 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
 
             limit_parallel_replays(1 if later else cores)
             background(later)                          # the first wave (the others wait for it) goes first
+            hold_core()                                # the runs before the first replay are work too
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
                              snapshot=snapshot_for(snap, first, bl), priors=first_wave_sets if later else [],
                              afterwards=lambda d, replays: serve(d, _summary(name, path, d), replays),
-                             speculate=False)
+                             speculate=not later, failing=lambda: background(False))
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
                 d = None
                 serve(None, VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
