@@ -185,7 +185,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
              snapshot: Optional[JumpSnapshot] = None,
              priors: "Optional[list[list[str]] | Callable[[], list[list[str]]]]" = None,
              afterwards: "Optional[Callable[[Diagnosis, WholeFlowReplays], None]]" = None,
-             speculate: bool = True, failing: Optional[Callable[[], None]] = None) -> Diagnosis:
+             speculate: bool = True, on_jump_outcome: Optional[Callable[[bool], None]] = None) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
     malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
     ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
@@ -203,8 +203,9 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     restored runs with the first replays, before it is known to be needed (it is when the
     operation fails): a diagnosis alone gains time on an idle core; diagnoses that share
     the cores (variants.py) turn it off and lose none on designs whose operation works;
-    the jump's own replay then runs first, and ``failing()`` is called as soon as it shows
-    the operation failing (a search may follow: variants.py gives its replays precedence)."""
+    the jump's own replay then runs first, and ``on_jump_outcome(failed)`` is told at once
+    whether it shows the operation failing (a search may follow: variants.py gives such a
+    diagnosis precedence, and the others' remaining replays the least)."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -279,8 +280,8 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         reference_outcome, jump_outcome = first[0], first[1]
     else:                               # the jump's outcome first: it says whether a search follows
         jump_outcome = run_forked([replay([], full=True)])[0]
-        if failing is not None and not jump_outcome.step_ok(operation):
-            failing()
+        if on_jump_outcome is not None:
+            on_jump_outcome(not jump_outcome.step_ok(operation))
         reference_outcome = run_forked([reference_job])[0]
     outcomes[()] = jump_outcome
     if items and speculate:

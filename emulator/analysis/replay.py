@@ -46,9 +46,9 @@ def limit_parallel_replays(limit: int | None) -> None:
 
 _tokens: Optional[tuple[int, int]] = None      # (read end, write end) of the token pipe
 _background_on: Optional[mmap.mmap] = None     # one shared byte: 1 while background work yields
-_background = False
+_background = 0                                # 0: foreground; 1: background; 2: filler, after the background
 _held = False                                  # this process holds a token for its own work
-BACKGROUND_POLL_S = 0.005
+BACKGROUND_POLL_S = (0.0, 0.002, 0.02)        # how often each level looks for a free core
 
 
 @contextmanager
@@ -73,11 +73,12 @@ def shared_cores(cores: int) -> Iterator[None]:
         flag.close()
 
 
-def background(flag: bool) -> None:
-    """The replays this process forks from now on are background work (``shared_cores``):
-    a later design's diagnosis before the earlier designs it waits for are done."""
+def background(level: int) -> None:
+    """The replays this process forks from now on are foreground work (0), background work
+    (1: a later design's diagnosis before the earlier designs it waits for are done) or
+    filler (2: work that nothing else waits for, after the background) (``shared_cores``)."""
     global _background
-    _background = flag
+    _background = level
 
 
 def end_background() -> None:
@@ -96,6 +97,7 @@ def hold_core() -> None:
 
 
 def release_core() -> None:
+    """Give back the core ``hold_core`` took, if no replay has taken it over."""
     global _held
     if _tokens and _held:
         os.write(_tokens[1], b"t")
@@ -104,13 +106,13 @@ def release_core() -> None:
 
 def _take_token(read_end: int) -> None:
     """Wait for a free core.  A waiting foreground replay is blocked in ``read`` and wakes as
-    soon as a token comes back; a background one only looks now and then, so it gets a
-    token only when none of them is waiting."""
+    soon as a token comes back; a background one only looks now and then (filler less often
+    still), so it gets a token only when none of them is waiting."""
     if _background and _background_on is not None:
         while _background_on[0]:
             if select.select([read_end], [], [], 0)[0]:
                 break                              # (if taken meanwhile, the read below waits)
-            time.sleep(BACKGROUND_POLL_S)
+            time.sleep(BACKGROUND_POLL_S[_background])
     os.read(read_end, 1)
 
 
@@ -146,6 +148,8 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
                 running[pid] = (index, path)
             pid, status = os.wait()
             index, path = running.pop(pid)
+            if status and tokens:
+                os.write(tokens[1], b"t")                      # a replay that died could not give it back
             try:
                 with open(path, "rb") as fh:
                     kind, value = pickle.load(fh)

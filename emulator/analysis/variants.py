@@ -246,7 +246,7 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
                 if not received:
                     received.append(connection.recv())
                     limit_parallel_replays(cores)
-                    background(False)
+                    background(0)
                 return received[0]
 
             def serve(d, summary: VariantOutcome, replays) -> None:
@@ -263,13 +263,13 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
                 connection.send(("ok", (d.fix_outcome if d is not None else None, done)))
 
             limit_parallel_replays(1 if later else cores)
-            background(later)                          # the first wave (the others wait for it) goes first
+            background(1 if later else 0)              # the first wave (the others wait for it) goes first
             hold_core()                                # the runs before the first replay are work too
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
                              snapshot=snapshot_for(snap, first, bl), priors=first_wave_sets if later else [],
                              afterwards=lambda d, replays: serve(d, _summary(name, path, d), replays),
-                             speculate=not later, failing=lambda: background(False))
+                             speculate=not later, on_jump_outcome=lambda failed: background(0 if failed else 2))
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
                 d = None
                 serve(None, VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
