@@ -198,8 +198,9 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     still at hand: ``replays(key_sets)`` runs the whole host flow from the jump once per
     key set, with the residual items it names restored (variants.py verifies the combined
     fix of several designs this way).  When a blocking set was found, its fix replay runs
-    with the first call of ``replays`` (or after ``afterwards`` returns), so that a caller
-    who first waits for other diagnoses does not wait for it: ``fix_outcome`` is set then.  ``speculate``: the replay with every residual item
+    with the first call of ``replays`` (``replays([])``: alone), or after ``afterwards``
+    returns, so that a caller who waits for other diagnoses first need not wait for it
+    too: ``fix_outcome`` is set then.  ``speculate``: the replay with every residual item
     restored runs with the first replays, before it is known to be needed (it is when the
     operation fails): a diagnosis alone gains time on an idle core; diagnoses that share
     the cores (variants.py) turn it off and lose none on designs whose operation works;
@@ -331,9 +332,11 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         return diagnosis
 
     def fix_with(key_sets: list[list[str]]) -> list[FlowOutcome]:
-        done = run_forked([fix] + [whole_flow_job(k) for k in key_sets])
-        diagnosis.fix_outcome = done[0]
-        return done[1:]
+        pending = diagnosis.fix_outcome is None
+        done = run_forked(([fix] if pending else []) + [whole_flow_job(k) for k in key_sets])
+        if pending:
+            diagnosis.fix_outcome, done = done[0], done[1:]
+        return done
 
     afterwards(diagnosis, fix_with)
     if diagnosis.fix_outcome is None:               # no replays were asked for

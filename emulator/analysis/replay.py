@@ -46,9 +46,9 @@ def limit_parallel_replays(limit: int | None) -> None:
 
 _tokens: Optional[tuple[int, int]] = None      # (read end, write end) of the token pipe
 _background_on: Optional[mmap.mmap] = None     # one shared byte: 1 while background work yields
-_background = 0                                # 0: foreground; 1: background; 2: filler, after the background
+_background = 0                                # 0: foreground; 1-3: background, the higher the later
 _held = False                                  # this process holds a token for its own work
-BACKGROUND_POLL_S = (0.0, 0.002, 0.02)        # how often each level looks for a free core
+BACKGROUND_POLL_S = (0.0, 0.003, 0.006, 0.02)  # how often each level looks for a free core
 
 
 @contextmanager
@@ -74,9 +74,8 @@ def shared_cores(cores: int) -> Iterator[None]:
 
 
 def background(level: int) -> None:
-    """The replays this process forks from now on are foreground work (0), background work
-    (1: a later design's diagnosis before the earlier designs it waits for are done) or
-    filler (2: work that nothing else waits for, after the background) (``shared_cores``)."""
+    """The replays this process forks from now on are foreground work (0) or background work
+    of level 1 to 3, a higher level yielding to a lower one (``shared_cores``)."""
     global _background
     _background = level
 
@@ -106,8 +105,8 @@ def release_core() -> None:
 
 def _take_token(read_end: int) -> None:
     """Wait for a free core.  A waiting foreground replay is blocked in ``read`` and wakes as
-    soon as a token comes back; a background one only looks now and then (filler less often
-    still), so it gets a token only when none of them is waiting."""
+    soon as a token comes back; a background one only looks now and then (the less often
+    the higher its level), so it gets a token only when none of them is waiting."""
     if _background and _background_on is not None:
         while _background_on[0]:
             if select.select([read_end], [], [], 0)[0]:

@@ -49,6 +49,10 @@ DEFAULT_VARIANT = "default"
 CLASSIC_VARIANT = "classic"
 SYMPTOM_STATUSES = ("ok", "failed")
 FIRST_WAVE = 2          # designs diagnosed from scratch; the rest start from their blocking sets
+# While the first wave runs, the later designs' replays yield to it (replay.background):
+# least those of a design whose jump replay shows the operation failing (a search, maybe
+# the last one to end, follows), then those not yet known, most those nothing waits for.
+SEARCH_AHEAD, BACKGROUND, FILLER = 1, 2, 3
 
 
 class VariantError(ValueError):
@@ -250,12 +254,15 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
                 return received[0]
 
             def serve(d, summary: VariantOutcome, replays) -> None:
-                """The summary (its fix replay not run yet), then the fix replay and the
-                replays asked for, as one batch."""
+                """The summary (its fix replay not run yet), then the fix replay - at once if
+                nothing is asked for yet, else in one batch with the replays asked for (the
+                last design's, while the others' combined-fix replays run) - and those."""
                 release_core()                         # (held still if the diagnosis forked nothing)
                 connection.send(("ok", summary))
                 if later:
                     first_wave_sets()
+                if replays is not None and not connection.poll():
+                    replays([])
                 key_sets = connection.recv()
                 if key_sets and replays is None:
                     raise RuntimeError(f"{name}: no jump point to replay from")
@@ -263,13 +270,13 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
                 connection.send(("ok", (d.fix_outcome if d is not None else None, done)))
 
             limit_parallel_replays(1 if later else cores)
-            background(1 if later else 0)              # the first wave (the others wait for it) goes first
+            background(BACKGROUND if later else 0)     # the first wave (the others wait for it) goes first
             hold_core()                                # the runs before the first replay are work too
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
                              snapshot=snapshot_for(snap, first, bl), priors=first_wave_sets if later else [],
                              afterwards=lambda d, replays: serve(d, _summary(name, path, d), replays),
-                             speculate=not later, on_jump_outcome=lambda failed: background(0 if failed else 2))
+                             speculate=not later, on_jump_outcome=lambda failed: background(SEARCH_AHEAD if failed else FILLER))
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
                 d = None
                 serve(None, VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
