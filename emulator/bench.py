@@ -24,6 +24,7 @@ machine is shared, so single timings wander and ratios within one run are what c
 """
 from __future__ import annotations
 
+import resource
 import statistics
 import struct
 import time
@@ -108,29 +109,38 @@ def _diagnosis_timing(name: str = "jump_forum_v1") -> dict:
             "blocking_items": [i.key for i in d.blamed]}
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (the forked replays and workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _variants_timing(name: str = "jump_forum_v1") -> dict:
     """Wall time of the diagnosis under every bootloader design (one jump snapshot, the
-    designs in parallel) against a single-design diagnosis (the default bootloader)."""
+    designs in parallel) against a single-design diagnosis (the default bootloader), both
+    measured here the same way, with the CPU time each took in all its processes."""
     from .analysis.diagnose import diagnose
     from .analysis.flows import dfu_flow
     from .analysis.variants import diagnose_variants, select_variants
     trigger = "usb-control:0x40,0x42"
     app, variants = load_elf(IMAGES / f"{name}.elf"), select_variants("all")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     diagnose(app, load_elf(variants[0][1]), dfu_flow(), trigger=trigger)
-    single = time.perf_counter() - started
-    started = time.perf_counter()
+    single, single_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    started, cpu = time.perf_counter(), _cpu_seconds()
     m = diagnose_variants(app, variants, dfu_flow(), trigger=trigger)
-    every = time.perf_counter() - started
+    every, every_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     return {"scenario": name, "designs": len(variants), "single_design_wall_seconds": round(single, 3),
             "all_designs_wall_seconds": round(every, 3), "all_over_single": round(every / single, 2),
+            "single_design_cpu_seconds": round(single_cpu, 2), "all_designs_cpu_seconds": round(every_cpu, 2),
             "replays": sum(v.replays for v in m.variants), "failing_designs": len(m.failing)}
 
 
 def _print_variants_timing(v: dict) -> None:
     print(f"diagnosis of {v['scenario']} under all {v['designs']} bootloader designs: {v['all_designs_wall_seconds']:.2f} s "
           f"wall vs {v['single_design_wall_seconds']:.2f} s for one = {v['all_over_single']:.1f}x (target <= 3x on 2 "
-          f"cores); {v['failing_designs']} designs fail, {v['replays']} oracle replays")
+          f"cores; CPU {v['all_designs_cpu_seconds']:.1f} s vs {v['single_design_cpu_seconds']:.1f} s); "
+          f"{v['failing_designs']} designs fail, {v['replays']} oracle replays")
 
 
 def _boot0_session_machine() -> Machine:

@@ -8,16 +8,19 @@ change how the bootloader itself is written.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
-from emulator.analysis.diagnose import jump_run, reference_run
+from emulator.analysis.diagnose import diagnose, jump_run, reference_run
 from emulator.analysis.flows import dfu_flow
-from emulator.analysis.replay import run_forked
+from emulator.analysis.items import residual_items
+from emulator.analysis.replay import restore_items, run_forked
 from emulator.analysis.snapshot import take_snapshot
-from emulator.analysis.variants import (VARIANTS_DIR, VariantError, available_variants, design_of,
-                                        diagnose_variants, parse_symptom, select_variants, snapshot_for)
+from emulator.analysis.variants import (FIRST_WAVE, VARIANTS_DIR, VariantError, VariantMatrix, _summary,
+                                        available_variants, design_of, diagnose_variants, parse_symptom,
+                                        select_variants, snapshot_for)
 from emulator.analysis.variants_report import symptom_lines, to_html, to_json, verdict_lines
 from emulator.cli import main
 from emulator.elfcompare import compare, essence
@@ -189,3 +192,53 @@ def test_cli_variant_options_refused_in_one_line(capsys):
     out, err = capsys.readouterr()
     assert err.count("\n") == 3 and "Traceback" not in err
     assert json.loads(out)["status"] == "bad-input"
+
+
+# -- the parallel path against a plain one -------------------------------------------------------------
+def reference_matrix(app_name: str, symptom: str):
+    """The all-designs diagnosis without workers, token pool or shared replays: one design
+    after the other (the first wave's sets as the later ones' priors), and the combined fix
+    replayed on a fresh machine per design (a BOOT0 run, the jump from the snapshot, the
+    residual items named restored, the whole flow)."""
+    app, variants = load_elf(elf(app_name)), select_variants("all")
+    images = [(n, p, load_elf(p)) for n, p in variants]
+    first = images[0][2]
+    run = jump_run(app, first, {}, TRIGGER)
+    snap = take_snapshot(run.m, "software jump", with_memories=True)
+    flow, wanted = dfu_flow(), parse_symptom(symptom)
+    outcomes, priors = [], []
+    for index, (name, path, bl) in enumerate(images):
+        if index == FIRST_WAVE:
+            found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
+            priors = [list(k) for k in found] + \
+                ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
+        d = diagnose(app, bl, flow, snapshot=snapshot_for(snap, first, bl), priors=priors)
+        outcomes.append(replace(_summary(name, path, d), design=design_of(bl)))
+    for o in outcomes:
+        o.consistent = all(o.jump.step(s) is not None and o.jump.step(s).status == st for s, st in wanted.items())
+    combined = sorted({k for o in outcomes for k in o.blocking})
+    consistent_fix = sorted({k for o in outcomes if o.consistent for k in o.blocking})
+
+    def fresh_replay(bl, keys):
+        ref_m = reference_run(app, bl, {})
+        reference = take_snapshot(ref_m, "BOOT0 entry")
+        again = jump_run(app, bl, {}, None, snapshot=snapshot_for(snap, first, bl))
+        items = [i for i in residual_items(reference, take_snapshot(again.m, "software jump")) if i.key in keys]
+        restore_items(again.m, reference, items)
+        return flow.run(again.m)
+
+    for (name, path, bl), o in zip(images, outcomes):
+        for which, keys in (("combined", combined), ("consistent_fix", consistent_fix)):
+            if not keys or (which == "consistent_fix" and (not o.consistent or keys == combined)):
+                continue
+            setattr(o, which, o.fix if sorted(o.blocking) == keys else run_forked([lambda: fresh_replay(bl, keys)])[0])
+    return VariantMatrix(str(app.path), "erase", TRIGGER, list(run.bench.actions), run.status, run.detail, outcomes,
+                         combined=combined, symptom=wanted, consistent_fix=consistent_fix)
+
+
+def test_the_parallel_diagnosis_of_all_designs_equals_the_plain_one_design_after_the_other(forum_v1):
+    plain = reference_matrix("jump_forum_v1", THREAD_SYMPTOM)
+    assert [v.name for v in plain.variants] == [v.name for v in forum_v1.variants]
+    for mine, theirs in zip(forum_v1.variants, plain.variants):
+        assert asdict(mine) == asdict(theirs), mine.name
+    assert asdict(forum_v1) == asdict(plain)

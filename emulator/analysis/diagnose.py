@@ -15,10 +15,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from peripherals import c071
-from peripherals.option_bytes import read_option_word
+from peripherals.option_bytes import read_option_word, write_factory_option_bytes
 
 from ..core.runloop import EndReason
 from ..image import Image
@@ -44,6 +44,10 @@ STATUS_EXIT = {
     "trigger-not-delivered": 3,       # the simulated world could not deliver the trigger
     "bootloader-not-started": 2,      # the bootloader image does not start after a BOOT0 reset
 }
+
+
+# Whole-flow replays from a diagnosis' jump point: one per key set, those residual items restored.
+WholeFlowReplays = Callable[[list[list[str]]], list[FlowOutcome]]
 
 
 class BootloaderNotStarted(Exception):
@@ -101,8 +105,7 @@ def _machine(app: Image, bootloader: Image, config: MachineConfig) -> Machine:
 
 def reference_run(app: Image, bootloader: Image, option_bytes: dict[str, int], hse_hz: Optional[int] = None) -> Machine:
     """BOOT0 entry with the same option bytes, nBOOT_SEL cleared so that the pin selects."""
-    probe = Machine(MachineConfig(option_bytes=option_bytes))
-    optr = read_option_word(probe.option_area.buffer, "OPTR")[0]
+    optr = read_option_word(write_factory_option_bytes(bytearray(c071.OPTION_BYTES_SIZE), option_bytes), "OPTR")[0]
     m = _machine(app, bootloader, MachineConfig(boot_pin=1, hse_hz=hse_hz,
                                                 option_bytes={**option_bytes, "OPTR": optr & ~N_BOOT_SEL}))
     m.reset("power")
@@ -179,13 +182,31 @@ def _ended(end) -> str:
 def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "erase",
              option_bytes: Optional[dict[str, int]] = None, trigger: "str | Trigger | None" = None,
              jump_within: float = DEFAULT_JUMP_WITHIN, hse_hz: Optional[int] = None,
-             snapshot: Optional[JumpSnapshot] = None, priors: Optional[list[list[str]]] = None) -> Diagnosis:
+             snapshot: Optional[JumpSnapshot] = None,
+             priors: "Optional[list[list[str]] | Callable[[], list[list[str]]]]" = None,
+             afterwards: "Optional[Callable[[Diagnosis, WholeFlowReplays], None]]" = None,
+             speculate: bool = True, on_jump_outcome: Optional[Callable[[bool], None]] = None) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
     malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
     ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
     design): the first of them whose restoration makes the operation succeed is where the
     search for a 1-minimal set starts, instead of the whole residual state; when none
-    suffices, the search starts from the whole residual state with their items first."""
+    suffices, the search starts from the whole residual state with their items first.  They
+    may be given as a function, called only when the search needs them (another design's
+    diagnosis may still be running).  ``afterwards(diagnosis, replays)``, when the
+    application jumped, is called once the diagnosis is complete, while the jump point is
+    still at hand: ``replays(key_sets)`` runs the whole host flow from the jump once per
+    key set, with the residual items it names restored (variants.py verifies the combined
+    fix of several designs this way).  When a blocking set was found, its fix replay runs
+    with the first call of ``replays`` (``replays([])``: alone), or after ``afterwards``
+    returns, so that a caller who waits for other diagnoses first need not wait for it
+    too: ``fix_outcome`` is set then.  ``speculate``: the replay with every residual item
+    restored runs with the first replays, before it is known to be needed (it is when the
+    operation fails): a diagnosis alone gains time on an idle core; diagnoses that share
+    the cores (variants.py) turn it off and lose none on designs whose operation works;
+    the jump's own replay then runs first, and ``on_jump_outcome(failed)`` is told at once
+    whether it shows the operation failing (a search may follow: variants.py gives such a
+    diagnosis precedence, and the others' remaining replays the least)."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -222,6 +243,20 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
             return outcome
         return job
 
+    def whole_flow_job(keys: list[str]):
+        def run() -> FlowOutcome:
+            restore_items(m, reference, [i for i in items if i.key in keys])
+            return flow.run(m)
+        return run
+
+    def whole_flow_with(key_sets: list[list[str]]) -> list[FlowOutcome]:
+        return run_forked([whole_flow_job(k) for k in key_sets])
+
+    def finish(d: Diagnosis) -> Diagnosis:
+        if afterwards is not None:
+            afterwards(d, whole_flow_with)
+        return d
+
     def key(subset: list[Item]) -> tuple[str, ...]:
         return tuple(sorted(i.key for i in subset))
 
@@ -233,7 +268,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         return [outcomes[key(c)] for c in candidates]
 
     # The reference flow, the jump's own outcome and the all-items counterfactual are
-    # independent: one parallel batch.
+    # independent: one parallel batch (the last one only when speculating).
     def reference_job():
         ref_start = len(ref_m.trace.events)
         outcome = flow.run(ref_m)
@@ -241,11 +276,16 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         outcome.events = _mechanism_events(ref_m, ref_start)
         return outcome
 
-    jobs = [reference_job, replay([], full=True), replay(items)] if items else [reference_job, replay([], full=True)]
-    first = run_forked(jobs)
-    reference_outcome, jump_outcome = first[0], first[1]
+    if speculate:
+        first = run_forked([reference_job, replay([], full=True)] + ([replay(items)] if items else []))
+        reference_outcome, jump_outcome = first[0], first[1]
+    else:                               # the jump's outcome first: it says whether a search follows
+        jump_outcome = run_forked([replay([], full=True)])[0]
+        if on_jump_outcome is not None:
+            on_jump_outcome(not jump_outcome.step_ok(operation))
+        reference_outcome = run_forked([reference_job])[0]
     outcomes[()] = jump_outcome
-    if items:
+    if items and speculate:
         outcomes[key(items)] = first[2]
     diagnosis = Diagnosis(str(app.path), str(bootloader.path), operation, reference, jump, items,
                           reference_outcome, jump_outcome, trigger=trig.spec, injection=trig.injection,
@@ -257,19 +297,21 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.mechanism = jump_outcome.events
     if not diagnosis.operation_failed:
         diagnosis.note = "no blocking residual state: the operation succeeds after the jump"
-        return diagnosis
+        return finish(diagnosis)
     diagnosis.status = "operation-fails"
     if not reference_outcome.step_ok(operation):
         diagnosis.note = "the operation fails after a clean BOOT0 entry too: not caused by residual state"
-        return diagnosis
-    if not items or not outcomes[key(items)].step_ok(operation):
+        return finish(diagnosis)
+    if not items or not outcomes_of([items])[0].step_ok(operation):
         diagnosis.note = "restoring every residual item does not make the operation succeed"
-        return diagnosis
+        return finish(diagnosis)
 
     def evaluate(candidates: list[list[Item]]) -> list[bool]:
         return [o.step_ok(operation) for o in outcomes_of(candidates)]
 
     search = items
+    if callable(priors):
+        priors = priors()
     if priors:
         by_key = {i.key: i for i in items}
         seeds = [[by_key[k] for k in p if k in by_key] for p in priors]
@@ -283,8 +325,22 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     diagnosis.blamed = blamed
     diagnosis.one_minimal = len(blamed) == 1 or not any(
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
-    diagnosis.fix_outcome = run_forked([replay(blamed, full=True)])[0]   # every step, with the blamed items restored
     diagnosis.oracle_calls = len(outcomes)
+    fix = replay(blamed, full=True)                 # every step, with the blamed items restored
+    if afterwards is None:
+        diagnosis.fix_outcome = run_forked([fix])[0]
+        return diagnosis
+
+    def fix_with(key_sets: list[list[str]]) -> list[FlowOutcome]:
+        pending = diagnosis.fix_outcome is None
+        done = run_forked(([fix] if pending else []) + [whole_flow_job(k) for k in key_sets])
+        if pending:
+            diagnosis.fix_outcome, done = done[0], done[1:]
+        return done
+
+    afterwards(diagnosis, fix_with)
+    if diagnosis.fix_outcome is None:               # no replays were asked for
+        diagnosis.fix_outcome = run_forked([fix])[0]
     return diagnosis
 
 

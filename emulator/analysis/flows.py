@@ -13,6 +13,11 @@ from typing import Callable, Optional, Protocol
 
 from peripherals import c071
 
+# The host stacks are imported with this module, not when a flow runs: each forked replay
+# would otherwise import them again.
+from ..host.an3155 import An3155Client
+from ..host.dfuse import DfuSession
+from ..host.serial_port import SerialPort
 from ..image import Image, load_elf
 from ..machine import Machine
 
@@ -129,7 +134,6 @@ class DfuFlow:
         self.stop_after: Optional[str] = None        # run the steps up to this one only (None: all)
 
     def run(self, m: Machine) -> FlowOutcome:
-        from ..host.dfuse import DfuSession
         session = DfuSession(m, style=self.style, host=getattr(m, "usb_host", None),
                              step_timeout_s=min(10.0, self.max_time or 10.0))
         address, data = payload_of(self.payload, self.padded_size)
@@ -210,8 +214,6 @@ class UsartFlow(DfuFlow):
         self.usart, self.baud = usart, baud
 
     def run(self, m: Machine) -> FlowOutcome:
-        from ..host.an3155 import An3155Client
-        from ..host.serial_port import SerialPort
         client = An3155Client(SerialPort(m, self.usart, baud=self.baud, parity="E"))
         address, data = payload_of(self.payload, self.padded_size)
         first_page = (address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE

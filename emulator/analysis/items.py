@@ -211,13 +211,19 @@ _LAYOUTS: dict[str, dict[str, tuple[int, int, str]]] = {}
 
 
 def _layouts() -> dict[str, dict[str, tuple[int, int, str]]]:
-    """Field positions and access modes of every modelled register, from the models."""
+    """Field positions and access modes of every modelled register, from the models (built
+    once per process: a caller about to fork many diagnoses builds it first, ``warm_layouts``)."""
     if not _LAYOUTS:
         m = Machine()
         for p in m.peripherals:
             for r in p.registers:
                 _LAYOUTS[f"{p.name}.{r.name}"] = {f.name: (f.lsb, f.width, f.access.value) for f in r.fields}
     return _LAYOUTS
+
+
+def warm_layouts() -> None:
+    """Build the register layouts now, so that processes forked from here inherit them."""
+    _layouts()
 
 
 def _writable(key: str) -> bool:

@@ -5,14 +5,27 @@ host's pending transactions - is the snapshot: ``os.fork`` copies it (copy on wr
 for each replay, the child puts some items back to their reference values, runs the
 host flow and reports its outcome through a file; the parent stays at the jump point.
 Replays run as many at a time as there are cores, and none re-runs the application.
+
+Several diagnoses at once (one per bootloader design, variants.py) run as ``Worker``
+processes that the parent talks to through a pipe, and share the cores through a pool
+of tokens (``shared_cores``, as make's jobserver does): a replay forked from any of them
+first takes a token and gives it back when it ends.
 """
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
+import select
+import signal
 import tempfile
+import time
 import traceback
-from typing import Callable, Sequence, TypeVar
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 from ..machine import Machine
 from .items import Item
@@ -31,8 +44,80 @@ def limit_parallel_replays(limit: int | None) -> None:
     _parallel_limit = limit
 
 
+_tokens: Optional[tuple[int, int]] = None      # (read end, write end) of the token pipe
+_background_on: Optional[mmap.mmap] = None     # one shared byte: 1 while background work yields
+_background = 0                                # 0: foreground; 1-3: background, the higher the later
+_held = False                                  # this process holds a token for its own work
+BACKGROUND_POLL_S = (0.0, 0.003, 0.006, 0.02)  # how often each level looks for a free core
+
+
+@contextmanager
+def shared_cores(cores: int) -> Iterator[None]:
+    """While active, every replay forked from this process or from a ``Worker`` started here
+    holds one of ``cores`` tokens while it runs: however many diagnoses fork replays at
+    once, at most ``cores`` replays run.  A replay forked in the background (``background``)
+    takes a token only when no other replay waits for one, until ``end_background``."""
+    global _tokens, _background_on
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"t" * cores)
+    flag = mmap.mmap(-1, 1)                    # anonymous and shared: the workers see it change
+    flag[0] = 1
+    previous = _tokens, _background_on
+    _tokens, _background_on = (read_end, write_end), flag
+    try:
+        yield
+    finally:
+        _tokens, _background_on = previous
+        os.close(read_end)
+        os.close(write_end)
+        flag.close()
+
+
+def background(level: int) -> None:
+    """The replays this process forks from now on are foreground work (0) or background work
+    of level 1 to 3, a higher level yielding to a lower one (``shared_cores``)."""
+    global _background
+    _background = level
+
+
+def end_background() -> None:
+    """From now on background replays wait for a core like any other (``shared_cores``)."""
+    if _background_on is not None:
+        _background_on[0] = 0
+
+
+def hold_core() -> None:
+    """Take a core (``shared_cores``) for the work this process does before it forks its first
+    replay, which then runs on it; ``release_core`` gives it back if no replay came."""
+    global _held
+    if _tokens and not _held:
+        _take_token(_tokens[0])
+        _held = True
+
+
+def release_core() -> None:
+    """Give back the core ``hold_core`` took, if no replay has taken it over."""
+    global _held
+    if _tokens and _held:
+        os.write(_tokens[1], b"t")
+        _held = False
+
+
+def _take_token(read_end: int) -> None:
+    """Wait for a free core.  A waiting foreground replay is blocked in ``read`` and wakes as
+    soon as a token comes back; a background one only looks now and then (the less often
+    the higher its level), so it gets a token only when none of them is waiting."""
+    if _background and _background_on is not None:
+        while _background_on[0]:
+            if select.select([read_end], [], [], 0)[0]:
+                break                              # (if taken meanwhile, the read below waits)
+            time.sleep(BACKGROUND_POLL_S[_background])
+    os.read(read_end, 1)
+
+
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
     """Run each job in a child process forked from here; results in order."""
+    global _tokens, _held
     parallel = parallel or _parallel_limit or os.cpu_count() or 1
     results: list = [None] * len(jobs)
     running: dict[int, tuple[int, str]] = {}
@@ -42,18 +127,28 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
             while todo and len(running) < parallel:
                 index, job = todo.pop(0)
                 path = os.path.join(tmp, f"{index}.pickle")
+                tokens = _tokens
+                if tokens and _held:
+                    _held = False                              # the replay runs on the token held so far
+                elif tokens:
+                    _take_token(tokens[0])
                 pid = os.fork()
                 if pid == 0:                                   # the replay
+                    _tokens = None                             # its own replays (if any) run on its token
                     try:
                         payload = ("ok", job())
                     except BaseException as exc:               # noqa: BLE001 - reported to the parent
                         payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                     with open(path, "wb") as fh:
                         pickle.dump(payload, fh)
+                    if tokens:
+                        os.write(tokens[1], b"t")
                     os._exit(0)
                 running[pid] = (index, path)
             pid, status = os.wait()
             index, path = running.pop(pid)
+            if status and tokens:
+                os.write(tokens[1], b"t")                      # a replay that died could not give it back
             try:
                 with open(path, "rb") as fh:
                     kind, value = pickle.load(fh)
@@ -68,3 +163,57 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
 def restore_items(m: Machine, ref: JumpSnapshot, items: Sequence[Item]) -> None:
     for item in items:
         item.restore(m, ref)
+
+
+@dataclass
+class Worker:
+    """A forked process running ``body(connection)``; the parent sends it values and
+    receives what it sends back (``("ok", value)``, or ``("error", text)`` if it raised)."""
+    pid: int
+    connection: Connection
+
+    def send(self, value: Any) -> None:
+        self.connection.send(value)
+
+    def receive(self) -> Any:
+        try:
+            kind, value = self.connection.recv()
+        except (EOFError, OSError):
+            kind, value = "error", "the process ended without a result"
+        if kind == "error":
+            raise RuntimeError(f"worker {self.pid} failed: {value}")
+        return value
+
+    def end(self, kill: bool = False) -> None:
+        """Reap the process once it has ended; ``kill``: end it now (an error elsewhere)."""
+        self.connection.close()
+        try:
+            if kill:
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass
+
+
+def start_worker(body: Callable[[Connection], None], siblings: Sequence[Worker] = ()) -> Worker:
+    """Fork a ``Worker``; ``body`` sends ``("ok", value)`` messages on its connection.  The
+    child closes its copies of the ``siblings``' connections, so that each of them sees the
+    end of its own pipe when the parent goes."""
+    parent_end, child_end = Pipe()
+    pid = os.fork()
+    if pid == 0:
+        parent_end.close()
+        for other in siblings:
+            other.connection.close()
+        status = 0
+        try:
+            body(child_end)
+        except BaseException as exc:                           # noqa: BLE001 - reported to the parent
+            status = 1
+            try:
+                child_end.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            except OSError:
+                pass
+        os._exit(status)
+    child_end.close()
+    return Worker(pid, parent_end)

@@ -8,11 +8,14 @@ flash is unlocked, the clock, the timeouts, where its RAM is.  This module
 
 1. runs the application once, to its jump, and takes one snapshot (with the memories);
 2. runs the whole diagnosis (diagnose.py) against each variant from that snapshot, one
-   forked process per variant, as many at a time as there are cores: first the first two
-   designs, then the others, whose search for a 1-minimal blocking set starts from the
-   first two's sets when restoring one of them (or their union) suffices;
+   forked worker per variant, all at once, their replays sharing the cores through a pool
+   of tokens (replay.py); the first two designs' blocking sets reach the others when
+   those two are done, and the others' search for a 1-minimal blocking set starts from
+   them when restoring one of them (or their union) suffices - until then the others'
+   replays run in the background, so that the first two, which they wait for, go first;
 3. verifies the combined fix - every item that blocks the operation under some design,
-   restored together - by a replay under every variant;
+   restored together - by a replay under every variant, forked from that variant's own
+   jump point in its worker, in one batch with the variant's own fix replay;
 4. with the user's observed symptom (``--symptom enumerate=ok,upload=ok,erase=failed``),
    marks the designs whose jump outcome reproduces it and states what holds across them.
 
@@ -34,10 +37,11 @@ from peripherals import c071
 
 from ..image import Image, ImageError, load_bootloader
 from ..triggers import as_trigger
-from .diagnose import BootloaderNotStarted, diagnose, jump_run, reference_run
+from .diagnose import BootloaderNotStarted, diagnose, jump_run
 from .flows import STEPS, FlowOutcome
-from .items import residual_items
-from .replay import limit_parallel_replays, restore_items, run_forked
+from .items import warm_layouts
+from .replay import (Worker, background, end_background, hold_core, limit_parallel_replays, release_core, shared_cores,
+                     start_worker)
 from .snapshot import JumpSnapshot, take_snapshot
 
 VARIANTS_DIR = Path(__file__).resolve().parents[2] / "images" / "elf" / "bootloaders"
@@ -45,6 +49,10 @@ DEFAULT_VARIANT = "default"
 CLASSIC_VARIANT = "classic"
 SYMPTOM_STATUSES = ("ok", "failed")
 FIRST_WAVE = 2          # designs diagnosed from scratch; the rest start from their blocking sets
+# While the first wave runs, the later designs' replays yield to it (replay.background):
+# least those of a design whose jump replay shows the operation failing (a search, maybe
+# the last one to end, follows), then those not yet known, most those nothing waits for.
+SEARCH_AHEAD, BACKGROUND, FILLER = 1, 2, 3
 
 
 class VariantError(ValueError):
@@ -204,19 +212,6 @@ def _summary(name: str, path: Path, d) -> VariantOutcome:
         mechanism=d.mechanism[:12])
 
 
-def _replay_with(app: Image, bootloader: Image, snap: JumpSnapshot, flow, keys: list[str],
-                 option_bytes: dict[str, int], hse_hz: Optional[int]) -> FlowOutcome:
-    """The host flow after the jump under ``bootloader`` with the items ``keys`` restored to
-    their BOOT0-entry values (a key without a difference under it is nothing to restore)."""
-    ref_m = reference_run(app, bootloader, option_bytes, hse_hz)
-    reference = take_snapshot(ref_m, "BOOT0 entry")
-    run = jump_run(app, bootloader, option_bytes, None, hse_hz=hse_hz, snapshot=snap)
-    jump = take_snapshot(run.m, "software jump")
-    items = [i for i in residual_items(reference, jump) if i.key in keys]
-    restore_items(run.m, reference, items)
-    return flow.run(run.m)
-
-
 def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operation: str = "erase",
                       option_bytes: Optional[dict[str, int]] = None, trigger=None,
                       jump_within: float = 5.0, hse_hz: Optional[int] = None,
@@ -238,58 +233,113 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
     if run.status != "jumped":
         return matrix
     snap = take_snapshot(run.m, "software jump", with_memories=True)
+    warm_layouts()                      # every design's process inherits them
     cores = parallel or os.cpu_count() or 1
-    inner = 2 if len(images) > 1 else cores     # replays per variant: a little oversubscription fills the tail
 
-    def variant_job(name: str, path: Path, bl: Image, priors: list[list[str]]):
-        def job() -> VariantOutcome:
-            limit_parallel_replays(inner)
+    def design(index: int, name: str, path: Path, bl: Image):
+        """One design's diagnosis in its own process: it sends its outcome, then runs the
+        whole-flow replays the parent asks for from its jump point and sends their outcomes.
+        A design after the first wave receives the first wave's blocking sets (its priors)
+        once that wave is done, whether or not its search needs them."""
+        later = index >= FIRST_WAVE
+
+        def body(connection) -> None:
+            received: list[list[list[str]]] = []
+
+            def first_wave_sets() -> list[list[str]]:
+                if not received:
+                    received.append(connection.recv())
+                    limit_parallel_replays(cores)
+                    background(0)
+                return received[0]
+
+            def serve(d, summary: VariantOutcome, replays) -> None:
+                """The summary (its fix replay not run yet), then the fix replay - at once if
+                nothing is asked for yet, else in one batch with the replays asked for (the
+                last design's, while the others' combined-fix replays run) - and those."""
+                release_core()                         # (held still if the diagnosis forked nothing)
+                connection.send(("ok", summary))
+                if later:
+                    first_wave_sets()
+                if replays is not None and not connection.poll():
+                    replays([])
+                key_sets = connection.recv()
+                if key_sets and replays is None:
+                    raise RuntimeError(f"{name}: no jump point to replay from")
+                done = replays(key_sets) if replays is not None else []
+                connection.send(("ok", (d.fix_outcome if d is not None else None, done)))
+
+            limit_parallel_replays(1 if later else cores)
+            background(BACKGROUND if later else 0)     # the first wave (the others wait for it) goes first
+            hold_core()                                # the runs before the first replay are work too
             try:
                 d = diagnose(app, bl, flow, operation, option_bytes, None, jump_within, hse_hz,
-                             snapshot=snapshot_for(snap, first, bl), priors=priors)
+                             snapshot=snapshot_for(snap, first, bl), priors=first_wave_sets if later else [],
+                             afterwards=lambda d, replays: serve(d, _summary(name, path, d), replays),
+                             speculate=not later, on_jump_outcome=lambda failed: background(SEARCH_AHEAD if failed else FILLER))
             except BootloaderNotStarted as exc:        # raised before the diagnosis has a result
-                return VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None)
-            return _summary(name, path, d)
-        return job
+                d = None
+                serve(None, VariantOutcome(name, str(path), "", "bootloader-not-started", str(exc), None, None), None)
+            if d is not None and d.jump is None:       # no jump point: ``afterwards`` was not called
+                serve(d, _summary(name, path, d), None)
+        return body
 
-    # Two waves: the first designs' blocking sets seed the search under the others (a
-    # fixed split, not one that depends on the core count or on timing: deterministic).
-    head = images[:FIRST_WAVE]
-    outcomes = run_forked([variant_job(n, p, bl, []) for n, p, bl in head], parallel=cores)
-    found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
-    priors = [list(k) for k in found] + ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
-    outcomes += run_forked([variant_job(n, p, bl, priors) for n, p, bl in images[FIRST_WAVE:]], parallel=cores)
-    for (_, _, bl), o in zip(images, outcomes):
-        o.design = design_of(bl)
-    matrix.variants = outcomes
-    if symptom:
-        for o in outcomes:
-            o.consistent = o.jump is not None and all(
-                (o.jump.step(step) is not None and o.jump.step(step).status == status)
-                for step, status in symptom.items())
-    matrix.combined = sorted({k for o in outcomes for k in o.blocking})
-    consistent = [o for o in outcomes if o.consistent]
-    matrix.consistent_fix = sorted({k for o in consistent for k in o.blocking})
+    # All designs start at once and share the cores through tokens.  The first designs'
+    # blocking sets seed the search under the others (a fixed split, not one that depends
+    # on the core count or on timing: deterministic).
+    workers: list[Worker] = []
+    failed = True
+    with shared_cores(cores):
+        try:
+            for index, (name, path, bl) in enumerate(images):
+                workers.append(start_worker(design(index, name, path, bl), workers))
+            outcomes: list[VariantOutcome] = [w.receive() for w in workers[:FIRST_WAVE]]
+            found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
+            priors = [list(k) for k in found] + \
+                ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
+            end_background()
+            for w in workers[FIRST_WAVE:]:
+                w.send(priors)
+            outcomes += [w.receive() for w in workers[FIRST_WAVE:]]
+            for (_, _, bl), o in zip(images, outcomes):
+                o.design = design_of(bl)
+            matrix.variants = outcomes
+            if symptom:
+                for o in outcomes:
+                    o.consistent = o.jump is not None and all(
+                        (o.jump.step(step) is not None and o.jump.step(step).status == status)
+                        for step, status in symptom.items())
+            matrix.combined = sorted({k for o in outcomes for k in o.blocking})
+            consistent = [o for o in outcomes if o.consistent]
+            matrix.consistent_fix = sorted({k for o in consistent for k in o.blocking})
 
-    # Verify the combined fix under every variant (and the consistent designs' own union
-    # under each of them when it is smaller); a variant whose own fix is the same set and
-    # was verified needs no new replay.
-    jobs, where = [], []
-    for (name, path, bl), o in zip(images, outcomes):
-        if o.status in ("bootloader-not-started",):
-            continue
-        for which, keys in (("combined", matrix.combined), ("consistent_fix", matrix.consistent_fix)):
-            if not keys or (which == "consistent_fix" and (not o.consistent or keys == matrix.combined)):
-                continue
-            if sorted(o.blocking) == keys and o.fix is not None:
-                setattr(o, which, o.fix)            # the same replay: the variant's own fix is this set
-                continue
-            jobs.append(_bind(_replay_with, app, bl, snapshot_for(snap, first, bl), flow, keys, option_bytes, hse_hz))
-            where.append((o, which))
-    for (o, which), outcome in zip(where, run_forked(jobs, parallel=cores)):
-        setattr(o, which, outcome)
+            # Verify the combined fix under every variant (and the consistent designs' own
+            # union under each of them when it is smaller), each design replaying from its
+            # own jump point together with its own fix replay; a variant whose own fix is
+            # the same set needs no new replay (a blocking set always has a fix replay).
+            asked: list[list[tuple[str, Optional[int]]]] = []
+            for w, o in zip(workers, outcomes):
+                key_sets, where = [], []
+                for which, keys in (("combined", matrix.combined), ("consistent_fix", matrix.consistent_fix)):
+                    if o.status == "bootloader-not-started" or not keys or \
+                            (which == "consistent_fix" and (not o.consistent or keys == matrix.combined)):
+                        continue
+                    if sorted(o.blocking) == keys:
+                        where.append((which, None))    # the same replay: the variant's own fix is this set
+                        continue
+                    where.append((which, len(key_sets)))
+                    key_sets.append(keys)
+                w.send(key_sets)
+                asked.append(where)
+            for w, o, where in zip(workers, outcomes, asked):
+                fix, done = w.receive()
+                if o.blocking:
+                    o.fix, o.fix_verified = fix, fix is not None and fix.all_ok
+                for which, at in where:
+                    setattr(o, which, o.fix if at is None else done[at])
+            failed = False
+        finally:
+            for w in workers:
+                w.end(kill=failed)
     return matrix
 
-
-def _bind(fn, *args):
-    return lambda: fn(*args)
