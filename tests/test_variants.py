@@ -146,6 +146,7 @@ def test_forum_v1_matrix_blocking_sets_per_design(forum_v1):
     assert by["vtor_primask"].failing_step == "enumerate" and "PRIMASK" in by["vtor_primask"].blocking
     assert {n for n, v in by.items() if not v.failed} == {"hal_like", "no_timebase", "remap_checked"}
     assert all(v.fix_verified for v in forum_v1.failing)
+    assert all(set(v.titles) == set(v.blocking) and all(v.titles.values()) for v in forum_v1.variants)
 
 
 @pytest.mark.parametrize("which", ["forum_v1", "forum_v2"])

@@ -206,7 +206,8 @@ def _summary(name: str, path: Path, d) -> VariantOutcome:
     blamed = {i.key for i in d.blamed}
     return VariantOutcome(
         name, str(path), "", d.status, d.note, d.reference_outcome, d.jump_outcome,
-        blocking=[i.key for i in d.items if i.key in blamed],            # in the residual state's order titles={i.key: i.title for i in d.blamed},
+        blocking=[i.key for i in d.items if i.key in blamed],            # in the residual state's order
+        titles={i.key: i.title for i in d.blamed},
         fixes={i.key: i.fix for i in d.blamed}, one_minimal=d.one_minimal,
         fix_verified=d.fix_verified if d.blamed else None, fix=d.fix_outcome, replays=d.oracle_calls,
         mechanism=d.mechanism[:12])
