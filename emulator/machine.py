@@ -736,8 +736,12 @@ class Machine:
     def host_after(self, seconds: float, action: Callable[[], None], name: str):
         """Schedule an event of an agent outside the chip (a USB host, a serial peer): it
         survives chip resets, as the real host keeps running when the device resets."""
-        event = self.scheduler.at_time_ps(self.clock.time_ps(self.loop.instruction_cycle())
-                                          + max(int(seconds * PS_PER_S), 1), action, name, outside_chip=True)
+        return self.host_at_ps(self.clock.time_ps(self.loop.instruction_cycle()) + max(int(seconds * PS_PER_S), 1),
+                               action, name)
+
+    def host_at_ps(self, time_ps: int, action: Callable[[], None], name: str):
+        """``host_after`` at an absolute time (picoseconds), for a host that chains its own delays."""
+        event = self.scheduler.at_time_ps(time_ps, action, name, outside_chip=True)
         self.loop.event_scheduled(event.cycle)
         return event
 

@@ -7,7 +7,7 @@ from emulator.host.usb_host import (ACK, NAK, In, UsbDisconnected, UsbHost, UsbP
                                     UsbTimeout, parse_configuration)
 from tests.conftest import boot
 
-RCC_APBENR1, RCC_CCIPR2 = 0x4002_103C, 0x4002_1058
+RCC_CR, RCC_APBENR1, RCC_CCIPR2 = 0x4002_1000, 0x4002_103C, 0x4002_1058
 USBEN, CRSEN = 1 << 13, 1 << 16
 USB_DADDR = 0x4000_5C4C
 PATTERN = bytes((i * 7 + 3) & 0xFF for i in range(65536))
@@ -70,6 +70,30 @@ def test_out_is_naked_while_the_echo_buffer_is_full():
     outs = [t for t in host.log if t.token == "OUT" and t.endpoint == 1]
     assert outs[-1].handshake == NAK
     assert len(host.bulk_read(0x81, 4096)) == 4096        # draining lets the device accept again
+
+
+def _nak_heavy_session() -> tuple:
+    m, host, info = enumerated()
+    # HCLK 6 MHz (HSI48 / 8): a USB bit is half a core cycle, so every host delay is rounded
+    # to the cycle grid, as the flow's own steps round them
+    m.bus_write(RCC_CR, m.bus_read(RCC_CR) & ~(7 << 11) | 3 << 11)
+    with pytest.raises(UsbTimeout, match="NAK"):
+        host.bulk_write(0x01, bytes(8192), timeout_s=0.05)
+    with pytest.raises(UsbTimeout, match="NAK"):
+        host.bulk_read(0x81, 8192, timeout_s=0.05)          # drained, then NAKed until the deadline
+    log = [(round(t.time_s * 1e12), t.token, t.endpoint, t.handshake) for t in host.log]
+    return log, m.clock.cycles, m.loop.slices
+
+
+def test_nak_retries_by_the_host_match_the_flow_driven_ones_transaction_for_transaction(monkeypatch):
+    """The host retries a NAKed IN/OUT itself (one event per retry); a flow doing it (the
+    reference, as before) sees the same transactions at the same times and the same timeouts."""
+    by_host, cycles, slices = _nak_heavy_session()
+    monkeypatch.setattr(UsbHost, "_nak_retry", lambda self, *args: None)
+    by_flow, flow_cycles, flow_slices = _nak_heavy_session()
+    assert sum(1 for t in by_host if t[3] == NAK) > 100      # paced once per frame past the fast retries
+    assert by_host == by_flow and cycles == flow_cycles
+    assert slices < flow_slices
 
 
 def test_unknown_request_is_stalled_and_ep0_recovers():

@@ -32,6 +32,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Generator, Optional
 
+from emulator.core.clock import PS_PER_S
 from emulator.core.runloop import EndReason, RunEnd
 from emulator.trace import HeadTailLog
 
@@ -125,11 +126,21 @@ class Setup:
 
 
 @dataclass
+class NakRetry:
+    """How the flow that yielded a transaction retries it after a NAK (``out_packet``,
+    ``in_packet``): the host then retries it unchanged by itself (``UsbHost._retry_nak``)
+    and resumes the flow only on another answer or past the deadline."""
+    retries: "Retries"
+    deadline: float
+
+
+@dataclass
 class Out:
     address: int
     endpoint: int
     data: bytes
     pid: int
+    nak_retry: Optional[NakRetry] = None
 
 
 @dataclass
@@ -137,6 +148,7 @@ class In:
     address: int
     endpoint: int
     expect_pid: int
+    nak_retry: Optional[NakRetry] = None
 
 
 @dataclass
@@ -327,6 +339,9 @@ class UsbHost:
             hs = d.out(request.endpoint, request.data, toggle=request.pid, address=request.address)
             self.log.append(Transaction(self.now(), "OUT", request.address, request.endpoint, request.data,
                                         request.pid, hs))
+            if hs == NAK and request.nak_retry and self._retry_nak(request, 0.0, wire_time(len(request.data)),
+                                                                   "USB host OUT"):
+                return
             self._advance(hs)
         else:
             hs, data, pid = d.in_(request.endpoint, address=request.address)
@@ -335,8 +350,38 @@ class UsbHost:
                 note = f"data toggle mismatch (expected DATA{request.expect_pid}): data ignored"
             self.log.append(Transaction(self.now(), "IN", request.address, request.endpoint, data,
                                         pid if hs in (ACK, ISO) else None, hs, note))
+            if hs == NAK and request.nak_retry and self._retry_nak(request, answer_time(hs, 0), IN_TOKEN_S,
+                                                                   "USB host IN"):
+                return
             # the data packet and the host's handshake still occupy the bus
             self._flow_step(answer_time(hs, len(data)), lambda: self._advance((hs, data, pid)), "USB host IN data")
+
+    def _retry_nak(self, request: In | Out, answer_s: float, wire_s: float, name: str) -> bool:
+        """Retry a NAKed transaction without resuming its flow, which would do no more than
+        count the NAK, check its deadline, wait for the next frame (after FAST_NAK_RETRIES)
+        and yield the same request again: one event per retry instead of three.  Each delay
+        is rounded to the core's cycle grid, as the flow's own steps are (``_flow_step``), so
+        the retry lands on the same cycle - unless HCLK changes within the millisecond the
+        host waits, when it may land one cycle off.  False when the deadline has passed: the
+        flow then raises its timeout as always."""
+        retry = request.nak_retry
+        at_ps = self.m.clock.time_ps(self.m.loop.instruction_cycle())
+        if answer_s:
+            at_ps = self._grid_step(at_ps, answer_s)          # where the flow would resume
+        if at_ps / PS_PER_S > retry.deadline:
+            return False
+        retry.retries.naks += 1
+        if retry.retries.naks > FAST_NAK_RETRIES:
+            at_ps = self._grid_step(at_ps, FRAME_S)
+        flow = self._flow
+        self._pending_step = self.m.host_at_ps(at_ps + max(int(wire_s * PS_PER_S), 1),
+                                               lambda: self._do(request) if self._flow is flow else None, name)
+        return True
+
+    def _grid_step(self, from_ps: int, seconds: float) -> int:
+        """The time of the first cycle ``seconds`` after ``from_ps`` (where ``_after`` lands)."""
+        clock = self.m.clock
+        return clock.time_ps(clock.cycle_at(from_ps + max(int(seconds * PS_PER_S), 1)))
 
     # -- SOF ------------------------------------------------------------------------------
     def _start_sof(self) -> None:
@@ -410,7 +455,7 @@ class UsbHost:
         while True:
             yield from self._poll_slot(address, ep)
             use = self.toggles.get(key, 0) if pid is None else pid
-            hs = yield Out(address, ep, data, use)
+            hs = yield Out(address, ep, data, use, self._nak_retry(address, ep, retries, deadline))
             if hs == ACK:
                 if pid is None:
                     self.toggles[key] = use ^ 1
@@ -425,7 +470,7 @@ class UsbHost:
         while True:
             yield from self._poll_slot(address, ep | 0x80)
             expect = self.toggles.get(key, 0) if pid is None else pid
-            hs, data, got = yield In(address, ep, expect)
+            hs, data, got = yield In(address, ep, expect, self._nak_retry(address, ep | 0x80, retries, deadline))
             if hs == ACK:
                 if got != expect:
                     continue
@@ -433,6 +478,10 @@ class UsbHost:
                     self.toggles[key] = expect ^ 1
                 return bytes(data)
             yield from self._not_acked(hs, retries, deadline, what)
+
+    def _nak_retry(self, address: int, endpoint: int, retries: "Retries", deadline: float) -> Optional[NakRetry]:
+        """The host may retry a NAK by itself unless the endpoint is polled per bInterval."""
+        return None if self.poll_period.get((address, endpoint)) else NakRetry(retries, deadline)
 
     def _not_acked(self, hs: str, retries: "Retries", deadline: float, what: str) -> Flow:
         """Any handshake but ACK: STALL raises, NAK is retried (paced), silence is a strike."""
