@@ -59,6 +59,7 @@ UNTIL_SENTINEL = 0xE00F_FFF0          # never a legitimate fetch address (XN reg
 INTR_SVC, INTR_BKPT, INTR_UNALIGNED, INTR_EXCEPTION_EXIT = 2, 7, 4, 8
 WFE, YIELD, WFI = 0xBF20, 0xBF10, 0xBF30
 CPSIE_I, MSR_PRIMASK_SECOND, SEV = 0xB662, 0x8810, 0xBF40   # `msr primask, rN` = 0xF38n 0x8810
+B_SELF = b"\xfe\xe7"                 # `b .` (0xE7FE)
 
 
 class EndReason(enum.Enum):
@@ -135,6 +136,7 @@ class RunLoop:
         self.firing: Optional[str] = None        # the scheduled event whose action is running
         self._slice = SliceEnd()
         self._stop_hooks: dict[int, int] = {}
+        self._stop_ranges: dict[int, int] = {}      # first address -> last address each stop hook covers
         self._hooked_sites: set[int] = set()        # every scanned site (unmask or sev), hooked or not
         # fast paths (False: the reference behaviour the equivalence tests compare against):
         # unmask hooks armed only while needed, exception-state changes filtered
@@ -146,6 +148,8 @@ class RunLoop:
         self.unmask_armings = 0
         self._resuming_at, self._resumed_after = -1, -1
         self._step_until: Optional[int] = None
+        # the last slice ran to its budget, or an exception returned onto `b .`: the core may be spinning
+        self._spin_suspected = self._returned_to_spin = False
         # debugger support (emulator/gdb): all idle unless a debugger attaches
         self.debugger_attached = False          # a BKPT halts instead of faulting
         self.halt_requested: Optional[Callable[[], bool]] = None    # polled between slices
@@ -308,6 +312,7 @@ class RunLoop:
             return
         uc = self.cpu.uc
         self._stop_hooks[address] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, address, address)
+        self._stop_ranges[address] = address
         uc.ctl_remove_cache(address, address + 2)
 
     def stop_on_entry(self, lo: int, hi: int) -> None:
@@ -316,6 +321,7 @@ class RunLoop:
         so code elsewhere runs at full speed."""
         uc = self.cpu.uc
         self._stop_hooks[lo] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, lo, hi)
+        self._stop_ranges[lo] = hi
         uc.ctl_remove_cache(lo, hi + 1)
 
     def clear_stops(self) -> None:
@@ -323,9 +329,11 @@ class RunLoop:
             self.cpu.uc.hook_del(h)
             self.cpu.uc.ctl_remove_cache(address, address + 2)
         self._stop_hooks.clear()
+        self._stop_ranges.clear()
 
     def remove_stop(self, address: int) -> None:
         handle = self._stop_hooks.pop(address, None)
+        self._stop_ranges.pop(address, None)
         if handle is not None:
             self.cpu.uc.hook_del(handle)
             self.cpu.uc.ctl_remove_cache(address, address + 2)
@@ -376,6 +384,9 @@ class RunLoop:
             elif self.fast_paths:
                 self._exception_state_changed()      # the return lowered the execution priority
             elif self.book.next_to_take(self.cpu.primask()) is not None:
+                self.cpu.end_slice_at_next_boundary()
+            if self._spinning():                     # back onto `b .`: the step passes the time (_step)
+                self._returned_to_spin = True
                 self.cpu.end_slice_at_next_boundary()
             return
         if intno == INTR_SVC:
@@ -513,7 +524,27 @@ class RunLoop:
                 self.end = RunEnd(EndReason.TIME_LIMIT, "time limit reached", pc=self.cpu.pc())
                 return
             budget = min(budget, deadline - self.clock.cycles)
+        if self._spin_suspected and not entered and self._spinning():
+            # `b .` (a fault handler's or an idle `while (1);`): nothing but an exception moves
+            # the core on, and one can only come with an event, so the slice's instructions
+            # would all be this one - the time passes without executing them
+            self.clock.cycles += max(budget, 1)
+            self.instructions_skipped += max(budget, 1)
+            return
         self._run_slice(max(budget, 1))
+
+    def _spinning(self) -> bool:
+        """The core sits on a branch to itself and nothing watches single instructions
+        there (a stop, a watchpoint, a debugger's step)."""
+        if self._step_until is not None or self._watch_hooks:
+            return False
+        pc = self.cpu.pc() & ~1
+        if any(lo <= pc <= hi for lo, hi in self._stop_ranges.items()):
+            return False
+        try:
+            return self.cpu.mem_read(pc, 2) == B_SELF
+        except UcError:
+            return False
 
     def wake_pending(self) -> bool:
         """A sleeping core wakes on an interrupt that would preempt, and a WFE also on an event
@@ -584,6 +615,8 @@ class RunLoop:
             executed = counter - 1
         else:
             executed = counter
+        self._spin_suspected = self._returned_to_spin or executed == budget and end is COUNT_END and error is None
+        self._returned_to_spin = False
         self.instructions += executed
         self.slices += 1
         if self.progress and self.slices % PROGRESS_SLICES == 0:

@@ -18,7 +18,7 @@ Line format (columns separated by spaces)::
 emulator/core/clock.py); the symbol comes from whichever loaded image owns the address
 (through the 0x0 alias too); halfwords are printed as objdump prints Thumb code.
 When simulated time passes without instructions (WFI/WFE sleep, a flash stall, a
-fast-forwarded poll loop) a line ``<cycle> - (N cycles without instructions: ...)``
+fast-forwarded poll loop, a spin on `b .`) a line ``<cycle> - (N cycles without instructions: ...)``
 says so, so that the cycle column never jumps silently.
 """
 from __future__ import annotations
@@ -69,7 +69,7 @@ class InstructionTrace:
         expected = self._next_cycle
         if expected is not None and cycle > expected:
             self.out.write(f"{expected:>12} - ({cycle - expected} cycles without instructions: "
-                           "sleep, flash stall or poll fast-forward)\n")
+                           "sleep, flash stall, poll fast-forward or a spin on b .)\n")
             self._next_cycle = cycle
 
     def _before_exception(self, record) -> None:
