@@ -260,11 +260,18 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     def key(subset: list[Item]) -> tuple[str, ...]:
         return tuple(sorted(i.key for i in subset))
 
+    whole: set[tuple[str, ...]] = set()                # ... of which these ran every step
+
     def outcomes_of(candidates: list[list[Item]]) -> list[FlowOutcome]:
+        # A single item whose restoration makes the operation succeed is the search's answer
+        # (ddmin returns as soon as one does), so its replay runs every step: it is then the
+        # fix replay too.  One that fails stops at the failing step either way.
         missing = [c for c in dict.fromkeys(map(key, candidates)) if c not in outcomes]
         by_key = {key(c): c for c in candidates}
-        for k, o in zip(missing, run_forked([replay(by_key[k]) for k in missing])):
+        for k, o in zip(missing, run_forked([replay(by_key[k], full=len(k) == 1) for k in missing])):
             outcomes[k] = o
+            if len(k) == 1:
+                whole.add(k)
         return [outcomes[key(c)] for c in candidates]
 
     # The reference flow, the jump's own outcome and the all-items counterfactual are
@@ -327,8 +334,11 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         evaluate([[x for x in blamed if x is not y] for y in blamed]))
     diagnosis.oracle_calls = len(outcomes)
     fix = replay(blamed, full=True)                 # every step, with the blamed items restored
+    if key(blamed) in whole:                        # that replay already ran (the same restored set)
+        diagnosis.fix_outcome = outcomes[key(blamed)]
     if afterwards is None:
-        diagnosis.fix_outcome = run_forked([fix])[0]
+        if diagnosis.fix_outcome is None:
+            diagnosis.fix_outcome = run_forked([fix])[0]
         return diagnosis
 
     def fix_with(key_sets: list[list[str]]) -> list[FlowOutcome]:
