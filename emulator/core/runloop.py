@@ -150,6 +150,7 @@ class RunLoop:
         self._step_until: Optional[int] = None
         # the last slice ran to its budget, or an exception returned onto `b .`: the core may be spinning
         self._spin_suspected = self._returned_to_spin = False
+        self._not_spinning: set[int] = set()      # addresses seen holding something else than `b .`
         # debugger support (emulator/gdb): all idle unless a debugger attaches
         self.debugger_attached = False          # a BKPT halts instead of faulting
         self.halt_requested: Optional[Callable[[], bool]] = None    # polled between slices
@@ -539,12 +540,17 @@ class RunLoop:
         if self._step_until is not None or self._watch_hooks:
             return False
         pc = self.cpu.pc() & ~1
-        if any(lo <= pc <= hi for lo, hi in self._stop_ranges.items()):
+        if pc in self._not_spinning or any(lo <= pc <= hi for lo, hi in self._stop_ranges.items()):
             return False
         try:
-            return self.cpu.mem_read(pc, 2) == B_SELF
+            spinning = self.cpu.mem_read(pc, 2) == B_SELF
         except UcError:
             return False
+        if not spinning and len(self._not_spinning) < 4096:
+            # remembered: slices end at few places (a tick lands in the same loop); code that
+            # changes later into `b .` is only not skipped, never skipped wrongly
+            self._not_spinning.add(pc)
+        return spinning
 
     def wake_pending(self) -> bool:
         """A sleeping core wakes on an interrupt that would preempt, and a WFE also on an event
