@@ -43,8 +43,8 @@ from peripherals.usb import PacketMemory, UsbDevice
 from peripherals.usart import Usart
 from peripherals.wwdg import WindowWatchdog
 
-from .core.clock import PS_PER_S, Scheduler, SimClock
-from .core.cpu import Cpu, EPSR_T
+from .core.clock import PS_PER_S, Scheduler, SimClock, delay_ps
+from .core.cpu import Cpu, EPSR_T, callback_failed
 from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
 from .core.native import load_fastbus
@@ -305,6 +305,16 @@ class Machine:
 
     def _map_everything(self) -> None:
         uc = self.cpu.uc
+        # The native bus path (emulator/core/native) serves plain word accesses in C and
+        # calls the Python callbacks for everything else; without a C compiler it is absent.
+        self.native_bus: Optional[NativeBus] = None
+        if not self.config.fast_paths:
+            self.bus_path = "python (fast paths off)"
+        else:
+            lib, self.bus_path = load_fastbus()
+            if lib is not None:
+                self.native_bus = NativeBus(lib, self.cpu, self.loop, self.trace)
+                self.native_bus.before_run.append(self._pin_watch_changed)   # registers restored by assignment tell no one
         for m in self.memories:
             m.map(uc)
         ppb = PrivatePeripheralBus([self.systick, self.nvic, self.scb], self.services)
@@ -324,7 +334,7 @@ class Machine:
             try:
                 return callback(uc, access, address, size, value, None)
             except BaseException as exc:
-                _callback_failed(uc, exc)
+                callback_failed(uc, exc)
                 return False
         hook = _MEM_PROT(on_access)
         handle = ctypes.c_size_t()
@@ -354,7 +364,6 @@ class Machine:
     def _mmio(self, p: Peripheral) -> None:
         size = self._mapped_size(p)
         if not self.config.fast_paths:
-            self.bus_path, self.native_bus = "python (fast paths off)", None
             self.cpu.uc.mmio_map(p.base, size, lambda uc, off, sz, ud: p.read(off, sz), None,
                                  lambda uc, off, sz, val, ud: p.write(off, sz, val), None)
             return
@@ -367,24 +376,17 @@ class Machine:
             try:
                 return read(offset, size)
             except BaseException as exc:
-                _callback_failed(uc, exc)
+                callback_failed(uc, exc)
                 return 0
 
         def on_write(handle, offset, size, value, user_data):
             try:
                 write(offset, size, value)
             except BaseException as exc:
-                _callback_failed(uc, exc)
+                callback_failed(uc, exc)
 
         callbacks = (_MMIO_READ(on_read), _MMIO_WRITE(on_write))
         read_fn, write_fn, data = ctypes.cast(callbacks[0], MMIO_READ_CFUNC), ctypes.cast(callbacks[1], MMIO_WRITE_CFUNC), None
-        # The native bus path (emulator/core/native) serves plain word accesses in C and
-        # calls these Python callbacks for everything else; without a C compiler it is absent.
-        if not hasattr(self, "native_bus"):
-            lib, self.bus_path = load_fastbus()
-            self.native_bus = NativeBus(lib, self.cpu, self.loop, self.trace) if lib is not None else None
-            if self.native_bus is not None:     # registers restored by assignment (snapshots) tell no one
-                self.native_bus.before_run.append(self._pin_watch_changed)
         block = self.native_bus.block(p, size, *callbacks) if self.native_bus is not None else None
         if block is not None:
             read_fn, write_fn, data = self.native_bus.read_callback, self.native_bus.write_callback, ctypes.addressof(block)
@@ -736,8 +738,7 @@ class Machine:
     def host_after(self, seconds: float, action: Callable[[], None], name: str):
         """Schedule an event of an agent outside the chip (a USB host, a serial peer): it
         survives chip resets, as the real host keeps running when the device resets."""
-        return self.host_at_ps(self.clock.time_ps(self.loop.instruction_cycle()) + max(int(seconds * PS_PER_S), 1),
-                               action, name)
+        return self.host_at_ps(self.clock.time_ps(self.loop.instruction_cycle()) + delay_ps(seconds), action, name)
 
     def host_at_ps(self, time_ps: int, action: Callable[[], None], name: str):
         """``host_after`` at an absolute time (picoseconds), for a host that chains its own delays."""
@@ -877,12 +878,6 @@ _MEM_PROT = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctype
                              ctypes.c_void_p)
 
 
-def _callback_failed(uc, exc: BaseException) -> None:
-    if uc._hook_exception is None:
-        uc._hook_exception = exc
-    uc.emu_stop()
-
-
 class _FlashArray:
     """Main flash and OTP as the FLASH controller reads and changes them."""
 
@@ -926,7 +921,7 @@ class _MachineServices:
 
     def after_seconds(self, seconds: float, action: Callable[[], None], name: str):
         m = self.m
-        ev = m.scheduler.at_time_ps(m.clock.time_ps(self.now_cycles()) + max(int(seconds * PS_PER_S), 1), action, name)
+        ev = m.scheduler.at_time_ps(m.clock.time_ps(self.now_cycles()) + delay_ps(seconds), action, name)
         m.loop.event_scheduled(ev.cycle)
         return ev
 

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterator, Optional, TextIO, TypeVar
 
+from peripherals.c071 import exception_name
+
 T = TypeVar("T")
 
 
@@ -115,7 +117,6 @@ class ExceptionEvent:
     @property
     def text(self) -> str:
         if self._text is None:
-            from peripherals.c071 import exception_name
             self._text = f"{exception_name(self.record.number)}: {self.record.detail}"
         return self._text
 

@@ -420,49 +420,50 @@ class FlashController(Peripheral):
     def memory_write(self, address: int, size: int, value: int) -> bool:
         """A CPU store into main flash: a programming step or a programming error.  True when
         the store completed a double word and started its programming: the array will hold
-        exactly the stored bytes, and a read of them meanwhile stalls until it does (§4.3.4)."""
+        exactly the stored bytes, and a read of them meanwhile stalls until it does (§4.3.4);
+        False for any other store (a first word, an error)."""
         cr = self.cr.value
         if cr & LOCK or not cr & (PG | FSTPG):
             self._stray_write(address, size, value)
-            return
+            return False
         if size != 4:
             self._error(SIZERR, f"{size * 8}-bit write to 0x{address:08X} while programming")
             self._pending_word = None
-            return
+            return False
         if cr & (PER | MER1):
             self._error(PGSERR, "PER/MER1 set while programming")
-            return
+            return False
         if cr & FSTPG:
             self._fast_word(address, value)
-            return
+            return False
         if self._pending_word is None:
             if self._poisoned():
-                return
+                return False
             if address & 7:
                 self._error(PGAERR, f"first word at 0x{address:08X} is not double-word aligned")
-                return
+                return False
             self._pending_word = (address, value)
             before = self.sr.value
             self.sr.value |= CFGBSY
             self.sr.note_hardware_change(before)
-            return
+            return False
         first_address, first = self._pending_word
         self._pending_word = None
         if address != first_address + 4:
             self.sr.value &= ~CFGBSY
             self._error(PGAERR, f"second word at 0x{address:08X} does not follow 0x{first_address:08X}")
-            return
+            return False
         data = struct.pack("<II", first, value)
         refusal = self._write_refusal((first_address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE)
         if refusal:
             self.sr.value &= ~CFGBSY
             self._error(WRPERR, f"0x{first_address:08X} not programmed: {refusal}")
-            return
+            return False
         current = self.array.read(first_address, 8)
         if current != b"\xff" * 8 and data != b"\x00" * 8:
             self.sr.value &= ~CFGBSY
             self._error(PROGERR, f"0x{first_address:08X} is not erased (holds {current.hex()})")
-            return
+            return False
         self._begin(Operation("program", first_address, data), T_PROGRAM_DWORD)
         return True
 

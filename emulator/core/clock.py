@@ -20,6 +20,11 @@ from typing import Callable, Optional
 PS_PER_S = 10**12
 
 
+def delay_ps(seconds: float) -> int:
+    """A delay in picoseconds, at least one: an event never lands on the instant that schedules it."""
+    return max(int(seconds * PS_PER_S), 1)
+
+
 class SimClock:
     def __init__(self, hz: int) -> None:
         self.cycles = 0

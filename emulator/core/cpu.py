@@ -88,6 +88,15 @@ class RegisterBatch:
             raise UcError(err)
 
 
+def callback_failed(uc: Uc, exc: BaseException) -> None:
+    """A Python callback Unicorn called through a raw ctypes hook raised: keep the first
+    exception on the Uc object and stop, as the binding's own wrappers do (the run loop
+    re-raises it after ``emu_start``)."""
+    if uc._hook_exception is None:
+        uc._hook_exception = exc
+    uc.emu_stop()
+
+
 def new_unicorn() -> Uc:
     return Uc(UC_ARCH_ARM, UC_MODE_THUMB, cpu=UC_CPU_ARM_CORTEX_M0)
 

@@ -171,7 +171,7 @@ class ExceptionEngine:
         """A synchronous fault at ``pc``: HardFault, or lockup if HardFault/NMI is active (B1.5.15)."""
         primask = self.cpu.primask()
         in_fault_handler = self.book.execution_priority(primask) <= -1 or during_entry_of in (c071.HARDFAULT, c071.NMI)
-        self._record("fault", c071.HARDFAULT, pc, reason)
+        self.record(ExceptionRecord("fault", c071.HARDFAULT, self.now(), pc, reason))
         if in_fault_handler:
             self.cpu.write("pc", 0xFFFF_FFFE)
             raise Lockup(pc, reason)
@@ -209,6 +209,3 @@ class ExceptionEngine:
             cpu.write_registers(_RETURN_WRITE_MSP_HANDLER, [new_sp, target_ipsr, flags, *stacked, *again])
         self.event_register = True
         self.record(ExceptionRecord("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return)))
-
-    def _record(self, kind: str, number: int, pc: int, detail: str, **vectoring) -> None:
-        self.record(ExceptionRecord(kind, number, self.now(), pc, detail, **vectoring))

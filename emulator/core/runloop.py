@@ -41,7 +41,7 @@ from peripherals import c071
 from peripherals.nvic import ExceptionBook
 
 from .clock import Scheduler, SimClock
-from .cpu import Cpu
+from .cpu import Cpu, callback_failed
 from .exceptions import ExceptionEngine, ExceptionRecord, Lockup
 from .polling import PollDetector
 
@@ -135,8 +135,7 @@ class RunLoop:
         self.in_slice = False
         self.firing: Optional[str] = None        # the scheduled event whose action is running
         self._slice = SliceEnd()
-        self._stop_hooks: dict[int, int] = {}
-        self._stop_ranges: dict[int, int] = {}      # first address -> last address each stop hook covers
+        self._stop_hooks: dict[int, tuple[int, int]] = {}   # first address -> (hook handle, last address)
         self._hooked_sites: set[int] = set()        # every scanned site (unmask or sev), hooked or not
         # fast paths (False: the reference behaviour the equivalence tests compare against):
         # unmask hooks armed only while needed, exception-state changes filtered
@@ -166,9 +165,7 @@ class RunLoop:
             try:
                 on_interrupt(uc, intno, None)
             except BaseException as exc:
-                if uc._hook_exception is None:
-                    uc._hook_exception = exc
-                uc.emu_stop()
+                callback_failed(uc, exc)
         self._interrupt_hook = _HOOK_INTR(interrupt)
         handle = ctypes.c_size_t()
         status = _uc_hook_add(cpu.handle, ctypes.byref(handle), UC_HOOK_INTR, self._interrupt_hook, None, 1, 0)
@@ -252,10 +249,8 @@ class RunLoop:
         def hook(handle, address, size, user_data):
             try:
                 callback(uc, address, size, None)
-            except BaseException as exc:      # recorded on the Uc object, as the binding's wrappers do
-                if uc._hook_exception is None:
-                    uc._hook_exception = exc
-                uc.emu_stop()
+            except BaseException as exc:
+                callback_failed(uc, exc)
         return _HOOK_CODE(hook)
 
     def _hook_site(self, address: int, hook) -> int:
@@ -312,8 +307,7 @@ class RunLoop:
         if address in self._stop_hooks:
             return
         uc = self.cpu.uc
-        self._stop_hooks[address] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, address, address)
-        self._stop_ranges[address] = address
+        self._stop_hooks[address] = (uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, address, address), address)
         uc.ctl_remove_cache(address, address + 2)
 
     def stop_on_entry(self, lo: int, hi: int) -> None:
@@ -321,22 +315,19 @@ class RunLoop:
         exception - however it is reached (jump detection).  The hook is bounded to the range,
         so code elsewhere runs at full speed."""
         uc = self.cpu.uc
-        self._stop_hooks[lo] = uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, lo, hi)
-        self._stop_ranges[lo] = hi
+        self._stop_hooks[lo] = (uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, lo, hi), hi)
         uc.ctl_remove_cache(lo, hi + 1)
 
     def clear_stops(self) -> None:
-        for address, h in self._stop_hooks.items():
+        for address, (h, _) in self._stop_hooks.items():
             self.cpu.uc.hook_del(h)
             self.cpu.uc.ctl_remove_cache(address, address + 2)
         self._stop_hooks.clear()
-        self._stop_ranges.clear()
 
     def remove_stop(self, address: int) -> None:
-        handle = self._stop_hooks.pop(address, None)
-        self._stop_ranges.pop(address, None)
-        if handle is not None:
-            self.cpu.uc.hook_del(handle)
+        hook = self._stop_hooks.pop(address, None)
+        if hook is not None:
+            self.cpu.uc.hook_del(hook[0])
             self.cpu.uc.ctl_remove_cache(address, address + 2)
 
     def watch(self, address: int, length: int, kind: str) -> None:
@@ -525,14 +516,15 @@ class RunLoop:
                 self.end = RunEnd(EndReason.TIME_LIMIT, "time limit reached", pc=self.cpu.pc())
                 return
             budget = min(budget, deadline - self.clock.cycles)
+        budget = max(budget, 1)
         if self._spin_suspected and not entered and self._spinning():
             # `b .` (a fault handler's or an idle `while (1);`): nothing but an exception moves
             # the core on, and one can only come with an event, so the slice's instructions
             # would all be this one - the time passes without executing them
-            self.clock.cycles += max(budget, 1)
-            self.instructions_skipped += max(budget, 1)
+            self.clock.cycles += budget
+            self.instructions_skipped += budget
             return
-        self._run_slice(max(budget, 1))
+        self._run_slice(budget)
 
     def _spinning(self) -> bool:
         """The core sits on a branch to itself and nothing watches single instructions
@@ -540,7 +532,7 @@ class RunLoop:
         if self._step_until is not None or self._watch_hooks:
             return False
         pc = self.cpu.pc() & ~1
-        if pc in self._not_spinning or any(lo <= pc <= hi for lo, hi in self._stop_ranges.items()):
+        if pc in self._not_spinning or any(lo <= pc <= hi for lo, (_, hi) in self._stop_hooks.items()):
             return False
         try:
             spinning = self.cpu.mem_read(pc, 2) == B_SELF

@@ -32,7 +32,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Generator, Optional
 
-from emulator.core.clock import PS_PER_S
+from emulator.core.clock import PS_PER_S, delay_ps
 from emulator.core.runloop import EndReason, RunEnd
 from emulator.trace import HeadTailLog
 
@@ -374,14 +374,14 @@ class UsbHost:
         if retry.retries.naks > FAST_NAK_RETRIES:
             at_ps = self._grid_step(at_ps, FRAME_S)
         flow = self._flow
-        self._pending_step = self.m.host_at_ps(at_ps + max(int(wire_s * PS_PER_S), 1),
+        self._pending_step = self.m.host_at_ps(at_ps + delay_ps(wire_s),
                                                lambda: self._do(request) if self._flow is flow else None, name)
         return True
 
     def _grid_step(self, from_ps: int, seconds: float) -> int:
         """The time of the first cycle ``seconds`` after ``from_ps`` (where ``_after`` lands)."""
         clock = self.m.clock
-        return clock.time_ps(clock.cycle_at(from_ps + max(int(seconds * PS_PER_S), 1)))
+        return clock.time_ps(clock.cycle_at(from_ps + delay_ps(seconds)))
 
     # -- SOF ------------------------------------------------------------------------------
     def _start_sof(self) -> None:
