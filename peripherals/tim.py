@@ -169,16 +169,23 @@ def _dier(k: TimerKind):
     return fields
 
 
-def _sr(k: TimerKind):
-    fields = [w0c("UIF", 0)] + [w0c(f"CC{n}IF", n) for n in range(1, k.channels + 1)]
+def _events(k: TimerKind) -> list[tuple[str, int]]:
+    """The events a timer flags in SR and can generate from EGR, at the same bit in both
+    (RM0490, TIMx_SR and TIMx_EGR of each timer; the SVD agrees, tests/test_svd_oracle.py)."""
+    events = [("U", 0)] + [(f"CC{n}", n) for n in range(1, k.channels + 1)]
     if k.break_inputs:
-        fields.append(w0c("COMIF", 5))
+        events.append(("COM", 5))
     if k.master:
-        fields.append(w0c("TIF", 6))
+        events.append(("T", 6))
     if k.break_inputs:
-        fields.append(w0c("BIF", 7))
+        events.append(("B", 7))
     if k.break_inputs == 2:
-        fields.append(w0c("B2IF", 8))
+        events.append(("B2", 8))
+    return events
+
+
+def _sr(k: TimerKind):
+    fields = [w0c(f"{event}IF", bit) for event, bit in _events(k)]
     fields += [w0c(f"CC{n}OF", 8 + n) for n in range(1, k.channels + 1)]
     if k.name == "TIM1":
         # SBIF: no system-break source (clock failure, lockup, SRAM parity) is wired to the timers here
@@ -187,16 +194,7 @@ def _sr(k: TimerKind):
 
 
 def _egr(k: TimerKind):
-    fields = [wo("UG", 0)] + [wo(f"CC{n}G", n) for n in range(1, k.channels + 1)]
-    if k.break_inputs:
-        fields.append(wo("COMG", 5))
-    if k.master:
-        fields.append(wo("TG", 6))
-    if k.break_inputs:
-        fields.append(wo("BG", 7))
-    if k.break_inputs == 2:
-        fields.append(wo("B2G", 8))
-    return fields
+    return [wo(f"{event}G", bit) for event, bit in _events(k)]
 
 
 def _ccmr(k: TimerKind, first: int, count: int):
