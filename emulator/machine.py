@@ -49,6 +49,7 @@ from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
 from .core.native import load_fastbus
 from .core.native.bus import NativeBus
+from .core.native.frames import NativeFrames
 from .core.runloop import EndReason, RunEnd, RunLoop
 from .image import Image
 from .power import LowPowerModes
@@ -314,6 +315,7 @@ class Machine:
             lib, self.bus_path = load_fastbus()
             if lib is not None:
                 self.native_bus = NativeBus(lib, self.cpu, self.loop, self.trace)
+                self.loop.engine.native = NativeFrames(lib, self.cpu, c071.SRAM_BASE, c071.SRAM_SIZE)
                 self.native_bus.before_run.append(self._pin_watch_changed)   # registers restored by assignment tell no one
         for m in self.memories:
             m.map(uc)
@@ -753,7 +755,7 @@ class Machine:
                                   self.describe(pc) if pc is not None else None))
 
     def _on_exception(self, record: ExceptionRecord) -> None:
-        self.trace.add(ExceptionEvent(record, self.clock.seconds(record.cycle), self.describe(record.pc)))
+        self.trace.add(ExceptionEvent(record, self.clock.epoch, self.describe(record.pc)))
         for observe in self.trace.exception_observers:      # --trace exc, --vcd (emulator/tracing)
             observe(record)
 

@@ -14,6 +14,8 @@ from typing import Any, Callable, Generic, Iterator, Optional, TextIO, TypeVar
 
 from peripherals.c071 import exception_name
 
+from .core.clock import seconds_in
+
 T = TypeVar("T")
 
 
@@ -96,15 +98,23 @@ class TraceEvent:
 
 class ExceptionEvent:
     """An exception entry, return or fault in the event log, read like a ``TraceEvent``;
-    its text is formatted only when asked (a 1 kHz tick logs two events a millisecond)."""
-    __slots__ = ("record", "seconds", "kind", "where", "_text")
+    its time and text are worked out only when asked (a 1 kHz tick logs two events a
+    millisecond, and few are ever read)."""
+    __slots__ = ("record", "_epoch", "where", "_text")
 
-    def __init__(self, record: Any, seconds: float, where: Optional[str]) -> None:
+    def __init__(self, record: Any, epoch: tuple[int, int, int], where: Optional[str]) -> None:
         self.record = record            # an emulator.core.exceptions.ExceptionRecord
-        self.seconds = seconds
-        self.kind = "exception." + record.kind
+        self._epoch = epoch             # SimClock.epoch when it happened
         self.where = where
         self._text: Optional[str] = None
+
+    @property
+    def kind(self) -> str:
+        return "exception." + self.record.kind
+
+    @property
+    def seconds(self) -> float:
+        return seconds_in(self._epoch, self.record.cycle)
 
     @property
     def cycle(self) -> int:

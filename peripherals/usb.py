@@ -201,7 +201,7 @@ class UsbDevice(Peripheral):
                 ro("IDN", 0, 4), ro("DIR", 4), w0c("L1REQ", 7), w0c("ESOF", 8), w0c("SOF", 9),
                 w0c("RST_DCON", 10), w0c("SUSP", 11), w0c("WKUP", 12), w0c("ERR", 13), w0c("PMAOVR", 14),
                 ro("CTR", 15), w0c("THR512", 16), w0c("DDISC", 17), ro("DCON_STAT", 29), ro("LS_DCON", 30),
-                on_read=self._istr_value, on_write=update),
+                on_write=update),
             reg("FNR", 0x48, 0, ro("FN", 0, 11), ro("LSOF", 11, 2), ro("LCK", 13), ro("RXDM", 14), ro("RXDP", 15)),
             reg("DADDR", 0x4C, 0, rw("ADD", 0, 7), rw("EF", 7)),
             reg("LPMCSR", 0x54, 0, todo("LPMEN", 0), todo("LPMACK", 1), ro("REMWAKE", 3), ro("BESL", 4, 4)),
@@ -317,7 +317,14 @@ class UsbDevice(Peripheral):
         return bool(self._istr_value(self.reg["ISTR"].value) & self.reg["CNTR"].value & INTERRUPT_FLAGS)
 
     def _update_irq(self) -> None:
-        self.services.set_irq_line(c071.IRQ_USB, self.interrupt_pending())
+        # ISTR's CTR, DIR and IDN follow the endpoints' VTRX/VTTX, and every change of those
+        # comes through here: kept in the stored word, a read of ISTR is a plain read (the
+        # native bus serves it, and a main loop polling it is judged there too)
+        istr = self.reg["ISTR"]
+        value = self._istr_value(istr.value)
+        if value != istr.value:
+            istr.value = value
+        self.services.set_irq_line(c071.IRQ_USB, bool(value & self.reg["CNTR"].value & INTERRUPT_FLAGS))
 
     # -- presence ----------------------------------------------------------------------
     def attached(self) -> bool:

@@ -63,6 +63,20 @@ def test_firmware_runs_identically_on_the_native_python_and_reference_paths(imag
         assert sum(m.native_bus.served) > 100_000
 
 
+@pytest.mark.parametrize("image", ["priority", "psp", "svc_pendsv", "erased_vector", "double_fault", "vtor",
+                                   "wfe_sev", "bus_fault", "systick"])
+def test_exception_entry_and_return_run_identically_with_the_native_frames(image, monkeypatch):
+    """frames.c stacks, unstacks and vectors: nesting, PSP threads, tail-chaining, faults,
+    an erased vector and lockup give the same run as the Python engine, record for record."""
+    def scenario(fast):
+        m = machine(fast, image)
+        assert (m.loop.engine.native is not None) == (m.native_bus is not None)
+        return m, full_fingerprint(m, m.run(max_seconds=0.2))
+    reference, python, fast, _ = three_ways(scenario, monkeypatch)
+    assert fast == python == reference
+    assert any(kind == "exception.entry" for _, kind, _, _ in fast["events"])
+
+
 def test_exti_button_presses_run_identically_on_every_path(monkeypatch):
     def scenario(fast):
         m = machine(fast, "exti_button")

@@ -115,9 +115,11 @@ def test_istr_flags_cleared_by_writing_zero(m):
 
 
 def test_istr_ctr_idn_dir_follow_the_endpoint_flags(m):
-    m.usb.chep[3].value |= VTTX
+    m.usb.chep[3].value |= VTTX                              # as the engine sets them, then updates the flags
+    m.usb._update_irq()
     assert m.bus_read(ISTR) & 0x801F == 0x8003
     m.usb.chep[2].value |= VTRX
+    m.usb._update_irq()
     assert m.bus_read(ISTR) & 0x801F == 0x8000 | 0x10 | 2
     m.bus_write(ISTR, 0)                                     # CTR is read-only
     assert m.bus_read(ISTR) & 0x8000

@@ -25,12 +25,19 @@ def delay_ps(seconds: float) -> int:
     return max(int(seconds * PS_PER_S), 1)
 
 
+def seconds_in(epoch: tuple[int, int, int], cycle: int) -> float:
+    """The time of ``cycle`` counted from an ``epoch`` (``SimClock.epoch`` when it was taken)."""
+    base_ps, base_cycles, hz = epoch
+    return (base_ps + (cycle - base_cycles) * PS_PER_S // hz) / PS_PER_S
+
+
 class SimClock:
     def __init__(self, hz: int) -> None:
         self.cycles = 0
         self.hz = hz
         self._base_cycles = 0
         self._base_ps = 0
+        self.epoch = (0, 0, hz)     # (base time, base cycle, hz): a time can be derived later from it
 
     def time_ps(self, cycles: Optional[int] = None) -> int:
         c = self.cycles if cycles is None else cycles
@@ -52,11 +59,13 @@ class SimClock:
         now = self.time_ps()
         if time_ps > now:
             self._base_ps, self._base_cycles = time_ps, self.cycles
+            self.epoch = (self._base_ps, self._base_cycles, self.hz)
 
     def restore(self, cycles: int, time_ps: int, hz: int) -> None:
         """Continue a saved state: at ``cycles`` the time is ``time_ps``, counting at ``hz``."""
         self.cycles, self.hz = cycles, hz
         self._base_cycles, self._base_ps = cycles, time_ps
+        self.epoch = (time_ps, cycles, hz)
 
     def set_frequency(self, hz: int, at_cycle: int) -> None:
         if hz == self.hz:
@@ -64,6 +73,7 @@ class SimClock:
         self._base_ps = self.time_ps(at_cycle)
         self._base_cycles = at_cycle
         self.hz = hz
+        self.epoch = (self._base_ps, at_cycle, hz)
 
 
 class Event:

@@ -178,6 +178,9 @@ def find_register_file(uc: Uc) -> tuple[int, int]:
 class Cpu:
     """Unicorn plus fast register access and the per-slice instruction count."""
 
+    # what ``state`` reads besides the register file
+    STATE_REGISTERS = (UC_ARM_REG_XPSR, UC_ARM_REG_MSP, UC_ARM_REG_PSP, UC_ARM_REG_PRIMASK, UC_ARM_REG_CONTROL)
+
     def __init__(self) -> None:
         self.uc = new_unicorn()
         handle = ctypes.cast(self.uc._uch, ctypes.c_void_p)
@@ -196,15 +199,14 @@ class Cpu:
             self.uc.reg_write(reg_id, 0)
         self.uc.reg_write(UC_ARM_REG_PC, 0)
         self._counter = self.counter_cell = ctypes.c_uint64.from_address(handle.value + offset)
-        self._limit = ctypes.c_uint64.from_address(handle.value + offset + 8)
+        self._limit = self.limit_cell = ctypes.c_uint64.from_address(handle.value + offset + 8)
         self.frame_regs = RegisterBatch(handle, [UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3,
                                                  UC_ARM_REG_R12, UC_ARM_REG_LR, UC_ARM_REG_PC, UC_ARM_REG_XPSR])
         self.mode_regs = RegisterBatch(handle, [UC_ARM_REG_MSP, UC_ARM_REG_PSP, UC_ARM_REG_CONTROL,
                                                 UC_ARM_REG_PRIMASK, UC_ARM_REG_IPSR, UC_ARM_REG_SP])
         self.all_regs = RegisterBatch(handle, list(CORE_REGISTERS.values()))
         self.pc_reg = RegisterBatch(handle, [UC_ARM_REG_PC])
-        self._state_regs = RegisterBatch(handle, [UC_ARM_REG_XPSR, UC_ARM_REG_MSP, UC_ARM_REG_PSP,
-                                                  UC_ARM_REG_PRIMASK, UC_ARM_REG_CONTROL])
+        self._state_regs = RegisterBatch(handle, list(self.STATE_REGISTERS))
         self.primask_reg = RegisterBatch(handle, [UC_ARM_REG_PRIMASK])
 
     def _view_register_file(self, cpu_slot: int, regs_offset: int) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import Callable, Optional
 
-from unicorn import UcError
+from unicorn import UC_ERR_EXCEPTION, UcError
 from unicorn.arm_const import (UC_ARM_REG_APSR_NZCV, UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR, UC_ARM_REG_LR,
                                UC_ARM_REG_MSP, UC_ARM_REG_PC, UC_ARM_REG_PSP, UC_ARM_REG_R0, UC_ARM_REG_R1,
                                UC_ARM_REG_R2, UC_ARM_REG_R3, UC_ARM_REG_R12, UC_ARM_REG_XPSR)
@@ -24,6 +24,7 @@ from peripherals import c071
 from peripherals.nvic import ExceptionBook
 
 from .cpu import Cpu, EPSR_T
+from .native import frames as native_frames
 
 EXC_RETURN_HANDLER = 0xFFFF_FFF1
 EXC_RETURN_THREAD_MSP = 0xFFFF_FFF9
@@ -97,6 +98,7 @@ class ExceptionEngine:
         self.now = now
         self.record = record
         self.event_register = False
+        self.native: Optional[native_frames.NativeFrames] = None    # frames.c, when the native library is there
 
     # -- entry -----------------------------------------------------------------
     # Register traffic is batched (a raw call each, UNICORN.md): one read on entry, one
@@ -104,6 +106,9 @@ class ExceptionEngine:
     # writes keep the order the core needs: SPSEL before IPSR on entry, IPSR before SPSEL on
     # return, and after every IPSR write the flags are rewritten (Cpu.set_ipsr).
     def enter(self, number: int, return_address: int | None = None) -> None:
+        if self.native is not None:
+            self._enter_native(number, return_address)
+            return
         cpu = self.cpu
         regs = cpu.register_file
         r0, r1, r2, r3, r12, lr, pc = regs[0], regs[1], regs[2], regs[3], regs[12], regs[14], regs[15]
@@ -151,6 +156,37 @@ class ExceptionEngine:
             return
         values += (vector | 1, (xpsr & ~0x3F) | number | EPSR_T)
         cpu.write_registers(_ENTRY_WITH_VECTOR[ids], values)
+        self._entered(number, vector, table, vector_address, source, return_address)
+
+    def _enter_native(self, number: int, return_address: int | None) -> None:
+        """``enter`` with the frame and the registers written by frames.c, in the same order."""
+        table = self.vtor() & 0xFFFF_FF80
+        vector_address = table + 4 * number
+        source = self.vector_source(vector_address)
+        status, vector, stacked_pc = self.native.enter(number, return_address, vector_address, self.sram_aliased())
+        if status == native_frames.STACK_NOT_RAM:
+            self.fault(f"stacking the {c071.exception_name(number)} frame at SP 0x{self._entry_sp():08X} failed: "
+                       "not RAM", self.cpu.pc() if return_address is None else return_address, during_entry_of=number)
+            return
+        if status == native_frames.FAILED:
+            raise UcError(UC_ERR_EXCEPTION)
+        self.book.activate(number)
+        self.event_register = True
+        if status == native_frames.UNREADABLE:
+            self.record(ExceptionRecord("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
+                                        table, vector_address, source))
+            self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
+                       stacked_pc)
+            return
+        self._entered(number, vector, table, vector_address, source, stacked_pc)
+
+    def _entry_sp(self) -> int:
+        xpsr, msp, psp, control, ipsr = self.cpu.read_registers(_ENTRY_READ)
+        frame_sp = psp if ipsr & 0x3F == 0 and control & 2 else msp
+        return (frame_sp - 0x20) & ~4 & 0xFFFFFFFF
+
+    def _entered(self, number: int, vector: int, table: int, vector_address: int, source: str,
+                 return_address: int) -> None:
         self.record(ExceptionRecord("entry", number, self.now(), vector & ~1,
                                     (_ENTRY_DETAIL, vector_address, table, f", {source}" if source else "", vector),
                                     table, vector_address, source))
@@ -189,6 +225,14 @@ class ExceptionEngine:
         if to_thread and self.book.active_stack or not to_thread and not self.book.active_stack:
             self.fault(f"EXC_RETURN 0x{exc_return:08X} does not match the active exceptions", exc_return)
             return
+        if self.native is not None:
+            status, pc = self.native.exception_return(exc_return, self.book.current() if not to_thread else 0)
+            if status == native_frames.OK:
+                self.event_register = True
+                self.record(ExceptionRecord("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return)))
+                return
+            if status == native_frames.FAILED:
+                raise UcError(UC_ERR_EXCEPTION)
         use_psp = exc_return == EXC_RETURN_THREAD_PSP
         msp, psp, control, flags = cpu.read_registers(_RETURN_READ)
         frame_sp = psp if use_psp else msp

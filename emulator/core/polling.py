@@ -16,11 +16,11 @@ so a loop that stores to RAM but reloads every register from memory before its p
 point would look like a fixed point; compilers do not emit such loops for a status
 wait, and every skip is counted so it can be checked.
 
-A native bus (emulator/core/native) may record first visits itself while this trail is
-empty: ``native`` is then its state (``trail_len``, ``trail_pc``/``trail_address``/
-``trail_value``, ``python_trail``).  Every use of the trail here first adopts those
-entries as if observe_read had recorded them, and keeps ``python_trail`` current so
-the native side serves reads only while it owns the whole trail.
+A native bus (emulator/core/native) runs this same detector itself while this trail is
+empty: ``native`` is then its state (the trail, the visits with their core states and
+iterations, ``pending_skip``, ``python_trail``).  Every use of the trail here first
+adopts all of it as if observe_read had recorded it, and keeps ``python_trail`` current
+so the native side serves reads only while it owns the whole trail.
 """
 from __future__ import annotations
 
@@ -42,19 +42,30 @@ class PollDetector:
         self.native = None                                  # a native recorder's state, see the module docstring
 
     def _adopt_native(self) -> None:
-        """Take the native recorder's first visits (made while this trail was empty)."""
+        """Take the native detector's trail and visits (recorded while this trail was empty)."""
         native = self.native
         n, native.trail_len = native.trail_len, 0
-        trail, visits = self._trail, self._visits
-        for pc, address, value in zip(native.trail_pc[:n], native.trail_address[:n], native.trail_value[:n]):
-            visits[pc] = (len(trail), None, 0, None)
-            trail.append((pc, address, value))
+        visits, native.n_visits = native.n_visits, 0
+        trail = self._trail
+        trail += zip(native.trail_pc[:n], native.trail_address[:n], native.trail_value[:n])
+        for i in range(visits):
+            state = None
+            if native.visit_has_state[i]:
+                words = native.visit_state[i]
+                state = (bytes(words)[:64], *words[16:])
+            reads = tuple(trail[native.visit_reads_start[i]:native.visit_reads_end[i]]) \
+                if native.visit_has_reads[i] else None
+            self._visits[native.visit_pc[i]] = (native.visit_index[i], state, native.visit_at[i], reads)
+        if native.pending_skip:
+            self.pending_skip, native.pending_skip = native.pending_skip, 0
+        if trail:
+            native.python_trail = 1             # the trail is Python's until it is forgotten
 
     def forget(self) -> None:
         """Something changed that a poll loop cannot have done (an MMIO write, a reset, a sleep)."""
         native = self.native
         if native is not None:
-            native.trail_len = 0
+            native.trail_len = native.n_visits = 0
             native.python_trail = 0
         if self._trail:                     # emptied in place: a write follows most reads
             self._trail.clear()
@@ -106,7 +117,16 @@ class PollDetector:
             native.python_trail = 1             # the trail is Python's until it is forgotten
         return confirmed
 
+    def skip_ready(self) -> bool:
+        """A fixed point was confirmed in the slice that just ended (here or natively)."""
+        return bool(self.pending_skip) or self.native is not None and bool(self.native.pending_skip)
+
     def take_skip(self) -> Optional[int]:
+        native = self.native
+        if native is not None and native.pending_skip:
+            # confirmed natively, so no Python access came after it: nothing to adopt, since
+            # the trail is forgotten below
+            self.pending_skip, native.pending_skip = native.pending_skip, 0
         length, self.pending_skip = self.pending_skip, None
         if length:
             self.skips += 1

@@ -633,7 +633,7 @@ class RunLoop:
         self._finish_slice(end)
 
     def _finish_slice(self, end: SliceEnd) -> None:
-        if self.polls.pending_skip:
+        if self.polls.skip_ready():
             self._skip_poll_iterations(self.polls.take_skip())
         if self._bus_error is not None:
             reason, pc = self._bus_error

@@ -1,10 +1,11 @@
-"""The native bus path: fastbus.c built with the system C compiler on first use.
+"""The native paths: fastbus.c (the bus) and frames.c (exception entry and return), built
+into one library with the system C compiler on first use.
 
-``load_fastbus()`` compiles ``fastbus.c`` (``cc -O2 -shared -fPIC``; another compiler
-through ``C071EMU_CC``) into a cache directory keyed by the source's hash -
+``load_fastbus()`` compiles both sources (``cc -O2 -shared -fPIC``; another compiler
+through ``C071EMU_CC``) into a cache directory keyed by the sources' hash -
 ``$XDG_CACHE_HOME/c071emu`` or ``~/.cache/c071emu``, never the package directory -
-and loads it with ctypes.  A cache entry that does not load, or whose structure layout
-does not match the ctypes mirrors in ``bus.py``, is rebuilt once.  Without a compiler,
+and loads it with ctypes.  A cache entry that does not load, or whose structure layouts
+do not match the ctypes mirrors in ``bus.py`` and ``frames.py``, is rebuilt once.  Without a compiler,
 or when the build fails, it returns ``None`` and a one-line reason: the machine then
 serves every register access in Python, with the same run (``C071EMU_NATIVE=0`` asks
 for that path).  How the native path keeps runs identical: ``bus.py``.
@@ -19,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-SOURCE = Path(__file__).with_name("fastbus.c")
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("fastbus.c", "frames.c"))
 COMPILER_ENV = "C071EMU_CC"
 DISABLE_ENV = "C071EMU_NATIVE"
 
@@ -49,7 +50,7 @@ def load_fastbus(cc: Optional[str] = None, directory: Optional[Path] = None) -> 
 
 def cache_entry(cc: str, directory: Path) -> Path:
     """The cached library for this source and compiler."""
-    digest = hashlib.sha256(SOURCE.read_bytes() + b"\0" + cc.encode()).hexdigest()[:20]
+    digest = hashlib.sha256(b"\0".join([*(source.read_bytes() for source in SOURCES), cc.encode()])).hexdigest()[:20]
     return directory / f"fastbus-{digest}.so"
 
 
@@ -81,7 +82,7 @@ def _compile(cc: str, directory: Path, target: Path) -> str:
     except OSError as exc:
         return f"cache directory {directory} not writable: {exc.strerror or exc}"
     try:
-        done = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", temporary, str(SOURCE)],
+        done = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", temporary, *map(str, SOURCES)],
                               capture_output=True, timeout=120)
         if done.returncode != 0:
             first = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[0]
@@ -98,10 +99,10 @@ def _compile(cc: str, directory: Path, target: Path) -> str:
 
 
 def _open(path: Path) -> Optional[ctypes.CDLL]:
-    from .bus import layout_matches
+    from . import bus, frames
     try:
         lib = ctypes.CDLL(str(path))
-        if not layout_matches(lib):
+        if not bus.layout_matches(lib) or not frames.layout_matches(lib):
             return None
     except (OSError, AttributeError):
         return None

@@ -12,10 +12,11 @@ What is served natively, and why the run stays the same bit for bit:
   reads (``Cpu.pc_cell``, ``Cpu.counter_cell``, the slice start) and, per changed bit,
   its last and first pending change; ``field_writers`` turns that into the dict
   ``Register.note_change`` would have built, in the same key order, when Python asks.
-* Polling.  While the Python poll trail is empty, C keeps the trail of first visits
-  (PollDetector.observe_read); a poll point visited again, and every access while a
-  Python trail exists, goes to Python; the detector adopts C's entries as if it had
-  recorded them before any use of its trail (polling.py).  Writes forget the trail in C
+* Polling.  While the Python poll trail is empty, C runs the poll detector itself
+  (PollDetector.observe_read, ported step for step: trail, visits with the core state,
+  confirmation, which ends the slice); every access while a Python trail exists goes to
+  Python, and the detector adopts C's trail, visits and pending skip as if it had
+  recorded them before any use of its own (polling.py).  Writes forget the trail in C
   as ``mmio_write`` does.
 * Side effects.  Only a register with no read hook, no read-clear or unmodelled field and
   plain read/write arithmetic is served; one with ``on_write`` only when it declares
@@ -29,10 +30,16 @@ from __future__ import annotations
 import ctypes
 from typing import Optional
 
+from unicorn.unicorn_py3.unicorn import uclib
+
 from peripherals.regs import Peripheral, Register
+
+from ..cpu import Cpu
 
 FB_READ, FB_WRITE, FB_HOOKED = 1, 2, 4
 MAX_TRAIL = 64
+STATE_WORDS = 21            # Cpu.state(): the register file, then the registers of Cpu.STATE_REGISTERS
+LAYOUT_SLOTS = 32           # fb_layout and fx_layout write fewer than this
 
 
 class FbReg(ctypes.Structure):
@@ -52,7 +59,15 @@ class FbState(ctypes.Structure):
                 ("python_trail", ctypes.c_uint32), ("trail_len", ctypes.c_uint32),
                 ("trail_pc", ctypes.c_uint32 * MAX_TRAIL), ("trail_address", ctypes.c_uint32 * MAX_TRAIL),
                 ("trail_value", ctypes.c_uint32 * MAX_TRAIL),
-                ("reads", ctypes.c_uint64), ("writes", ctypes.c_uint64)]
+                ("reads", ctypes.c_uint64), ("writes", ctypes.c_uint64),
+                ("n_visits", ctypes.c_uint32), ("visit_pc", ctypes.c_uint32 * MAX_TRAIL),
+                ("visit_index", ctypes.c_uint32 * MAX_TRAIL), ("visit_has_state", ctypes.c_uint32 * MAX_TRAIL),
+                ("visit_has_reads", ctypes.c_uint32 * MAX_TRAIL),
+                ("visit_reads_start", ctypes.c_uint32 * MAX_TRAIL), ("visit_reads_end", ctypes.c_uint32 * MAX_TRAIL),
+                ("visit_at", ctypes.c_uint64 * MAX_TRAIL), ("visit_state", (ctypes.c_uint32 * STATE_WORDS) * MAX_TRAIL),
+                ("pending_skip", ctypes.c_uint64), ("limit", ctypes.c_void_p), ("regs", ctypes.c_void_p),
+                ("uc", ctypes.c_void_p), ("reg_read_batch", ctypes.c_void_p),
+                ("state_ids", ctypes.c_int * (STATE_WORDS - 16))]
 
 
 class FbBlock(ctypes.Structure):
@@ -65,10 +80,11 @@ class FbBlock(ctypes.Structure):
 
 
 def layout_matches(lib: ctypes.CDLL) -> bool:
-    out = (ctypes.c_uint64 * 7)()
+    out = (ctypes.c_uint64 * LAYOUT_SLOTS)()        # room for any build's answer: a stale one must not overrun
     lib.fb_layout(out)
-    return list(out) == [ctypes.sizeof(FbReg), FbReg.bit_first.offset, ctypes.sizeof(FbState),
-                         FbState.reads.offset, ctypes.sizeof(FbBlock), FbBlock.py_write_data.offset, MAX_TRAIL]
+    return list(out)[:9] == [ctypes.sizeof(FbReg), FbReg.bit_first.offset, ctypes.sizeof(FbState),
+                         FbState.reads.offset, ctypes.sizeof(FbBlock), FbBlock.py_write_data.offset, MAX_TRAIL,
+                         FbState.visit_state.offset, FbState.state_ids.offset]
 
 
 # -- backed registers ------------------------------------------------------------------
@@ -241,8 +257,14 @@ class NativeBus:
         self.polls = loop.polls
         self.trace = trace
         self.state = FbState()
-        self.state.pc = ctypes.addressof(cpu.pc_cell)
-        self.state.counter = ctypes.addressof(cpu.counter_cell)
+        state = self.state
+        state.pc = ctypes.addressof(cpu.pc_cell)
+        state.counter = ctypes.addressof(cpu.counter_cell)
+        state.limit = ctypes.addressof(cpu.limit_cell)
+        state.regs = ctypes.addressof(cpu.register_file)
+        state.uc = ctypes.cast(cpu.handle, ctypes.c_void_p).value
+        state.reg_read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
+        state.state_ids[:] = Cpu.STATE_REGISTERS
         self.read_callback = ctypes.cast(lib.fb_read, ctypes.c_void_p).value
         self.write_callback = ctypes.cast(lib.fb_write, ctypes.c_void_p).value
         self._keep: list = []                   # ctypes objects C points into

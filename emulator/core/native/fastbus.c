@@ -7,10 +7,12 @@
  * (peripherals/regs.py Peripheral.read/write and emulator/machine.py _MachineServices):
  * the stored word, read-only and reserved bits kept on a write, last_written, the
  * writer (pc, cycle) and per-bit blame that Python turns into field_writers when asked,
- * and the poll detector's trail (emulator/core/polling.py) while its first visits last.
- * Anything else - a narrow access, a gated or held peripheral, a register with
- * side effects, a poll point visited again, tracing on, a Python trail in progress -
- * calls the peripheral's Python callback, which does exactly what it always did.
+ * and the poll detector (emulator/core/polling.py), ported here step for step: the trail of
+ * reads since the last write, each poll point's last visit with the core state then, and
+ * the confirmation of a fixed point, which ends the slice as the Python detector does.
+ * Anything else - a narrow access, a gated or held peripheral, a register with side
+ * effects, tracing on, a Python trail in progress - calls the peripheral's Python
+ * callback, which does exactly what it always did (and adopts the C trail first).
  *
  * The structures are allocated by Python (emulator/core/native/bus.py) with ctypes
  * mirrors of the same layout; fb_layout lets the loader check that the two agree.
@@ -24,6 +26,9 @@
 #define FB_WRITE 2u             /* a word write may be served natively */
 #define FB_HOOKED 4u            /* the write has a Python hook: served only if no bit of effect_mask changes */
 
+#define FB_STATE_WORDS 21u      /* Cpu.state(): r0-r15, then xPSR, MSP, PSP, PRIMASK, CONTROL */
+
+typedef int (*fb_reg_batch)(void *uc, int *ids, void **values, int count);
 typedef uint64_t (*fb_py_read)(void *uc, uint64_t offset, unsigned size, void *user_data);
 typedef void (*fb_py_write)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user_data);
 
@@ -57,6 +62,22 @@ typedef struct {
     uint32_t trail_value[FB_MAX_TRAIL];
     uint64_t reads;             /* accesses served natively (bench, tests) */
     uint64_t writes;
+    /* the detector's visits (PollDetector._visits) while C owns the trail */
+    uint32_t n_visits;
+    uint32_t visit_pc[FB_MAX_TRAIL];
+    uint32_t visit_index[FB_MAX_TRAIL];         /* the trail's length at the last visit */
+    uint32_t visit_has_state[FB_MAX_TRAIL];
+    uint32_t visit_has_reads[FB_MAX_TRAIL];     /* the iteration before it repeated the state */
+    uint32_t visit_reads_start[FB_MAX_TRAIL];   /* that iteration: trail[start:end] */
+    uint32_t visit_reads_end[FB_MAX_TRAIL];
+    uint64_t visit_at[FB_MAX_TRAIL];            /* instruction cycle of the last visit */
+    uint32_t visit_state[FB_MAX_TRAIL][FB_STATE_WORDS];
+    uint64_t pending_skip;      /* PollDetector.pending_skip, set by a native confirmation */
+    uint64_t *limit;            /* Cpu: the slice's instruction limit, beside the counter */
+    uint32_t *regs;             /* Cpu.register_file */
+    void *uc;
+    fb_reg_batch reg_read_batch;
+    int state_ids[FB_STATE_WORDS - 16];
 } fb_state;
 
 typedef struct {
@@ -84,31 +105,83 @@ static inline fb_reg *served(fb_block *b, uint64_t offset, unsigned size, uint32
     return r != NULL && (r->flags & need) ? r : NULL;
 }
 
+static int read_core_state(fb_state *s, uint32_t *out)
+{
+    void *ptrs[FB_STATE_WORDS - 16];
+    for (unsigned i = 0; i < 16; i++)
+        out[i] = s->regs[i];
+    for (unsigned i = 0; i < FB_STATE_WORDS - 16; i++)
+        ptrs[i] = &out[16 + i];
+    return s->reg_read_batch(s->uc, s->state_ids, ptrs, (int)(FB_STATE_WORDS - 16));
+}
+
+static int same_reads(fb_state *s, uint32_t a, uint32_t b, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++)
+        if (s->trail_pc[a + i] != s->trail_pc[b + i] || s->trail_address[a + i] != s->trail_address[b + i]
+            || s->trail_value[a + i] != s->trail_value[b + i])
+            return 0;
+    return 1;
+}
+
+/* PollDetector.observe_read, step for step; 1 when a fixed point is confirmed, -1 when the
+   core state cannot be read (Python then judges the access) */
+static int observe_read(fb_state *s, uint32_t address, uint32_t value)
+{
+    uint32_t pc = *s->pc, n = s->trail_len, i, now_state[FB_STATE_WORDS];
+    uint64_t executed = *s->counter, now = s->slice_start + (executed ? executed - 1 : 0);
+    int confirmed = 0;
+    if (n >= FB_MAX_TRAIL)
+        n = s->n_visits = 0;
+    for (i = 0; i < s->n_visits && s->visit_pc[i] != pc; i++)
+        ;
+    if (i == s->n_visits) {
+        s->n_visits++;
+        s->visit_pc[i] = pc;
+        s->visit_has_state[i] = s->visit_has_reads[i] = 0;
+        s->visit_at[i] = 0;
+    } else {
+        if (read_core_state(s, now_state))
+            return -1;
+        uint32_t index = s->visit_index[i];
+        int same_state = s->visit_has_state[i]
+            && __builtin_memcmp(now_state, s->visit_state[i], sizeof now_state) == 0;
+        if (same_state && s->visit_has_reads[i] && now > s->visit_at[i] && index < n && s->trail_value[index] == value
+            && s->visit_reads_end[i] - s->visit_reads_start[i] == n - index
+            && same_reads(s, s->visit_reads_start[i], index, n - index)) {
+            s->pending_skip = now - s->visit_at[i];
+            confirmed = 1;
+        }
+        s->visit_has_reads[i] = same_state;
+        s->visit_reads_start[i] = index;
+        s->visit_reads_end[i] = n;
+        s->visit_has_state[i] = 1;
+        __builtin_memcpy(s->visit_state[i], now_state, sizeof now_state);
+        s->visit_at[i] = now;
+    }
+    s->visit_index[i] = n;
+    s->trail_pc[n] = pc;
+    s->trail_address[n] = address;
+    s->trail_value[n] = value;
+    s->trail_len = n + 1;
+    return confirmed;
+}
+
 uint64_t fb_read(void *uc, uint64_t offset, unsigned size, void *user_data)
 {
     fb_block *b = (fb_block *)user_data;
     fb_state *s = b->state;
     fb_reg *r = served(b, offset, size, FB_READ);
-    uint32_t value, pc, i, n;
+    uint32_t value;
     if (r == NULL)
         return b->py_read(uc, offset, size, b->py_read_data);
     value = r->value & r->read_mask;
     if (s->in_slice) {
-        /* PollDetector.observe_read: a full trail is forgotten first; a poll point seen
-           again is Python's to judge (it compares core state); a first visit is recorded */
-        pc = *s->pc;
-        n = s->trail_len;
-        if (n >= FB_MAX_TRAIL)
-            n = 0;
-        for (i = 0; i < n; i++)
-            if (s->trail_pc[i] == pc) {
-                s->trail_len = n;
-                return b->py_read(uc, offset, size, b->py_read_data);
-            }
-        s->trail_pc[n] = pc;
-        s->trail_address[n] = b->base + (uint32_t)offset;
-        s->trail_value[n] = value;
-        s->trail_len = n + 1;
+        int confirmed = observe_read(s, b->base + (uint32_t)offset, value);
+        if (confirmed < 0)
+            return b->py_read(uc, offset, size, b->py_read_data);
+        if (confirmed)
+            *s->limit = *s->counter;        /* RunLoop.end_slice: this instruction is the last */
     }
     s->reads++;
     return value;
@@ -134,7 +207,7 @@ void fb_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *us
     }
     r->value = new;
     r->last_written = data;
-    s->trail_len = 0;                                      /* a write: no poll loop around it */
+    s->trail_len = s->n_visits = 0;                        /* a write: no poll loop around it */
     s->writes++;
     if (!s->in_slice) {
         r->writer_kind = 0;
@@ -167,4 +240,6 @@ void fb_layout(uint64_t *out)
     out[4] = sizeof(fb_block);
     out[5] = offsetof(fb_block, py_write_data);
     out[6] = FB_MAX_TRAIL;
+    out[7] = offsetof(fb_state, visit_state);
+    out[8] = offsetof(fb_state, state_ids);
 }
