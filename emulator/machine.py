@@ -127,6 +127,7 @@ class Machine:
         self.scheduler = Scheduler(self.clock)
         self.book = ExceptionBook()
         self.trace = Trace()
+        self.trace.build_deferred = self._exception_event
         self.output: list[str] = []
         self.images: list[Image] = []
         self.boot_mode = BootMode.MAIN_FLASH
@@ -549,6 +550,7 @@ class Machine:
 
     # -- images ---------------------------------------------------------------------------
     def load(self, image: Image) -> None:
+        self.trace.flush()                  # deferred events are described with the images loaded before
         for seg in image.segments:
             memory = next(m for m in self.memories if m.contains(seg.address, len(seg.data)))
             memory.store(self.cpu.uc, seg.address, seg.data)
@@ -697,6 +699,7 @@ class Machine:
         if not (target is self.flash and self._flash_mapping == "none"):
             target.map(uc, 0)
         uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
+        self.trace.flush()                  # deferred events are described with the alias they saw
         self._alias = target
         code = target.array.tobytes()
         self.loop.watch_code(0, code)
@@ -754,10 +757,23 @@ class Machine:
         self.trace.add(TraceEvent(cycle, self.clock.seconds(cycle), kind, text, pc,
                                   self.describe(pc) if pc is not None else None))
 
-    def _on_exception(self, record: ExceptionRecord) -> None:
-        self.trace.add(ExceptionEvent(record, self.clock.epoch, self.describe(record.pc)))
-        for observe in self.trace.exception_observers:      # --trace exc, --vcd (emulator/tracing)
+    def _on_exception(self, *record_arguments) -> None:
+        trace = self.trace
+        if not trace.exception_observers and not trace.echo:
+            # nothing looks now: the record and its event are made when the log is read
+            trace.defer((record_arguments, self.clock.epoch))
+            return
+        record = ExceptionRecord(*record_arguments)
+        trace.add(ExceptionEvent(record, self.clock.epoch, self.describe(record.pc)))
+        for observe in trace.exception_observers:      # --trace exc, --vcd (emulator/tracing)
             observe(record)
+
+    def _exception_event(self, deferred: tuple) -> ExceptionEvent:
+        """Trace.build_deferred: a deferred exception's event (the log is flushed before the
+        images or the 0x0 alias change, so ``describe`` answers as it would have then)."""
+        record_arguments, epoch = deferred
+        record = ExceptionRecord(*record_arguments)
+        return ExceptionEvent(record, epoch, self.describe(record.pc))
 
     def _guest_output(self, text: str) -> None:
         self.output.append(text)

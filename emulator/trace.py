@@ -161,15 +161,45 @@ class Trace:
     MAX_EVENTS = 100_000            # held in memory: the first and the last half, and every decisive one
 
     def __init__(self) -> None:
-        self.events: HeadTailLog[TraceEvent] = HeadTailLog(self.MAX_EVENTS // 2, self.MAX_EVENTS // 2, decisive)
+        self._events: HeadTailLog[TraceEvent] = HeadTailLog(self.MAX_EVENTS // 2, self.MAX_EVENTS // 2, decisive)
+        # Events kept as the raw arguments they are built from, in order, until the log is read
+        # or another event follows: a 1 kHz tick makes two exception events a millisecond.
+        self._deferred: list = []
+        self.build_deferred: Callable[[Any], TraceEvent] = lambda item: item
         self.unmodelled: dict[tuple, UnmodelledAccess] = {}
         self.mmio_out: Optional[TextIO] = None
         self.echo: Optional[Callable[[str], None]] = None
         self.exception_observers: list[Callable[[Any], None]] = []    # called with each ExceptionRecord
         self.waveform: Optional[Any] = None        # a tracing.waveform.Waveform: after_access(peripheral, is_write)
 
+    @property
+    def events(self) -> HeadTailLog[TraceEvent]:
+        if self._deferred:
+            self.flush()
+        return self._events
+
+    @events.setter
+    def events(self, log: HeadTailLog[TraceEvent]) -> None:
+        self.flush()
+        self._events = log
+
+    def defer(self, item: Any) -> None:
+        """An event whose object ``build_deferred(item)`` makes later, in its place in the log.
+        Only while nothing echoes the log (``add`` prints at once)."""
+        self._deferred.append(item)
+
+    def flush(self) -> None:
+        """Build the deferred events (the owner calls this before anything they were built
+        from changes, such as the images a PC is described from)."""
+        items, self._deferred = self._deferred, []
+        build, append = self.build_deferred, self._events.append
+        for item in items:
+            append(build(item))
+
     def add(self, event: TraceEvent) -> None:
-        self.events.append(event)
+        if self._deferred:
+            self.flush()
+        self._events.append(event)
         if self.echo:
             self.echo(event.line())
 

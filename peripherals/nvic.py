@@ -43,7 +43,8 @@ class ExceptionBook:
 
     def execution_priority(self, primask: int) -> int:
         """B1.5.4: the lowest priority value of the active exceptions, boosted by PRIMASK."""
-        current = min((self.priority(n) for n in self.active_stack), default=LOWEST)
+        active = self.active_stack
+        current = min([self.priority(n) for n in active]) if active else LOWEST
         return min(current, 0) if primask else current
 
     # -- pending ----------------------------------------------------------------

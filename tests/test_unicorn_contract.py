@@ -279,3 +279,27 @@ def test_a_register_file_find_that_does_not_hold_for_a_new_engine_is_redone_on_i
     fresh.uc.reg_write(UC_ARM_REG_R1, 0x1234_5678)
     fresh.uc.reg_write(UC_ARM_REG_PC, 0x2001)
     assert fresh.register_file[1] == 0x1234_5678 and fresh.pc() == 0x2000
+
+
+CPSID_I, CPSIE_I = 0xB672, 0xB662
+
+
+def test_primask_is_one_word_of_the_cpu_state_that_cpsid_and_cpsie_change(cpu):
+    """Cpu.primask() loads QEMU's v7m.primask (primask_offset) instead of a register read: the
+    word follows the guest's own cpsid/cpsie, not only register writes."""
+    assert cpu._primask is not None
+    cpu.uc.mem_write(CODE, thumb(CPSID_I, WFI, CPSIE_I, WFI))
+    cpu.uc.emu_start(CODE | 1, END, count=100)
+    assert cpu.primask() == 1 and cpu.read("primask") == 1
+    cpu.uc.emu_start((CODE + 4) | 1, END, count=100)
+    assert cpu.primask() == 0 and cpu.read("primask") == 0
+
+
+def test_primask_falls_back_to_a_register_read_where_the_found_word_does_not_follow(monkeypatch):
+    from emulator.core import cpu as cpu_module
+    offset = cpu_module.primask_offset()
+    monkeypatch.setattr(cpu_module, "primask_offset", lambda: offset + 4)
+    fresh = cpu_module.Cpu()
+    assert fresh._primask is None
+    fresh.write("primask", 1)
+    assert fresh.primask() == 1

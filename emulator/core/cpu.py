@@ -25,7 +25,8 @@ Facts pinned by tests (tests/test_unicorn_contract.py), see ../shared/c071/UNICO
   hooks only while they can fire (emulator/core/runloop.py, "Unmask points").
 - The core's register file (QEMU's ``CPUARMState.regs[16]``) sits at a fixed offset
   from the CPU object that ``uc_struct`` points to; ``core_register_file_offset`` finds
-  both once per process the same way.  In ``count=`` mode PC is written there before
+  both once per process the same way, and ``primask_offset`` finds PRIMASK
+  (``v7m.primask``) behind the register file.  In ``count=`` mode PC is written there before
   each instruction, so inside an MMIO callback one ctypes load gives the accessing
   instruction's PC - what ``reg_read(PC)`` returns, without a binding call (~2 us).
 """
@@ -175,6 +176,35 @@ def find_register_file(uc: Uc) -> tuple[int, int]:
     raise RuntimeError("cannot locate the core's register file in Unicorn; is unicorn 2.1.4 installed?")
 
 
+def find_primask(uc: Uc, register_file_address: int, span: int = 0x8000) -> int:
+    """Offset from the register file of the word that holds PRIMASK (QEMU's
+    ``v7m.primask``), found by experiment: the one word in ``span`` bytes after the
+    register file that follows PRIMASK through several writes and nothing else does.
+    Raises RuntimeError when there is not exactly one."""
+    snapshots = []
+    for value in (0, 1, 0, 1, 0):
+        uc.reg_write(UC_ARM_REG_PRIMASK, value)
+        data = _read_process_memory(register_file_address, span) or b""
+        snapshots.append((value, memoryview(data).cast("I") if len(data) == span else None))
+    if any(words is None for _, words in snapshots):
+        raise RuntimeError("cannot read Unicorn's CPU state to find PRIMASK; is unicorn 2.1.4 installed?")
+    candidates = [i for i in range(span // 4) if all(words[i] == value for value, words in snapshots)]
+    if len(candidates) != 1:
+        raise RuntimeError("cannot locate PRIMASK in Unicorn's CPU state; is unicorn 2.1.4 installed?")
+    return 4 * candidates[0]
+
+
+@lru_cache(maxsize=1)
+def primask_offset() -> int:
+    """``find_primask`` on a scratch engine, once per process."""
+    uc = new_unicorn()
+    uc.mem_map(0x1000, 0x1000)
+    cpu_slot, regs_offset = find_register_file(uc)
+    handle = ctypes.cast(uc._uch, ctypes.c_void_p).value
+    cpu_object = ctypes.c_uint64.from_address(handle + cpu_slot).value
+    return find_primask(uc, cpu_object + regs_offset)
+
+
 class Cpu:
     """Unicorn plus fast register access and the per-slice instruction count."""
 
@@ -208,6 +238,7 @@ class Cpu:
         self.pc_reg = RegisterBatch(handle, [UC_ARM_REG_PC])
         self._state_regs = RegisterBatch(handle, list(self.STATE_REGISTERS))
         self.primask_reg = RegisterBatch(handle, [UC_ARM_REG_PRIMASK])
+        self._primask = self._view_primask()
 
     def _view_register_file(self, cpu_slot: int, regs_offset: int) -> bool:
         """Point ``register_file`` and ``pc_cell`` at the engine's registers; True if they follow
@@ -266,7 +297,27 @@ class Cpu:
             batch = self._batches[register_ids] = RegisterBatch(ctypes.c_void_p(self.handle.value), list(register_ids))
         batch.write(values)
 
+    def _view_primask(self):
+        """A ctypes view of PRIMASK in the engine's CPU state, checked against register writes
+        (the offset was found by experiment); None where it does not hold: ``primask`` then
+        asks Unicorn."""
+        address = ctypes.addressof(self.register_file)
+        try:
+            cell = ctypes.c_uint32.from_address(address + primask_offset())
+        except RuntimeError:
+            return None
+        for value in (1, 0):
+            self.uc.reg_write(UC_ARM_REG_PRIMASK, value)
+            if cell.value != value:
+                return None
+        return cell
+
     def primask(self) -> int:
+        """PRIMASK.PM: one memory load where the CPU state was found, a register read otherwise
+        (it is asked before every exception entry)."""
+        cell = self._primask
+        if cell is not None:
+            return cell.value & 1
         return self.primask_reg.read()[0] & 1
 
     # One raw uc_reg_read/uc_reg_write each (~1 us) instead of the binding's (~2-3 us):

@@ -89,14 +89,14 @@ _RETURN_DETAIL = "EXC_RETURN 0x{:08X}"
 
 class ExceptionEngine:
     def __init__(self, cpu: Cpu, book: ExceptionBook, vtor: Callable[[], int],
-                 now: Callable[[], int], record: Callable[[ExceptionRecord], None]) -> None:
+                 now: Callable[[], int], record: Callable[..., None]) -> None:
         self.sram_aliased: Callable[[], bool] = lambda: False
         self.vector_source: Callable[[int], str] = lambda address: ""   # the memory behind an address
         self.cpu = cpu
         self.book = book
         self.vtor = vtor
         self.now = now
-        self.record = record
+        self.record = record            # called with an ExceptionRecord's arguments
         self.event_register = False
         self.native: Optional[native_frames.NativeFrames] = None    # frames.c, when the native library is there
 
@@ -149,8 +149,8 @@ class ExceptionEngine:
             vector = cpu.read32(vector_address)
         except UcError:
             cpu.write_registers(ids, values)
-            self.record(ExceptionRecord("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
-                                        table, vector_address, source))
+            self.record("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
+                        table, vector_address, source)
             self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
                        return_address)
             return
@@ -173,8 +173,8 @@ class ExceptionEngine:
         self.book.activate(number)
         self.event_register = True
         if status == native_frames.UNREADABLE:
-            self.record(ExceptionRecord("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
-                                        table, vector_address, source))
+            self.record("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
+                        table, vector_address, source)
             self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
                        stacked_pc)
             return
@@ -187,9 +187,9 @@ class ExceptionEngine:
 
     def _entered(self, number: int, vector: int, table: int, vector_address: int, source: str,
                  return_address: int) -> None:
-        self.record(ExceptionRecord("entry", number, self.now(), vector & ~1,
-                                    (_ENTRY_DETAIL, vector_address, table, f", {source}" if source else "", vector),
-                                    table, vector_address, source))
+        self.record("entry", number, self.now(), vector & ~1,
+                    (_ENTRY_DETAIL, vector_address, table, f", {source}" if source else "", vector),
+                    table, vector_address, source)
         if vector & 1 == 0:
             self.fault(f"the {c071.exception_name(number)} vector 0x{vector:08X} has bit 0 clear "
                        "(Thumb state required)", vector & ~1)
@@ -207,7 +207,7 @@ class ExceptionEngine:
         """A synchronous fault at ``pc``: HardFault, or lockup if HardFault/NMI is active (B1.5.15)."""
         primask = self.cpu.primask()
         in_fault_handler = self.book.execution_priority(primask) <= -1 or during_entry_of in (c071.HARDFAULT, c071.NMI)
-        self.record(ExceptionRecord("fault", c071.HARDFAULT, self.now(), pc, reason))
+        self.record("fault", c071.HARDFAULT, self.now(), pc, reason)
         if in_fault_handler:
             self.cpu.write("pc", 0xFFFF_FFFE)
             raise Lockup(pc, reason)
@@ -229,7 +229,7 @@ class ExceptionEngine:
             status, pc = self.native.exception_return(exc_return, self.book.current() if not to_thread else 0)
             if status == native_frames.OK:
                 self.event_register = True
-                self.record(ExceptionRecord("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return)))
+                self.record("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return))
                 return
             if status == native_frames.FAILED:
                 raise UcError(UC_ERR_EXCEPTION)
@@ -252,4 +252,4 @@ class ExceptionEngine:
         else:
             cpu.write_registers(_RETURN_WRITE_MSP_HANDLER, [new_sp, target_ipsr, flags, *stacked, *again])
         self.event_register = True
-        self.record(ExceptionRecord("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return)))
+        self.record("return", number, self.now(), pc & ~1, (_RETURN_DETAIL, exc_return))
