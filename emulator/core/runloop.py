@@ -60,6 +60,7 @@ INTR_SVC, INTR_BKPT, INTR_UNALIGNED, INTR_EXCEPTION_EXIT = 2, 7, 4, 8
 WFE, YIELD, WFI = 0xBF20, 0xBF10, 0xBF30
 CPSIE_I, MSR_PRIMASK_SECOND, SEV = 0xB662, 0x8810, 0xBF40   # `msr primask, rN` = 0xF38n 0x8810
 B_SELF = b"\xfe\xe7"                 # `b .` (0xE7FE)
+SPIN_EVENTS = 64                     # events passed on `b .` between two looks at interruptions
 
 
 class EndReason(enum.Enum):
@@ -521,10 +522,36 @@ class RunLoop:
             # `b .` (a fault handler's or an idle `while (1);`): nothing but an exception moves
             # the core on, and one can only come with an event, so the slice's instructions
             # would all be this one - the time passes without executing them
-            self.clock.cycles += budget
-            self.instructions_skipped += budget
+            self._pass_spin(budget, deadline)
             return
         self._run_slice(budget)
+
+    def _pass_spin(self, budget: int, deadline: Optional[int]) -> None:
+        """Let ``budget`` cycles pass on `b .`, and go on from event to event while the events
+        leave the exceptions as they were (pending, enabled: what decides, with the active
+        stack and PRIMASK that a spinning core cannot change, whether one is taken) and the
+        core still spins: ``_step`` would find nothing else to do at each of them.  A few
+        events at a time, so that an interruption (Ctrl-C, a debugger) is still seen."""
+        clock, scheduler, book, cpu = self.clock, self.scheduler, self.book, self.cpu
+        for _ in range(SPIN_EVENTS):
+            clock.cycles += budget
+            self.instructions_skipped += budget
+            if not scheduler.due(clock.cycles):
+                return
+            before = book.pending, book.enabled
+            self._fire_due_events()
+            if self.reset_request or self.end or self.clock_dirty or self.sleeping or self._bus_error \
+                    or (book.pending, book.enabled) != before:
+                return
+            self.housekeeping()
+            nxt = scheduler.next_cycle()
+            if nxt is None or deadline is not None and deadline <= nxt:
+                return
+            if cpu.mem_read(cpu.pc() & ~1, 2) != B_SELF:      # an event rewrote the code there
+                return
+            budget = min(MAX_SLICE, nxt - clock.cycles)
+            if budget < 1:
+                return
 
     def _spinning(self) -> bool:
         """The core sits on a branch to itself and nothing watches single instructions
