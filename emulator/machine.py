@@ -985,7 +985,7 @@ class _MachineServices:
         if loop.in_slice and reg.varies_with_time:
             self._polls.forget()            # a counter read: the loop around it is not at a fixed point
         elif loop.in_slice and self._polls.observe_read(peripheral.base + reg.offset, value, self._pc.value):
-            loop.end_slice()
+            loop.poll_confirmed()
         trace = self._trace
         if trace.mmio_out:
             self._log_mmio("R", peripheral, reg, value)

@@ -132,7 +132,9 @@ class RunLoop:
         self.instructions_skipped = 0
         self.slices = 0
         self._deadline: Optional[int] = None
-        self._slice_start = 0
+        # the current slice's first cycle, moved on by a poll skip taken inside the slice; a
+        # ctypes cell, so that the native bus reads the same one (emulator/core/native)
+        self.slice_start_cell = ctypes.c_uint64(0)
         self.in_slice = False
         self.firing: Optional[str] = None        # the scheduled event whose action is running
         self._slice = SliceEnd()
@@ -176,6 +178,14 @@ class RunLoop:
         uc.hook_add(UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
 
     # -- time as seen from inside a slice --------------------------------------
+    @property
+    def _slice_start(self) -> int:
+        return self.slice_start_cell.value
+
+    @_slice_start.setter
+    def _slice_start(self, cycle: int) -> None:
+        self.slice_start_cell.value = cycle
+
     def instruction_cycle(self) -> int:
         """Cycle of the instruction executing now (or the next one, between slices)."""
         if self.in_slice:
@@ -607,13 +617,38 @@ class RunLoop:
         self.engine.enter(number)
         return True
 
+    def poll_confirmed(self) -> None:
+        """The access running now confirmed a poll loop at a fixed point (PollDetector, here or
+        natively).  When this slice ends right at the event or deadline the skip would run up
+        to (the budget was sized to it, nothing asked to end the slice sooner), the skip is
+        taken here: the slice's first cycle and its instruction limit move on by the skipped
+        iterations, and the slice runs the rest of the last iteration up to the event - the
+        same instructions and cycles as ending the slice, skipping between slices and
+        running the rest in a slice of its own.  Otherwise the slice ends after this
+        instruction and the skip is taken between slices (``_finish_slice``)."""
+        cpu, polls = self.cpu, self.polls
+        counter, limit, start = cpu.counter(), cpu.slice_limit(), self.slice_start_cell.value
+        target = self.scheduler.next_cycle()
+        if target is None or self._deadline is not None and self._deadline < target:
+            target = self._deadline
+        if not self.fast_paths or target is None or start + limit != target or self._bus_error is not None:
+            cpu.end_slice_at_next_boundary()
+            return
+        iteration = polls.take_skip()
+        count = (target - (start + counter)) // iteration
+        if count > 0:
+            skipped = count * iteration
+            self.slice_start_cell.value = start + skipped
+            cpu.set_slice_limit(limit - skipped)
+            self.instructions_skipped += skipped
+
     def _run_slice(self, budget: int) -> None:
         cpu = self.cpu
         pc = cpu.pc()
         self._slice = COUNT_END
-        self._slice_start = self.clock.cycles
+        start = self.slice_start_cell.value = self.clock.cycles
         if self.slice_started is not None:
-            self.slice_started(self._slice_start)
+            self.slice_started(start)
         self.in_slice = True
         error = None
         uc = cpu.uc
@@ -646,7 +681,7 @@ class RunLoop:
         self.slices += 1
         if self.progress and self.slices % PROGRESS_SLICES == 0:
             self.progress()
-        self.clock.cycles += executed
+        self.clock.cycles = self.slice_start_cell.value + executed       # with the skips taken in the slice
         if self.clock_dirty:
             self._sync_clock_frequency()
         if error is not None and end.kind != "fault":

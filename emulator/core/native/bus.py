@@ -34,7 +34,9 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from peripherals.regs import Peripheral, Register
 
-from ..cpu import Cpu
+from ..cpu import Cpu, callback_failed
+
+_CONFIRMED = ctypes.CFUNCTYPE(None)
 
 FB_READ, FB_WRITE, FB_HOOKED = 1, 2, 4
 MAX_TRAIL = 64
@@ -54,7 +56,7 @@ class FbReg(ctypes.Structure):
 
 class FbState(ctypes.Structure):
     _fields_ = [("enabled", ctypes.c_uint32), ("in_slice", ctypes.c_uint32),
-                ("slice_start", ctypes.c_uint64),
+                ("slice_start", ctypes.c_void_p),
                 ("pc", ctypes.c_void_p), ("counter", ctypes.c_void_p),
                 ("python_trail", ctypes.c_uint32), ("trail_len", ctypes.c_uint32),
                 ("trail_pc", ctypes.c_uint32 * MAX_TRAIL), ("trail_address", ctypes.c_uint32 * MAX_TRAIL),
@@ -65,7 +67,8 @@ class FbState(ctypes.Structure):
                 ("visit_has_reads", ctypes.c_uint32 * MAX_TRAIL),
                 ("visit_reads_start", ctypes.c_uint32 * MAX_TRAIL), ("visit_reads_end", ctypes.c_uint32 * MAX_TRAIL),
                 ("visit_at", ctypes.c_uint64 * MAX_TRAIL), ("visit_state", (ctypes.c_uint32 * STATE_WORDS) * MAX_TRAIL),
-                ("pending_skip", ctypes.c_uint64), ("limit", ctypes.c_void_p), ("regs", ctypes.c_void_p),
+                ("pending_skip", ctypes.c_uint64), ("limit", ctypes.c_void_p), ("confirmed", ctypes.c_void_p),
+                ("regs", ctypes.c_void_p),
                 ("uc", ctypes.c_void_p), ("reg_read_batch", ctypes.c_void_p),
                 ("state_ids", ctypes.c_int * (STATE_WORDS - 16))]
 
@@ -261,6 +264,16 @@ class NativeBus:
         state.pc = ctypes.addressof(cpu.pc_cell)
         state.counter = ctypes.addressof(cpu.counter_cell)
         state.limit = ctypes.addressof(cpu.limit_cell)
+        state.slice_start = ctypes.addressof(loop.slice_start_cell)
+        confirmed = loop.poll_confirmed
+
+        def on_confirmed():
+            try:
+                confirmed()
+            except BaseException as exc:
+                callback_failed(cpu.uc, exc)
+        self._confirmed = _CONFIRMED(on_confirmed)          # kept alive with the bus
+        state.confirmed = ctypes.cast(self._confirmed, ctypes.c_void_p).value
         state.regs = ctypes.addressof(cpu.register_file)
         state.uc = ctypes.cast(cpu.handle, ctypes.c_void_p).value
         state.reg_read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
@@ -316,7 +329,6 @@ class NativeBus:
 
         def started(first_cycle: int) -> None:
             state.enabled = 0 if trace.mmio_out or trace.waveform else 1
-            state.slice_start = first_cycle
             state.in_slice = 1
 
         def ended() -> None:

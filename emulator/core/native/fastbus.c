@@ -9,7 +9,7 @@
  * writer (pc, cycle) and per-bit blame that Python turns into field_writers when asked,
  * and the poll detector (emulator/core/polling.py), ported here step for step: the trail of
  * reads since the last write, each poll point's last visit with the core state then, and
- * the confirmation of a fixed point, which ends the slice as the Python detector does.
+ * the confirmation of a fixed point, which it hands to the run loop as the Python detector does.
  * Anything else - a narrow access, a gated or held peripheral, a register with side
  * effects, tracing on, a Python trail in progress - calls the peripheral's Python
  * callback, which does exactly what it always did (and adopts the C trail first).
@@ -52,7 +52,7 @@ typedef struct {
 typedef struct {
     uint32_t enabled;           /* 0 while tracing observes every access */
     uint32_t in_slice;          /* RunLoop.in_slice */
-    uint64_t slice_start;       /* RunLoop._slice_start */
+    uint64_t *slice_start;      /* RunLoop.slice_start_cell: moves on when a poll skip happens in the slice */
     uint32_t *pc;               /* Cpu.pc_cell */
     uint64_t *counter;          /* Cpu.counter_cell */
     uint32_t python_trail;      /* the Python poll trail is not empty: every access goes to Python */
@@ -74,6 +74,7 @@ typedef struct {
     uint32_t visit_state[FB_MAX_TRAIL][FB_STATE_WORDS];
     uint64_t pending_skip;      /* PollDetector.pending_skip, set by a native confirmation */
     uint64_t *limit;            /* Cpu: the slice's instruction limit, beside the counter */
+    void (*confirmed)(void);    /* RunLoop.poll_confirmed: skips in the slice, or ends it */
     uint32_t *regs;             /* Cpu.register_file */
     void *uc;
     fb_reg_batch reg_read_batch;
@@ -129,7 +130,7 @@ static int same_reads(fb_state *s, uint32_t a, uint32_t b, uint32_t len)
 static int observe_read(fb_state *s, uint32_t address, uint32_t value)
 {
     uint32_t pc = *s->pc, n = s->trail_len, i, now_state[FB_STATE_WORDS];
-    uint64_t executed = *s->counter, now = s->slice_start + (executed ? executed - 1 : 0);
+    uint64_t executed = *s->counter, now = *s->slice_start + (executed ? executed - 1 : 0);
     int confirmed = 0;
     if (n >= FB_MAX_TRAIL)
         n = s->n_visits = 0;
@@ -181,7 +182,7 @@ uint64_t fb_read(void *uc, uint64_t offset, unsigned size, void *user_data)
         if (confirmed < 0)
             return b->py_read(uc, offset, size, b->py_read_data);
         if (confirmed)
-            *s->limit = *s->counter;        /* RunLoop.end_slice: this instruction is the last */
+            s->confirmed();                 /* may move slice_start and the limit on */
     }
     s->reads++;
     return value;
@@ -215,7 +216,7 @@ void fb_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *us
     }
     pc = *s->pc;
     executed = *s->counter;
-    cycle = s->slice_start + (executed ? executed - 1 : 0);
+    cycle = *s->slice_start + (executed ? executed - 1 : 0);
     r->writer_kind = 1;
     r->writer_pc = pc;
     r->writer_cycle = cycle;
