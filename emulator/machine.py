@@ -43,7 +43,7 @@ from peripherals.usb import PacketMemory, UsbDevice
 from peripherals.usart import Usart
 from peripherals.wwdg import WindowWatchdog
 
-from .core.clock import PS_PER_S, Scheduler, SimClock, delay_ps
+from .core.clock import PS_PER_S, Scheduler, SimClock, delay_ps, seconds_in
 from .core.cpu import Cpu, EPSR_T, callback_failed
 from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
@@ -127,7 +127,6 @@ class Machine:
         self.scheduler = Scheduler(self.clock)
         self.book = ExceptionBook()
         self.trace = Trace()
-        self.trace.build_deferred = self._exception_event
         self.output: list[str] = []
         self.images: list[Image] = []
         self.boot_mode = BootMode.MAIN_FLASH
@@ -550,7 +549,6 @@ class Machine:
 
     # -- images ---------------------------------------------------------------------------
     def load(self, image: Image) -> None:
-        self.trace.flush()                  # deferred events are described with the images loaded before
         for seg in image.segments:
             memory = next(m for m in self.memories if m.contains(seg.address, len(seg.data)))
             memory.store(self.cpu.uc, seg.address, seg.data)
@@ -593,23 +591,29 @@ class Machine:
             self.loop.watch_code(0, self._alias.array.tobytes())
 
     def describe(self, address: int) -> Optional[str]:
-        """``symbol+offset`` from whichever loaded image owns the address (remembered per
-        address, loaded images and alias target: every exception entry asks)."""
-        key = (address, len(self.images), self._alias if address < c071.ALIAS_WINDOW else None)
+        """``symbol+offset`` from whichever loaded image owns the address."""
+        return self._describe_as_of(address, len(self.images), self._alias)
+
+    def _describe_as_of(self, address: int, images: int, alias) -> Optional[str]:
+        """``describe`` as it answered when the first ``images`` images were loaded and the 0x0
+        alias showed ``alias`` (remembered per address, images and alias target: every
+        exception event asks, and those made later name what was there then)."""
+        key = (address, images, alias if address < c071.ALIAS_WINDOW else None)
         described = self._described.get(key, False)
         if described is False:
-            described = self._described[key] = self._describe(address)
+            described = self._described[key] = self._describe(address, self.images[:images], alias)
         return described
 
-    def _describe(self, address: int) -> Optional[str]:
+    @staticmethod
+    def _describe(address: int, images: list[Image], alias) -> Optional[str]:
         candidates = [address]
-        if address < c071.ALIAS_WINDOW and self._alias is not None:
-            candidates.append(self._alias.base + address)
+        if address < c071.ALIAS_WINDOW and alias is not None:
+            candidates.append(alias.base + address)
         for a in candidates:
-            for image in self.images:
+            for image in images:
                 name = image.symbol_for(a)
                 if name:
-                    return f"{name} [{image.path.name}]" if len(self.images) > 1 else name
+                    return f"{name} [{image.path.name}]" if len(images) > 1 else name
         return None
 
     def memory_behind(self, address: int) -> str:
@@ -699,7 +703,6 @@ class Machine:
         if not (target is self.flash and self._flash_mapping == "none"):
             target.map(uc, 0)
         uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
-        self.trace.flush()                  # deferred events are described with the alias they saw
         self._alias = target
         code = target.array.tobytes()
         self.loop.watch_code(0, code)
@@ -752,28 +755,34 @@ class Machine:
         return event
 
     # -- observation ------------------------------------------------------------------------
-    def event(self, kind: str, text: str, pc: Optional[int] = None) -> None:
+    def event(self, kind: str, text: str | Callable[[], str], pc: Optional[int] = None) -> None:
+        """A named event now; ``text`` may be a function that formats it when it is read."""
         cycle = self.loop.instruction_cycle()
-        self.trace.add(TraceEvent(cycle, self.clock.seconds(cycle), kind, text, pc,
-                                  self.describe(pc) if pc is not None else None))
+        if self.trace.echo:
+            self.trace.add(self._trace_event((cycle, self.clock.epoch, kind, text, pc, len(self.images), self._alias)))
+        else:
+            self.trace.defer(self._trace_event, (cycle, self.clock.epoch, kind, text, pc, len(self.images), self._alias))
+
+    def _trace_event(self, arguments: tuple) -> TraceEvent:
+        cycle, epoch, kind, text, pc, images, alias = arguments
+        return TraceEvent(cycle, seconds_in(epoch, cycle), kind, text if isinstance(text, str) else text(), pc,
+                          None if pc is None else self._describe_as_of(pc, images, alias))
 
     def _on_exception(self, *record_arguments) -> None:
         trace = self.trace
         if not trace.exception_observers and not trace.echo:
             # nothing looks now: the record and its event are made when the log is read
-            trace.defer((record_arguments, self.clock.epoch))
+            trace.defer(self._exception_event, (record_arguments, self.clock.epoch, len(self.images), self._alias))
             return
         record = ExceptionRecord(*record_arguments)
         trace.add(ExceptionEvent(record, self.clock.epoch, self.describe(record.pc)))
         for observe in trace.exception_observers:      # --trace exc, --vcd (emulator/tracing)
             observe(record)
 
-    def _exception_event(self, deferred: tuple) -> ExceptionEvent:
-        """Trace.build_deferred: a deferred exception's event (the log is flushed before the
-        images or the 0x0 alias change, so ``describe`` answers as it would have then)."""
-        record_arguments, epoch = deferred
+    def _exception_event(self, arguments: tuple) -> ExceptionEvent:
+        record_arguments, epoch, images, alias = arguments
         record = ExceptionRecord(*record_arguments)
-        return ExceptionEvent(record, epoch, self.describe(record.pc))
+        return ExceptionEvent(record, epoch, self._describe_as_of(record.pc, images, alias))
 
     def _guest_output(self, text: str) -> None:
         self.output.append(text)

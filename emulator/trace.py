@@ -19,6 +19,24 @@ from .core.clock import seconds_in
 T = TypeVar("T")
 
 
+class Deferred:
+    """A log entry made when it is first read: ``build(arguments)``, kept once made."""
+    __slots__ = ("build", "arguments", "made")
+
+    def __init__(self, build: Callable[[Any], Any], arguments: Any) -> None:
+        self.build, self.arguments, self.made = build, arguments, None
+
+    def get(self) -> Any:
+        if self.made is None:
+            self.made = self.build(self.arguments)
+            self.arguments = None
+        return self.made
+
+
+def _made(item):
+    return item.get() if type(item) is Deferred else item
+
+
 class HeadTailLog(Generic[T]):
     """An append-only log bounded in memory: the first ``head`` and the last ``tail`` items,
     plus every item ``keep`` says must never be dropped (a fault, a reset).
@@ -26,7 +44,8 @@ class HeadTailLog(Generic[T]):
     Positions are absolute: ``len(log)`` counts every item ever appended, and ``log[a:b]``
     gives the items still held whose position lies in ``a:b``, so "the events since mark"
     (``log[mark:]``) keeps its meaning after items in the middle were dropped.  ``dropped``
-    says how many were; reports print it, so a cap is never silent."""
+    says how many were; reports print it, so a cap is never silent.  An item appended as a
+    ``Deferred`` is read as what it makes."""
 
     def __init__(self, head: int, tail: int, keep: Callable[[T], bool] = lambda item: False) -> None:
         self._head_size, self._tail_size, self._keep = head, tail, keep
@@ -45,7 +64,7 @@ class HeadTailLog(Generic[T]):
         self._tail.append(entry)
         if len(self._tail) > self._tail_size:
             old = self._tail.popleft()
-            if self._keep(old[1]):
+            if self._keep(_made(old[1])):
                 self._kept.append(old)
             else:
                 self.dropped += 1
@@ -56,7 +75,7 @@ class HeadTailLog(Generic[T]):
         yield from self._tail
 
     def __iter__(self) -> Iterator[T]:
-        return (item for _, item in self._entries())
+        return (_made(item) for _, item in self._entries())
 
     def __len__(self) -> int:
         return self._count
@@ -67,11 +86,11 @@ class HeadTailLog(Generic[T]):
     def __getitem__(self, key):
         if isinstance(key, slice):
             start, stop, step = key.indices(self._count)
-            return [item for at, item in self._entries() if start <= at < stop][::step]
+            return [_made(item) for at, item in self._entries() if start <= at < stop][::step]
         at = key + self._count if key < 0 else key
         for position, item in self._entries():
             if position == at:
-                return item
+                return _made(item)
         raise IndexError(f"item {key} was dropped or never logged")
 
     def clear(self) -> None:
@@ -161,47 +180,23 @@ class Trace:
     MAX_EVENTS = 100_000            # held in memory: the first and the last half, and every decisive one
 
     def __init__(self) -> None:
-        self._events: HeadTailLog[TraceEvent] = HeadTailLog(self.MAX_EVENTS // 2, self.MAX_EVENTS // 2, decisive)
-        # Events kept as the raw arguments they are built from, in order, until the log is read
-        # or another event follows: a 1 kHz tick makes two exception events a millisecond.
-        self._deferred: list = []
-        self.build_deferred: Callable[[Any], TraceEvent] = lambda item: item
+        self.events: HeadTailLog[TraceEvent] = HeadTailLog(self.MAX_EVENTS // 2, self.MAX_EVENTS // 2, decisive)
         self.unmodelled: dict[tuple, UnmodelledAccess] = {}
         self.mmio_out: Optional[TextIO] = None
         self.echo: Optional[Callable[[str], None]] = None
         self.exception_observers: list[Callable[[Any], None]] = []    # called with each ExceptionRecord
         self.waveform: Optional[Any] = None        # a tracing.waveform.Waveform: after_access(peripheral, is_write)
 
-    @property
-    def events(self) -> HeadTailLog[TraceEvent]:
-        if self._deferred:
-            self.flush()
-        return self._events
-
-    @events.setter
-    def events(self, log: HeadTailLog[TraceEvent]) -> None:
-        self.flush()
-        self._events = log
-
-    def defer(self, item: Any) -> None:
-        """An event whose object ``build_deferred(item)`` makes later, in its place in the log.
-        Only while nothing echoes the log (``add`` prints at once)."""
-        self._deferred.append(item)
-
-    def flush(self) -> None:
-        """Build the deferred events (the owner calls this before anything they were built
-        from changes, such as the images a PC is described from)."""
-        items, self._deferred = self._deferred, []
-        build, append = self.build_deferred, self._events.append
-        for item in items:
-            append(build(item))
-
     def add(self, event: TraceEvent) -> None:
-        if self._deferred:
-            self.flush()
-        self._events.append(event)
+        self.events.append(event)
         if self.echo:
             self.echo(event.line())
+
+    def defer(self, build: Callable[[Any], TraceEvent], arguments: Any) -> None:
+        """An event ``build(arguments)`` makes when the log is first read there: the caller
+        passes everything it depends on (a 1 kHz tick logs two exception events a
+        millisecond, and few are ever read).  Only while nothing echoes the log."""
+        self.events.append(Deferred(build, arguments))
 
     def add_unmodelled(self, access: UnmodelledAccess) -> bool:
         """Record; return True the first time this (place, direction, pc) is seen."""

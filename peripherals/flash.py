@@ -121,6 +121,14 @@ class KeyLock:
         return True
 
 
+def _operation_text(kind: str, address: int, start: float, end: float, result: str, text: str) -> str:
+    where = f" 0x{address:08X}" if address else ""
+    if kind == "page erase":
+        where = f" page {(address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE} (0x{address:08X})"
+    detail = f": {text}" if text else ""
+    return f"{kind}{where} {start * 1e3:.3f} ms -> {end * 1e3:.3f} ms, {result}{detail}"
+
+
 class FlashController(Peripheral):
     name = "FLASH"
     bus = BusKind.AHB
@@ -598,11 +606,8 @@ class FlashController(Peripheral):
     def _log(self, kind: str, address: int, start: float, end: float, flags: int, text: str = "") -> None:
         result = describe_flags(flags & (POISON | EOP | OPERR))
         self.operations.append((kind, address, start, end, result))
-        where = f" 0x{address:08X}" if address else ""
-        if kind == "page erase":
-            where = f" page {(address - c071.FLASH_BASE) // c071.FLASH_PAGE_SIZE} (0x{address:08X})"
-        detail = f": {text}" if text else ""
-        self.services.event("flash.op", f"{kind}{where} {start * 1e3:.3f} ms -> {end * 1e3:.3f} ms, {result}{detail}")
+        # formatted when the event log is read: a download logs one operation per double word
+        self.services.event("flash.op", lambda: _operation_text(kind, address, start, end, result, text))
 
     def _update_irq(self) -> None:
         sr, cr = self.sr.value, self.cr.value

@@ -21,6 +21,8 @@ LOWEST = 256                 # execution priority of thread mode with nothing ac
 class ExceptionBook:
     def __init__(self) -> None:
         self.on_change: Callable[[], None] = lambda: None   # the run loop re-evaluates at the next boundary
+        # told when the pending bit of that exception is cleared (taken, or cleared by software)
+        self.on_cleared: dict[int, Callable[[], None]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -53,10 +55,16 @@ class ExceptionBook:
         self.on_change()
 
     def unpend(self, number: int) -> None:
+        was = self.pending
         self.pending &= ~(1 << number)
         if number >= c071.IRQ_BASE and self.line_level >> (number - c071.IRQ_BASE) & 1:
             self.pending |= 1 << number          # a held level re-pends at once
+        self._cleared(number, was)
         self.on_change()
+
+    def _cleared(self, number: int, was: int) -> None:
+        if was >> number & 1 and not self.pending >> number & 1 and number in self.on_cleared:
+            self.on_cleared[number]()
 
     def set_line(self, irq: int, level: bool) -> None:
         bit = 1 << irq
@@ -107,8 +115,10 @@ class ExceptionBook:
 
     # -- activation (used by the exception engine) ------------------------------
     def activate(self, number: int) -> None:
+        was = self.pending
         self.pending &= ~(1 << number)
         self.active_stack.append(number)
+        self._cleared(number, was)
 
     def deactivate(self) -> int:
         number = self.active_stack.pop()

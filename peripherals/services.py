@@ -40,7 +40,8 @@ class ChipServices(Protocol):
     def unmodelled(self, peripheral: "Peripheral", offset: int, size: int, is_write: bool,
                    value: Optional[int], reg: Optional["Register"]) -> None: ...
     def trace_gated(self, peripheral: "Peripheral", offset: int, is_write: bool, value: int = 0) -> None: ...
-    def event(self, kind: str, text: str, **data: Any) -> None: ...
+    # ``text`` may be a function of no arguments that formats it: called when it is read
+    def event(self, kind: str, text: str | Callable[[], str], **data: Any) -> None: ...
 
 
 class _NoEvent:
@@ -76,4 +77,4 @@ class NullServices:
     def unmodelled(self, peripheral, offset, size, is_write, value, reg) -> None:
         self.unmodelled_accesses.append((peripheral.name, offset, is_write))
     def trace_gated(self, peripheral, offset, is_write, value=0) -> None: pass
-    def event(self, kind, text, **data) -> None: self.events.append((kind, text))
+    def event(self, kind, text, **data) -> None: self.events.append((kind, text if isinstance(text, str) else text()))

@@ -4,6 +4,12 @@ The counter is not stepped: its value is computed from the cycle counter, and th
 model schedules one event at the next time it reaches zero.  From VAL = 0 the
 first clock edge loads RELOAD; the wrap to zero (COUNTFLAG, exception) then comes
 every RELOAD + 1 ticks.  CLKSOURCE = 1 counts HCLK, 0 counts HCLK/8 (RM0490 §6.2).
+
+A wrap that finds COUNTFLAG already set and the exception already pending (or TICKINT
+clear) changes nothing, and neither do the wraps after it until COUNTFLAG is read or
+the pending bit clears: the model then schedules no event ("dormant") and picks the
+count up again at either (a core that cannot take SysTick - stuck in HardFault, say -
+would otherwise meet an event every period for nothing).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ CALIB_TENMS = 1000   # RM0490 §13.2: calibration value 1000 (1 ms at HCLK/8 = 1
 
 
 class SysTick(Peripheral):
+    DORMANT_WRAPS = True      # False: an event at every wrap (tests compare the two)
     name = "SysTick"
     bus = BusKind.PPB_WORD
     size = 0x10
@@ -22,6 +29,7 @@ class SysTick(Peripheral):
 
     def __init__(self, base: int = 0xE000_E010, services=None, book: ExceptionBook | None = None) -> None:
         self.book = book or ExceptionBook()
+        self.book.on_cleared[c071.SYSTICK] = self._wake
         registers = [
             reg("CTRL", 0x0, 0, rw("ENABLE", 0), rw("TICKINT", 1), rw("CLKSOURCE", 2), ro("COUNTFLAG", 16),
                 on_read=self._ctrl_read, read_has_side_effects=True, on_write=self._ctrl_write),
@@ -38,6 +46,7 @@ class SysTick(Peripheral):
         self._start = 0           # counter value at the anchor
         self._countflag = False
         self._divider = 8
+        self._dormant = False
 
     # -- counting --------------------------------------------------------------
     @property
@@ -76,6 +85,7 @@ class SysTick(Peripheral):
         self._anchor = self.services.now_cycles()
 
     def _schedule(self) -> None:
+        self._dormant = False
         if self._event:
             self._event.cancel()
             self._event = None
@@ -87,15 +97,26 @@ class SysTick(Peripheral):
             self._event = self.services.after_cycles(cycle - self.services.now_cycles(), self._wrap, "SysTick wrap")
 
     def _wrap(self) -> None:
+        tickint = self.reg["CTRL"].value & 2
+        unchanged = self._countflag and (not tickint or self.book.is_pending(c071.SYSTICK))
         self._countflag = True
-        if self.reg["CTRL"].value & 2:
+        if tickint:
             self.book.pend(c071.SYSTICK)
-        self._schedule()
+        if unchanged and self.DORMANT_WRAPS:
+            self._event, self._dormant = None, True
+        else:
+            self._schedule()
+
+    def _wake(self) -> None:
+        """COUNTFLAG was read or the exception's pending bit cleared: wraps matter again."""
+        if self._dormant:
+            self._schedule()
 
     # -- registers ----------------------------------------------------------------
     def _ctrl_read(self, stored: int) -> int:
         value = stored | (self._countflag << 16)
         self._countflag = False           # COUNTFLAG clears when CTRL is read
+        self._wake()
         return value
 
     def peek_countflag(self) -> bool:

@@ -36,7 +36,7 @@ import ctypes
 import struct
 from functools import lru_cache
 
-from unicorn import Uc, UcError, UC_ARCH_ARM, UC_MODE_THUMB
+from unicorn import Uc, UcError, UC_ARCH_ARM, UC_CTL_IO_WRITE, UC_CTL_TB_REMOVE_CACHE, UC_MODE_THUMB
 from unicorn.arm_const import (
     UC_CPU_ARM_CORTEX_M0, UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3,
     UC_ARM_REG_R4, UC_ARM_REG_R5, UC_ARM_REG_R6, UC_ARM_REG_R7, UC_ARM_REG_R8,
@@ -87,6 +87,19 @@ class RegisterBatch:
         err = uclib.uc_reg_write_batch(self._handle, self._ids, self._pointers, self._n)
         if err:
             raise UcError(err)
+
+
+_uc_ctl = uclib.uc_ctl
+# uc_ctl's code for "remove the translations of [begin, end)", encoded as the binding's ctl() does
+_REMOVE_CACHE = (UC_CTL_IO_WRITE << 30) | (2 << 26) | UC_CTL_TB_REMOVE_CACHE
+
+
+def remove_translations(uc: Uc, begin: int, end: int) -> None:
+    """``uc.ctl_remove_cache`` without the binding's layers: every programmed double word
+    drops the translations of the bytes it changed."""
+    status = _uc_ctl(uc._uch, _REMOVE_CACHE, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+    if status:
+        raise UcError(status)
 
 
 def callback_failed(uc: Uc, exc: BaseException) -> None:

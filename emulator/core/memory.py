@@ -12,6 +12,8 @@ import ctypes
 import numpy as np
 from unicorn import Uc
 
+from .cpu import remove_translations
+
 
 class Memory:
     def __init__(self, name: str, base: int, size: int, perms: int, fill: int = 0x00) -> None:
@@ -42,7 +44,7 @@ class Memory:
         self.array[offset:offset + len(data)] = np.frombuffer(bytes(data), dtype=np.uint8)
         if uc is not None:
             for at in self.mapped_at:
-                uc.ctl_remove_cache(at + offset, at + offset + len(data))
+                remove_translations(uc, at + offset, at + offset + len(data))
 
     def load(self, address: int, length: int) -> bytes:
         offset = address - self.base

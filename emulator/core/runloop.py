@@ -41,7 +41,7 @@ from peripherals import c071
 from peripherals.nvic import ExceptionBook
 
 from .clock import Scheduler, SimClock
-from .cpu import Cpu, callback_failed
+from .cpu import Cpu, callback_failed, remove_translations
 from .exceptions import ExceptionEngine, ExceptionRecord, Lockup
 from .polling import PollDetector
 
@@ -269,7 +269,7 @@ class RunLoop:
         status = _uc_hook_add(self.cpu.handle, ctypes.byref(handle), UC_HOOK_CODE, hook, None, address, address)
         if status:
             raise UcError(status)
-        self.cpu.uc.ctl_remove_cache(address, address + 4)     # a hook must exist before its code is translated
+        remove_translations(self.cpu.uc, address, address + 4)     # a hook must exist before its code is translated
         return handle.value
 
     def _update_unmask_hooks(self) -> None:
