@@ -191,7 +191,7 @@ def _dfuse_slice_budget() -> dict:
     m.cpu.end_slice_at_next_boundary = counted_end_slice
     dfu_flow().run(m)
     return {"slices": m.loop.slices, "events": dict(events.most_common()), "ended_early": early[0],
-            "poll_skips": m.loop.polls.skips}
+            "poll_skips": m.loop.polls.skips, "poll_skips_in_slice": m.loop.skips_in_slice}
 
 
 PAIRS = 3
@@ -352,7 +352,8 @@ def print_benchmarks(r: dict) -> None:
     events = ", ".join(f"{n} {name}" for name, n in list(budget["events"].items())[:6])
     print(f"DfuSe session after BOOT0: {dfu['simulated_seconds'] * 1e3:.0f} ms simulated, {dfu['slices']:,} slices at "
           f"{dfu['wall_us_per_slice']:.1f} us wall each; slice ends: {budget['ended_early']:,} early (flash stores, "
-          f"poll loops, interrupts), {sum(budget['events'].values()):,} events ({events})")
+          f"poll loops, interrupts), {sum(budget['events'].values()):,} events ({events}); "
+          f"{budget['poll_skips']:,} poll skips, {budget['poll_skips_in_slice']:,} of them inside their slice")
     e = r["flash_erase_all"]
     print(f"flash erase of all {e['pages']} pages, BSY1 polled from SRAM: {e['simulated_seconds']:.3f} s simulated in "
           f"{e['wall_seconds']:.3f} s wall ({e['simulated_over_wall']:.0f}x real time); "

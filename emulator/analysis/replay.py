@@ -13,6 +13,7 @@ first takes a token and gives it back when it ends.
 """
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import pickle
@@ -115,6 +116,17 @@ def _take_token(read_end: int) -> None:
     os.read(read_end, 1)
 
 
+def _fork() -> int:
+    """os.fork, with everything the parent holds frozen for the child's garbage collector: a
+    child that collects would otherwise walk (and so copy) the whole inherited heap - the
+    machine, its images, snapshots - to find none of it garbage (Python's gc.freeze)."""
+    gc.freeze()
+    pid = os.fork()
+    if pid:
+        gc.unfreeze()                  # the parent's own garbage stays collectable
+    return pid
+
+
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
     """Run each job in a child process forked from here; results in order."""
     global _tokens, _held
@@ -132,7 +144,7 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
                     _held = False                              # the replay runs on the token held so far
                 elif tokens:
                     _take_token(tokens[0])
-                pid = os.fork()
+                pid = _fork()
                 if pid == 0:                                   # the replay
                     _tokens = None                             # its own replays (if any) run on its token
                     try:
@@ -200,7 +212,7 @@ def start_worker(body: Callable[[Connection], None], siblings: Sequence[Worker] 
     child closes its copies of the ``siblings``' connections, so that each of them sees the
     end of its own pipe when the parent goes."""
     parent_end, child_end = Pipe()
-    pid = os.fork()
+    pid = _fork()
     if pid == 0:
         parent_end.close()
         for other in siblings:

@@ -148,6 +148,7 @@ class RunLoop:
         self._sev_sites: list[int] = []
         self._wfe_seen = False                      # a `wfe` exists in scanned code: sev sites are hooked
         self.unmask_armings = 0
+        self.skips_in_slice = 0                     # poll skips taken without ending their slice
         self._resuming_at, self._resumed_after = -1, -1
         self._step_until: Optional[int] = None
         # the last slice ran to its budget, or an exception returned onto `b .`: the core may be spinning
@@ -635,6 +636,7 @@ class RunLoop:
             cpu.end_slice_at_next_boundary()
             return
         iteration = polls.take_skip()
+        self.skips_in_slice += 1
         count = (target - (start + counter)) // iteration
         if count > 0:
             skipped = count * iteration
