@@ -121,6 +121,9 @@ def test_the_pty_stays_open_after_the_run_until_the_tool_has_read_everything():
     try:
         bridge.port.send(b"\x7f")
         m.run(max_seconds=0.05)
+        waited = time.monotonic()             # the kernel moves it to the slave's queue a moment later
+        while bridge.pending() == 0 and time.monotonic() - waited < 2.0:
+            time.sleep(0.005)
         assert bridge.pending() == 1
         reader = threading.Timer(0.3, lambda: got.append(os.read(tool, 16)))
         reader.start()

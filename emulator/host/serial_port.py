@@ -287,10 +287,14 @@ def linger(bridges: list, wall_seconds: float = 5.0, poll_s: float = 0.02) -> No
     (or closed), for at most ``wall_seconds`` - stm32flash reads the Go ACK after the guest
     has already left the bootloader."""
     deadline = time.monotonic() + wall_seconds
+    drained = 0
     while time.monotonic() < deadline:
         for b in bridges:
             b.pump()
-        if not any(b.pending() for b in bridges):
+        # Bytes written to a pty master reach the slave's input queue through the kernel's
+        # flip-buffer work, a moment later: nothing pending is believed on the second look.
+        drained = 0 if any(b.pending() for b in bridges) else drained + 1
+        if drained == 2:
             return
         try:
             time.sleep(poll_s)
