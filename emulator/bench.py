@@ -24,6 +24,7 @@ machine is shared, so single timings wander and ratios within one run are what c
 """
 from __future__ import annotations
 
+import gc
 import resource
 import statistics
 import struct
@@ -239,8 +240,16 @@ TARGETS = [
 BOOT0_OPTR = 0x3EEF_FEAA            # factory OPTR with nBOOT_SEL = 0: the BOOT0 pin selects
 
 
+def _collected(measure):
+    """``measure()`` after a full garbage collection: the heap earlier measurements left would
+    otherwise make Python's collector pass over all of it during this one (tens of ms at
+    random places), which says nothing about the emulator."""
+    gc.collect()
+    return measure()
+
+
 def _median_run(measure, key: str, repeat: int) -> dict:
-    runs = [measure() for _ in range(repeat)]
+    runs = [_collected(measure) for _ in range(repeat)]
     runs.sort(key=lambda r: r[key])
     median = dict(runs[(len(runs) - 1) // 2])
     median[key] = statistics.median(r[key] for r in runs)
