@@ -228,3 +228,18 @@ def test_a_corrupted_cache_entry_is_rebuilt(tmp_path):
     lib, why = native.load_fastbus(directory=cache)
     assert lib is not None and why == "native"
     assert entry.read_bytes()[:4] == b"\x7fELF"
+
+
+def test_an_unreadable_vector_faults_into_lockup_identically_with_the_native_frames(monkeypatch):
+    """VTOR in a reserved region: the vector fetch fails (the frame is stacked, PC is not
+    written), HardFault's fetch fails too - a lockup, on every path."""
+    def scenario(fast):
+        m = machine(fast, "hello")
+        m.run(max_seconds=1e-4)
+        m.bus_write(0xE000_ED08, 0x6000_0000)              # SCB.VTOR: nothing is mapped there
+        m.bus_write(0xE000_ED04, 1 << 26)                  # ICSR.PENDSTSET
+        return m, full_fingerprint(m, m.run(max_seconds=1e-3))
+    reference, python, fast, _ = three_ways(scenario, monkeypatch)
+    assert fast == python == reference
+    assert fast["end"][0] is EndReason.LOCKUP
+    assert any("vector fetch from 0x6000003C failed" in text for _, _, text, _ in fast["events"])

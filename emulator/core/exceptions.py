@@ -149,10 +149,7 @@ class ExceptionEngine:
             vector = cpu.read32(vector_address)
         except UcError:
             cpu.write_registers(ids, values)
-            self.record("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
-                        table, vector_address, source)
-            self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
-                       return_address)
+            self._vector_unreadable(number, table, vector_address, source, return_address)
             return
         values += (vector | 1, (xpsr & ~0x3F) | number | EPSR_T)
         cpu.write_registers(_ENTRY_WITH_VECTOR[ids], values)
@@ -173,12 +170,16 @@ class ExceptionEngine:
         self.book.activate(number)
         self.event_register = True
         if status == native_frames.UNREADABLE:
-            self.record("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
-                        table, vector_address, source)
-            self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
-                       stacked_pc)
+            self._vector_unreadable(number, table, vector_address, source, stacked_pc)
             return
         self._entered(number, vector, table, vector_address, source, stacked_pc)
+
+    def _vector_unreadable(self, number: int, table: int, vector_address: int, source: str,
+                           return_address: int) -> None:
+        self.record("entry", number, self.now(), 0, f"vector fetch from 0x{vector_address:08X} failed",
+                    table, vector_address, source)
+        self.fault(f"the {c071.exception_name(number)} vector at 0x{vector_address:08X} is not readable",
+                   return_address)
 
     def _entry_sp(self) -> int:
         xpsr, msp, psp, control, ipsr = self.cpu.read_registers(_ENTRY_READ)
