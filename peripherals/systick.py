@@ -21,7 +21,7 @@ CALIB_TENMS = 1000   # RM0490 §13.2: calibration value 1000 (1 ms at HCLK/8 = 1
 
 
 class SysTick(Peripheral):
-    DORMANT_WRAPS = True      # False: an event at every wrap (tests compare the two)
+    SHORTCUTS = True          # False: an event at every wrap, each placed from the count (tests compare)
     name = "SysTick"
     bus = BusKind.PPB_WORD
     size = 0x10
@@ -47,6 +47,7 @@ class SysTick(Peripheral):
         self._countflag = False
         self._divider = 8
         self._dormant = False
+        self._scheduled_reload = 0     # LOAD when the pending wrap was scheduled
 
     # -- counting --------------------------------------------------------------
     @property
@@ -92,6 +93,7 @@ class SysTick(Peripheral):
         if not self.enabled:
             return
         tick = self._next_wrap_tick()
+        self._scheduled_reload = self.reg["LOAD"].value & 0xFFFFFF
         if tick is not None:
             cycle = self._anchor + tick * self._divider
             self._event = self.services.after_cycles(cycle - self.services.now_cycles(), self._wrap, "SysTick wrap")
@@ -102,8 +104,17 @@ class SysTick(Peripheral):
         self._countflag = True
         if tickint:
             self.book.pend(c071.SYSTICK)
-        if unchanged and self.DORMANT_WRAPS:
+        if unchanged and self.SHORTCUTS:
             self._event, self._dormant = None, True
+            return
+        # The next wrap is one period after this one's cycle, as _schedule would compute it
+        # from the count - unless LOAD changed since, or this wrap came a period or more late.
+        reload, event = self.reg["LOAD"].value & 0xFFFFFF, self._event
+        now = self.services.now_cycles()
+        if self.SHORTCUTS and event is not None and reload and reload == self._scheduled_reload \
+                and 0 <= now - event.cycle < (reload + 1) * self._divider:
+            self._event = self.services.after_cycles(event.cycle + (reload + 1) * self._divider - now, self._wrap,
+                                                     "SysTick wrap")
         else:
             self._schedule()
 
