@@ -44,7 +44,7 @@ from peripherals.usart import Usart
 from peripherals.wwdg import WindowWatchdog
 
 from .core.clock import PS_PER_S, Scheduler, SimClock, delay_ps, seconds_in
-from .core.cpu import Cpu, EPSR_T, callback_failed
+from .core.cpu import Cpu, EPSR_T, callback_failed, remove_translations
 from .core.exceptions import ExceptionRecord
 from .core.memory import Memory
 from .core.native import load_fastbus
@@ -446,7 +446,7 @@ class Machine:
         uc = self.cpu.uc
         for at in [c071.FLASH_BASE] + ([0] if self._alias is self.flash else []):
             uc.mem_unmap(at, size)
-            uc.ctl_remove_cache(at, at + size)
+            remove_translations(uc, at, at + size)
         self._secure_hidden = size
         self.loop.end_slice()
 
@@ -534,7 +534,7 @@ class Machine:
                 self.flash.map(uc, at)
             elif how == "stall":
                 uc.mmio_map(at, self.flash.size, self._stalled_flash_read, at, self._stalled_flash_write, at)
-            uc.ctl_remove_cache(at, at + self.flash.size)
+            remove_translations(uc, at, at + self.flash.size)
         self._flash_mapping = how
 
     def _stalled_flash_read(self, uc, offset: int, size: int, base: int) -> int:
@@ -702,7 +702,7 @@ class Machine:
             uc.mem_unmap(0, self.flash.size)
         if not (target is self.flash and self._flash_mapping == "none"):
             target.map(uc, 0)
-        uc.ctl_remove_cache(0, c071.ALIAS_WINDOW)
+        remove_translations(uc, 0, c071.ALIAS_WINDOW)
         self._alias = target
         code = target.array.tobytes()
         self.loop.watch_code(0, code)
@@ -757,11 +757,11 @@ class Machine:
     # -- observation ------------------------------------------------------------------------
     def event(self, kind: str, text: str | Callable[[], str], pc: Optional[int] = None) -> None:
         """A named event now; ``text`` may be a function that formats it when it is read."""
-        cycle = self.loop.instruction_cycle()
+        arguments = (self.loop.instruction_cycle(), self.clock.epoch, kind, text, pc, len(self.images), self._alias)
         if self.trace.echo:
-            self.trace.add(self._trace_event((cycle, self.clock.epoch, kind, text, pc, len(self.images), self._alias)))
+            self.trace.add(self._trace_event(arguments))
         else:
-            self.trace.defer(self._trace_event, (cycle, self.clock.epoch, kind, text, pc, len(self.images), self._alias))
+            self.trace.defer(self._trace_event, arguments)
 
     def _trace_event(self, arguments: tuple) -> TraceEvent:
         cycle, epoch, kind, text, pc, images, alias = arguments

@@ -13,6 +13,7 @@ from typing import Callable, Optional, Protocol
 
 from peripherals import c071
 
+from ..core.cpu import remove_translations
 # The host stacks are imported with this module, not when a flow runs: each forked replay
 # would otherwise import them again.
 from ..host.an3155 import An3155Client
@@ -171,7 +172,7 @@ class StartWatch:
         self.reached_at: Optional[float] = None
         uc = m.cpu.uc
         self._hook = uc.hook_add(UC_HOOK_CODE, self._reached, None, address, address)
-        uc.ctl_remove_cache(address, address + 2)
+        remove_translations(uc, address, address + 2)
 
     def _reached(self, uc, address, size, user_data) -> None:
         if self.reached_at is None:

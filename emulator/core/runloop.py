@@ -320,7 +320,7 @@ class RunLoop:
             return
         uc = self.cpu.uc
         self._stop_hooks[address] = (uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, address, address), address)
-        uc.ctl_remove_cache(address, address + 2)
+        remove_translations(uc, address, address + 2)
 
     def stop_on_entry(self, lo: int, hi: int) -> None:
         """Stop before the first instruction executed in [lo, hi] - by a branch, a return or an
@@ -328,19 +328,19 @@ class RunLoop:
         so code elsewhere runs at full speed."""
         uc = self.cpu.uc
         self._stop_hooks[lo] = (uc.hook_add(UC_HOOK_CODE, self._on_stop_hook, None, lo, hi), hi)
-        uc.ctl_remove_cache(lo, hi + 1)
+        remove_translations(uc, lo, hi + 1)
 
     def clear_stops(self) -> None:
         for address, (h, _) in self._stop_hooks.items():
             self.cpu.uc.hook_del(h)
-            self.cpu.uc.ctl_remove_cache(address, address + 2)
+            remove_translations(self.cpu.uc, address, address + 2)
         self._stop_hooks.clear()
 
     def remove_stop(self, address: int) -> None:
         hook = self._stop_hooks.pop(address, None)
         if hook is not None:
             self.cpu.uc.hook_del(hook[0])
-            self.cpu.uc.ctl_remove_cache(address, address + 2)
+            remove_translations(self.cpu.uc, address, address + 2)
 
     def watch(self, address: int, length: int, kind: str) -> None:
         """Halt after the instruction that reads/writes [address, address+length) completes, as

@@ -46,18 +46,8 @@ typedef struct {
 
 enum { FX_OK = 0, FX_STACK_NOT_RAM = 1, FX_UNREADABLE = 2, FX_FAILED = 3 };
 
-static int read_batch(fx_core *c, const int *which, uint32_t *out, int n)
-{
-    int ids[8];
-    void *ptrs[8];
-    for (int i = 0; i < n; i++) {
-        ids[i] = c->ids[which[i]];
-        ptrs[i] = &out[i];
-    }
-    return c->reg_read_batch(c->uc, ids, ptrs, n);
-}
-
-static int write_batch(fx_core *c, const int *which, uint32_t *values, int n)
+/* one of Unicorn's batch calls on the registers ``which`` names (indices into fx_core.ids) */
+static int batch(fx_core *c, fx_reg_batch call, const int *which, uint32_t *values, int n)
 {
     int ids[16];
     void *ptrs[16];
@@ -65,7 +55,7 @@ static int write_batch(fx_core *c, const int *which, uint32_t *values, int n)
         ids[i] = c->ids[which[i]];
         ptrs[i] = &values[i];
     }
-    return c->reg_write_batch(c->uc, ids, ptrs, n);
+    return call(c->uc, ids, ptrs, n);
 }
 
 static int frame_in_ram(fx_core *c, uint32_t sp, int sram_aliased)
@@ -90,7 +80,7 @@ int fx_enter(fx_core *c, uint32_t number, uint32_t return_address, int use_pc, u
     static const int write_msp[6] = {ID_MSP, ID_IPSR, ID_APSR, ID_LR, ID_PC, ID_XPSR};
     static const int write_psp[7] = {ID_PSP, ID_CONTROL, ID_IPSR, ID_APSR, ID_LR, ID_PC, ID_XPSR};
     uint32_t m[5];
-    if (read_batch(c, mode, m, 5))
+    if (batch(c, c->reg_read_batch, mode, m, 5))
         return FX_FAILED;
     uint32_t xpsr = m[0], msp = m[1], psp = m[2], control = m[3], ipsr = m[4];
     uint32_t *r = c->regs;
@@ -119,7 +109,7 @@ int fx_enter(fx_core *c, uint32_t number, uint32_t return_address, int use_pc, u
     int without_vector = n;
     v[n++] = vector | 1;
     v[n++] = (xpsr & ~0x3Fu) | number | EPSR_T;
-    if (write_batch(c, on_psp ? write_psp : write_msp, v, unreadable ? without_vector : n))
+    if (batch(c, c->reg_write_batch, on_psp ? write_psp : write_msp, v, unreadable ? without_vector : n))
         return FX_FAILED;
     out[0] = vector;
     out[1] = return_address;
@@ -141,7 +131,7 @@ int fx_return(fx_core *c, uint32_t exc_return, uint32_t target_ipsr, uint32_t *o
     static const int thread_psp[15] = {ID_PSP, ID_IPSR, ID_APSR, ID_CONTROL, ID_R0, ID_R1, ID_R2, ID_R3, ID_R12,
                                        ID_LR, ID_PC, ID_XPSR, ID_IPSR, ID_APSR, ID_PC};
     uint32_t m[4];
-    if (read_batch(c, mode, m, 4))
+    if (batch(c, c->reg_read_batch, mode, m, 4))
         return FX_FAILED;
     uint32_t msp = m[0], psp = m[1], control = m[2], flags = m[3];
     int to_thread = exc_return != EXC_RETURN_HANDLER;
@@ -166,7 +156,7 @@ int fx_return(fx_core *c, uint32_t exc_return, uint32_t target_ipsr, uint32_t *o
     v[n++] = target_ipsr;
     v[n++] = xpsr & APSR_FLAGS;
     v[n++] = (pc & ~1u) | 1;
-    if (write_batch(c, !to_thread ? handler : use_psp ? thread_psp : thread_msp, v, n))
+    if (batch(c, c->reg_write_batch, !to_thread ? handler : use_psp ? thread_psp : thread_msp, v, n))
         return FX_FAILED;
     out[0] = pc;
     return FX_OK;
