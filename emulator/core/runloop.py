@@ -74,6 +74,10 @@ class EndReason(enum.Enum):
     HALTED = "halted"            # a debugger asked (Ctrl-C in gdb), a watchpoint hit, or a BKPT under a debugger
 
 
+# Ends after which a caller may run on; every other end is final for the guest.
+PAUSES = frozenset({EndReason.TIME_LIMIT, EndReason.STOP_AT, EndReason.STEP, EndReason.HALTED})
+
+
 @dataclass
 class RunEnd:
     reason: EndReason
@@ -476,6 +480,10 @@ class RunLoop:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+        if interrupted and self.end.reason in PAUSES:
+            # Ctrl-C came in the slice that also reached a pause: a caller that goes on after
+            # a pause (a served run, a debugger) would otherwise never hear of it.
+            self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
         return self.end
 
     def _deadline_cycle(self, deadline_ps: Optional[int]) -> Optional[int]:
