@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_WRITE_PROT, UcError
+from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UcError
 from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
 from peripherals import c071
@@ -31,7 +31,7 @@ from peripherals.iwdg import IndependentWatchdog
 from peripherals.nvic import ExceptionBook, Nvic
 from peripherals.pwr import PowerControl
 from peripherals.rcc import ResetClockControl
-from peripherals.regs import Peripheral, Register
+from peripherals.regs import Peripheral
 from peripherals.rtc import RealTimeClock
 from peripherals.scb import SystemControlBlock
 from peripherals.spi import make_spi
@@ -51,11 +51,13 @@ from .core.native import load_fastbus
 from .core.native.bus import NativeBus
 from .core.native.frames import NativeFrames
 from .core.runloop import EndReason, RunEnd, RunLoop
+from .flash_view import FlashArray, FlashView
 from .image import Image
 from .power import LowPowerModes
 from .semihosting import Semihosting
+from .services import MachineServices
 from .system_bus import SystemBusPort
-from .trace import ExceptionEvent, Trace, TraceEvent, UnmodelledAccess
+from .trace import ExceptionEvent, Trace, TraceEvent
 
 BOOT0_PIN = 14      # PA14 (RM0490 §3.1)
 
@@ -131,17 +133,13 @@ class Machine:
         self.images: list[Image] = []
         self.boot_mode = BootMode.MAIN_FLASH
         self._alias: Optional[Memory] = None
-        self._flash_mapping = "memory"          # "memory" | "stall" | "none" (RDP-restricted)
-        self._flash_mapping_wanted: Optional[str] = None
-        self._undo_writes: list[tuple[Memory, int, bytes]] = []
-        self._secure_hidden = 0                 # bytes of flash hidden by SEC_PROT until reset
         self._mmio_callbacks: list[tuple] = []
         self._described: dict[tuple, Optional[str]] = {}
         self._behind: dict[tuple, str] = {}
         self.loop = RunLoop(self.cpu, self.clock, self.scheduler, self.book, vtor=lambda: self.scb.vtor,
                             on_exception=self._on_exception)
         self.loop.fast_paths = self.config.fast_paths
-        services = _MachineServices(self)
+        services = MachineServices(self)
         self.services = services
 
         # -- memories (RM0490 Table 4) ----------------------------------------------
@@ -154,6 +152,7 @@ class Machine:
         self.memories = [self.flash, self.sysmem, self.otp, self.engineering, self.option_area, self.sram]
         self._write_engineering_bytes()
         write_factory_option_bytes(self.option_area.buffer, self.config.option_bytes)
+        self.flash_view = FlashView(self)
 
         # -- core peripherals (ARMv6-M B3) ---------------------------------------------
         self.nvic = Nvic(services=services, book=self.book)
@@ -163,9 +162,9 @@ class Machine:
         # -- STM32C071 peripherals (RM0490 Table 7) ------------------------------------
         self.rcc = ResetClockControl(c071.RCC, services, hse_hz=self.config.hse_hz)
         self.flash_controller = FlashController(
-            c071.FLASH_REGS, services, option_area=self.option_area.buffer, array=_FlashArray(self),
-            rdp_restricted=self._rdp_restricted, busy_changed=self._flash_busy_changed,
-            secure_area_locked=self._hide_secure_area)
+            c071.FLASH_REGS, services, option_area=self.option_area.buffer,
+            array=FlashArray(self.flash, self.otp, self.cpu), rdp_restricted=self._rdp_restricted,
+            busy_changed=self.flash_view.busy_changed, secure_area_locked=self.flash_view.hide_secure_area)
         self.syscfg = SystemConfig(c071.SYSCFG, services, boot_mem_mode=lambda: self.boot_mode.value,
                                    remap=self._remap, irq_line_status=self._irq_line_status)
         self.pwr = PowerControl(c071.PWR, services)
@@ -235,7 +234,7 @@ class Machine:
         # -- the run loop's view of the chip ------------------------------------------------
         self.loop.semihosting = Semihosting(self.cpu, self._guest_output, lambda t: self.event("semihosting", t))
         self.loop.perform_reset = self.reset
-        self.loop.housekeeping = self._between_slices
+        self.loop.housekeeping = self.flash_view.between_slices
         self.loop.clock_source = self.rcc.hclk_hz
         self.loop.sleep_on_exit = lambda: bool(self.scb.reg["SCR"].value & 2)
         self.loop.deep_sleep = self.power.deep_sleep         # Stop / Standby / Shutdown (emulator/power.py)
@@ -324,27 +323,7 @@ class Machine:
         for p in [*self.peripherals, *self.unmodelled_blocks]:
             if p.base < c071.PPB_SCS:
                 self._mmio(p)
-        self._protection_hook(UC_HOOK_MEM_WRITE_PROT, self._on_write_to_read_only)
-        self._protection_hook(UC_HOOK_MEM_READ_PROT, self._on_read_of_execute_only)
-
-    def _protection_hook(self, hook_type: int, callback) -> None:
-        """A raw uc_hook_add with one ctypes callback: every store into flash (each programmed
-        word) calls it, and the binding's wrapper layers cost more than the callback."""
-        uc = self.cpu.uc
-
-        def on_access(handle, access, address, size, value, user_data):
-            try:
-                return callback(uc, access, address, size, value, None)
-            except BaseException as exc:
-                callback_failed(uc, exc)
-                return False
-        hook = _MEM_PROT(on_access)
-        handle = ctypes.c_size_t()
-        status = uclib.uc_hook_add(self.cpu.handle, ctypes.byref(handle), hook_type, hook, None,
-                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if status:
-            raise UcError(status)
-        self._mmio_callbacks.append((hook,))        # ctypes callbacks must outlive the hook
+        self.flash_view.install_hooks()
 
     def _usart1_kernel_hz(self) -> int:
         """RCC_CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (HSI48 / HSIKERDIV), 11 LSE (RM0490 §6.4.20)."""
@@ -406,146 +385,21 @@ class Machine:
         for address, value in calibration_values().items():      # VREFINT_CAL, TS_CAL1 (peripherals/adc.py)
             e.store(None, address, value.to_bytes(2, "little"))
 
-    def _on_write_to_read_only(self, uc, access, address, size, value, user_data) -> bool:
-        # Unicorn stores into a pointer-mapped read-only region once this hook returns
-        # True, so the original bytes are put back at the next instruction boundary -
-        # except the store that starts a double-word program: the array will hold exactly
-        # those bytes, and a read of them meanwhile would stall until it does (RM0490
-        # §4.3.4), so they stay and the slice goes on (it ends if the core must stall:
-        # _flash_busy_changed).
-        native = self._native_address(address)
-        if self.flash.contains(native) or self.otp.contains(native):
-            if self.flash_controller.memory_write(native, size, value):
-                return True
-        else:
-            memory = next((m for m in self.memories if m.contains(native)), None)
-            name = memory.name if memory else f"0x{address:08X}"
-            self.services.report_unmodelled(f"write to read-only {name} at 0x{address:08X}", True, value)
-        memory = next((m for m in self.memories if m.contains(native, size)), None)
-        if memory is not None:      # the hook runs before the store lands: these are the bytes to put back
-            self._undo_writes.append((memory, native, memory.load(native, size)))
-            self.loop.end_slice()
-        return True            # the store never reaches the array directly; execution continues
+    # -- the 0x0 alias ---------------------------------------------------------------------
+    @property
+    def alias(self) -> Optional[Memory]:
+        """The memory that 0x0000_0000 shows (MEM_MODE, RM0490 §9.1.1)."""
+        return self._alias
 
-    def _on_read_of_execute_only(self, uc, access, address, size, value, user_data) -> bool:
-        # PCROP pages are mapped execute-only.  A data read of a protected subpage reads 0
-        # (the bytes are zeroed for this one instruction and put back at the boundary);
-        # a read of the unprotected half of such a 1 KiB page reads normally.
-        native = self._native_address(address)
-        if self.flash_controller.in_pcrop(native):
-            self._undo_writes.append((self.flash, native, self.flash.load(native, size)))
-            self.flash.array[native - self.flash.base:native - self.flash.base + size] = 0
-            self.flash_controller.pcrop_read(native)
-            self.loop.end_slice()
-        return True
-
-    def _hide_secure_area(self, size: int) -> None:
-        """SEC_PROT: unmap the securable area so that every access is a bus error until reset."""
-        if self._flash_mapping != "memory":
-            return
-        uc = self.cpu.uc
-        for at in [c071.FLASH_BASE] + ([0] if self._alias is self.flash else []):
-            uc.mem_unmap(at, size)
-            remove_translations(uc, at, at + size)
-        self._secure_hidden = size
-        self.loop.end_slice()
-
-    def _show_secure_area(self) -> None:
-        size, self._secure_hidden = self._secure_hidden, 0
-        if not size:
-            return
-        uc = self.cpu.uc
-        for at in [c071.FLASH_BASE] + ([0] if self._alias is self.flash else []):
-            uc.mem_map_ptr(at, size, self.flash.perms, ctypes.addressof(self.flash.buffer))
-
-    def _apply_pcrop(self) -> None:
-        """Map the 1 KiB pages that hold PCROP subpages execute-only (native address and alias)."""
-        uc = self.cpu.uc
-        if self._flash_mapping != "memory":
-            return
-        places = [c071.FLASH_BASE] + ([0] if self._alias is self.flash else [])
-        for at in places:
-            uc.mem_protect(at, self.flash.size, self.flash.perms)
-            for lo, hi in self.flash_controller.pcrop_ranges():
-                first, last = lo & ~0x3FF, (hi + 0x3FF) & ~0x3FF
-                uc.mem_protect(at + first - c071.FLASH_BASE, last - first, UC_PROT_EXEC)
-
-    def _native_address(self, address: int) -> int:
+    def native_address(self, address: int) -> int:
+        """An address in the 0x0 alias as the address of the memory behind it."""
         if address < c071.ALIAS_WINDOW and self._alias is not None:
             return self._alias.base + address
         return address
 
-    # -- flash stalls and protection --------------------------------------------------------
     def _rdp_restricted(self) -> bool:
         """RDP level 1 and a boot from system memory or SRAM: main flash is inaccessible (RM0490 §4.5.1)."""
         return self.flash_controller.rdp_level() == 1 and self.boot_mode is not BootMode.MAIN_FLASH
-
-    STALL_MAPPING_MIN_S = 1e-3
-
-    def _flash_busy_changed(self, busy: bool) -> None:
-        # The mapping cannot change under the instruction that started the operation (its
-        # code may be in flash): the swap happens between slices.  A double-word program
-        # (85 us) keeps plain memory: swapping costs more than the operation, and a data
-        # read during it could only differ for the double word being programmed, which
-        # reads erased until the operation ends.  Fetches stall either way (_between_slices).
-        if busy and self.flash_controller.operation_seconds() < self.STALL_MAPPING_MIN_S:
-            if not self.loop.in_slice or self._in_flash(self.cpu.pc()):
-                self.loop.end_slice()        # the next fetch stalls: _between_slices charges it
-            return
-        self._flash_mapping_wanted = "stall" if busy else "memory"
-        self.loop.end_slice()
-
-    def _between_slices(self) -> None:
-        while self._undo_writes:
-            # No translation-cache flush: the slice ended right after the store, so no code
-            # was translated from the stored bytes, and what was translated before them is
-            # what is put back.
-            memory, address, original = self._undo_writes.pop()
-            memory.store(None, address, original)
-        if self.flash_controller.stall_debt_s:
-            self.clock.cycles += int(self.flash_controller.take_stall_debt() * self.clock.hz + 0.999999)
-        if self.flash_controller.busy and (self._in_flash(pc := self.cpu.pc()) or self._vector_fetch_from_flash()):
-            start = self.clock.cycles
-            self.flash_controller.finish_for_stall(f"instruction or vector fetch at 0x{pc:08X}")
-            self.clock.cycles = max(self.clock.cycles, start) + int(
-                self.flash_controller.take_stall_debt() * self.clock.hz + 0.999999)
-        wanted = self._flash_mapping_wanted
-        if wanted and wanted != self._flash_mapping:
-            self._map_flash(wanted)
-
-    def _in_flash(self, address: int) -> bool:
-        return self.flash.contains(self._native_address(address))
-
-    def _vector_fetch_from_flash(self) -> bool:
-        return self._in_flash(self.scb.vtor) and self.book.next_to_take(self.cpu.primask()) is not None
-
-    def _map_flash(self, how: str) -> None:
-        """Swap main flash between plain memory and a stalling view (reads wait for the operation)."""
-        uc = self.cpu.uc
-        places = [c071.FLASH_BASE] + ([0] if self._alias is self.flash else [])
-        if how == self._flash_mapping:
-            return
-        for at in places:
-            if self._flash_mapping == "memory":
-                self.flash.unmap(uc, at)
-            elif self._flash_mapping == "stall":
-                uc.mem_unmap(at, self.flash.size)
-            if how == "memory":
-                self.flash.map(uc, at)
-            elif how == "stall":
-                uc.mmio_map(at, self.flash.size, self._stalled_flash_read, at, self._stalled_flash_write, at)
-            remove_translations(uc, at, at + self.flash.size)
-        self._flash_mapping = how
-
-    def _stalled_flash_read(self, uc, offset: int, size: int, base: int) -> int:
-        self.flash_controller.finish_for_stall(f"read of 0x{base + offset:08X}")
-        self._flash_mapping_wanted = "memory" if not self.flash_controller.busy else "stall"
-        self.loop.end_slice()
-        data = self.flash.load(c071.FLASH_BASE + offset, size)
-        return int.from_bytes(data, "little")
-
-    def _stalled_flash_write(self, uc, offset: int, size: int, value: int, base: int) -> None:
-        self.flash_controller.memory_write(c071.FLASH_BASE + offset, size, value)
 
     # -- images ---------------------------------------------------------------------------
     def load(self, image: Image) -> None:
@@ -626,7 +480,7 @@ class Machine:
         return behind
 
     def _memory_behind(self, address: int) -> str:
-        memory, native = self._memory_at(address)
+        memory, native = self.memory_at(address)
         if memory is None:
             return "no memory"
         return f"{memory.name} via the 0x0 alias" if native != address else memory.name
@@ -643,15 +497,9 @@ class Machine:
             self.flash_controller.reset()
         self.boot_mode = select_boot(self.flash_controller.optr, self.flash_controller.secr,
                                      self.flash_controller.empty, self.gpio["GPIOA"].pin_level(BOOT0_PIN))
-        self._flash_mapping_wanted = None
-        self._show_secure_area()
-        self._map_flash("memory")
-        self._map_alias(self.boot_mode.value)
-        self._apply_pcrop()
-        if self._rdp_restricted():
-            self._map_flash("none")
-            self.event("flash.rdp", "RDP level 1 with a boot from "
-                       f"{self.boot_mode.name.lower().replace('_', ' ')}: main flash is not accessible")
+        self.flash_view.before_reset()
+        self.map_alias(self.boot_mode.value)
+        self.flash_view.after_reset(self._rdp_restricted())
         for p in self.peripherals:
             if p is not self.flash_controller:
                 p.power_on_reset() if cause == "power" else p.reset()
@@ -690,7 +538,7 @@ class Machine:
         """RM0490 §9.1.1: MEM_MODE x0 main flash, 01 system memory, 11 SRAM."""
         return {0: self.flash, 2: self.flash, 1: self.sysmem, 3: self.sram}[mem_mode & 3]
 
-    def _map_alias(self, mem_mode: int) -> None:
+    def map_alias(self, mem_mode: int) -> None:
         """Point 0x0000_0000 at the memory MEM_MODE selects."""
         target = self._alias_target(mem_mode)
         if target is self._alias:
@@ -698,9 +546,9 @@ class Machine:
         uc = self.cpu.uc
         if self._alias is not None and 0 in self._alias.mapped_at:
             self._alias.unmap(uc, 0)
-        elif self._alias is self.flash and self._flash_mapping == "stall":
+        elif self._alias is self.flash and self.flash_view.mapping == "stall":
             uc.mem_unmap(0, self.flash.size)
-        if not (target is self.flash and self._flash_mapping == "none"):
+        if not (target is self.flash and self.flash_view.mapping == "none"):
             target.map(uc, 0)
         remove_translations(uc, 0, c071.ALIAS_WINDOW)
         self._alias = target
@@ -714,7 +562,7 @@ class Machine:
         if self._alias_target(mem_mode) is self._alias:
             return
         self.event("syscfg.remap", f"MEM_MODE={mem_mode:02b}: 0x00000000 now shows {self._alias_target(mem_mode).name}")
-        self._map_alias(mem_mode)
+        self.map_alias(mem_mode)
         self.loop.end_slice()
 
     def _irq_line_status(self, line: int) -> int:
@@ -840,7 +688,7 @@ class Machine:
         effects happen as they would on silicon.  Raises ValueError where nothing answers."""
         out = bytearray()
         while length > 0:
-            memory, native = self._memory_at(address)
+            memory, native = self.memory_at(address)
             if memory is not None:
                 n = min(length, memory.base + memory.size - native)
                 out += memory.load(native, n)
@@ -860,7 +708,7 @@ class Machine:
         (read-modify-write for partial words); flash, system memory and OTP are read-only on
         the bus, as on silicon (a debugger programs flash through the FLASH controller)."""
         while data:
-            memory, native = self._memory_at(address)
+            memory, native = self.memory_at(address)
             if memory is not None:
                 if memory is not self.sram:
                     raise ValueError(f"0x{address:08X} is {memory.name}: read-only on the bus")
@@ -888,9 +736,9 @@ class Machine:
         self.flash.store(self.cpu.uc, address, data)
         self._watch_code()
 
-    def _memory_at(self, address: int) -> tuple[Optional[Memory], int]:
+    def memory_at(self, address: int) -> tuple[Optional[Memory], int]:
         """The memory behind a bus address, and the address inside it (the 0x0 alias resolved)."""
-        native = self._native_address(address)
+        native = self.native_address(address)
         for memory in self.memories:
             if memory.contains(native) and (address == native or memory is self._alias):
                 return memory, native
@@ -901,145 +749,3 @@ class Machine:
 # Python) rather than a uc_engine object built for every access.
 _MMIO_READ = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_void_p)
 _MMIO_WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64, ctypes.c_void_p)
-_MEM_PROT = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
-                             ctypes.c_void_p)
-
-
-class _FlashArray:
-    """Main flash and OTP as the FLASH controller reads and changes them."""
-
-    def __init__(self, machine: Machine) -> None:
-        self.m = machine
-
-    def _memory(self, address: int) -> Memory:
-        return self.m.flash if self.m.flash.contains(address) else self.m.otp
-
-    def read(self, address: int, length: int) -> bytes:
-        return self._memory(address).load(address, length)
-
-    def write(self, address: int, data: bytes) -> None:
-        self._memory(address).store(self.m.cpu.uc, address, data)   # also drops stale translations
-
-
-class _MachineServices:
-    """ChipServices for the models of one machine."""
-
-    def __init__(self, machine: Machine) -> None:
-        self.m = machine
-        self._loop = machine.loop               # the per-access paths below avoid attribute chains
-        self._polls = machine.loop.polls
-        self._pc = machine.cpu.pc_cell          # ctypes view of the PC in the register file
-        self._counter = machine.cpu.counter_cell
-        self._trace = machine.trace
-
-    def now_cycles(self) -> int:
-        return self.m.loop.instruction_cycle()
-
-    def now_seconds(self) -> float:
-        return self.m.clock.seconds(self.now_cycles())
-
-    def hclk_hz(self) -> int:
-        return self.m.clock.hz
-
-    def after_cycles(self, cycles: int, action: Callable[[], None], name: str):
-        ev = self.m.scheduler.at_cycle(self.now_cycles() + max(int(cycles), 1), action, name)
-        self.m.loop.event_scheduled(ev.cycle)
-        return ev
-
-    def after_seconds(self, seconds: float, action: Callable[[], None], name: str):
-        m = self.m
-        ev = m.scheduler.at_time_ps(m.clock.time_ps(self.now_cycles()) + delay_ps(seconds), action, name)
-        m.loop.event_scheduled(ev.cycle)
-        return ev
-
-    def clock_tree_changed(self) -> None:
-        self.m.loop.clock_dirty = True
-        self.request_slice_end()
-
-    def set_irq_line(self, irq: int, level: bool) -> None:
-        self.m.book.set_line(irq, level)
-
-    def pend_exception(self, number: int) -> None:
-        self.m.book.pend(number)
-
-    def request_slice_end(self) -> None:
-        self.m.loop.end_slice()
-
-    def request_reset(self, cause: str) -> None:
-        self.m.loop.reset_request = cause
-        self.m.loop.end_slice()
-
-    def bus_error(self, reason: str) -> None:
-        self.m.loop.bus_error(reason)
-
-    def provenance(self):
-        loop = self._loop
-        if not loop.in_slice:
-            return None
-        executed = self._counter.value          # loop.instruction_cycle(), inlined: one load each
-        return (self._pc.value, loop._slice_start + (executed - 1 if executed else 0))
-
-    def hardware_provenance(self):
-        """Who a model's own change of a field is attributed to: the instruction whose
-        access the model reacted to (a key write clearing LOCK, a stray store setting
-        PGSERR), as ``provenance``; otherwise ("hardware", cycle, the scheduled event
-        running) - a ready flag, a SETUP bit.  Runs only when a field changes."""
-        loop = self.m.loop
-        if loop.firing is None and loop.in_slice:
-            return self.provenance()
-        return ("hardware", self.now_cycles(), loop.firing or "")
-
-    def mmio_read(self, peripheral: Peripheral, reg: Register, value: int) -> None:
-        loop = self._loop
-        if loop.in_slice and reg.varies_with_time:
-            self._polls.forget()            # a counter read: the loop around it is not at a fixed point
-        elif loop.in_slice and self._polls.observe_read(peripheral.base + reg.offset, value, self._pc.value):
-            loop.poll_confirmed()
-        trace = self._trace
-        if trace.mmio_out:
-            self._log_mmio("R", peripheral, reg, value)
-        if trace.waveform:
-            trace.waveform.after_access(peripheral, is_write=False)
-
-    def mmio_write(self, peripheral: Peripheral, reg: Register, old: int, data: int) -> None:
-        self._polls.forget()
-        trace = self._trace
-        if trace.mmio_out:
-            self._log_mmio("W", peripheral, reg, data)
-        if trace.waveform:
-            trace.waveform.after_access(peripheral, is_write=True)   # sampled once the write's effects are done
-
-    def _log_mmio(self, rw: str, peripheral: Peripheral, reg: Register, value: int) -> None:
-        pc = self.m.cpu.pc() if self.m.loop.in_slice else None
-        where = self.m.describe(pc) if pc is not None else ""
-        fields = " ".join(f"{f.name}={v}" if f.width == 1 else f"{f.name}=0x{v:X}"
-                          for f in reg.fields if (v := f.extract(value)))
-        self.m.trace.mmio_out.write(
-            f"{self.now_cycles():>12} {rw} {peripheral.name + '.' + reg.name:<16} 0x{value:08X} {fields}"
-            f"  pc=0x{pc or 0:08X} {where or ''}\n")
-
-    def unmodelled(self, peripheral: Peripheral, offset: int, size: int, is_write: bool,
-                   value: Optional[int], reg: Optional[Register]) -> None:
-        what = f"{peripheral.name}.{reg.name}" if reg else f"{peripheral.name}+0x{offset:03X}"
-        if reg is not None and reg.unimplemented_mask:
-            todo = [f.name for f in reg.fields if not f.implemented]
-            what += f" ({', '.join(todo)} not modelled)"
-        self.report_unmodelled(what, is_write, value)
-
-    def report_unmodelled(self, what: str, is_write: bool, value: Optional[int]) -> None:
-        m = self.m
-        pc = m.cpu.pc() if m.loop.in_slice else None
-        access = UnmodelledAccess(what, is_write, value, pc, m.describe(pc) if pc is not None else None)
-        if m.trace.add_unmodelled(access):
-            m.event("unmodelled", access.line())
-        if m.config.strict and m.loop.in_slice:
-            m.loop.end = RunEnd(EndReason.STRICT, f"strict mode: {access.line()}", pc=pc or 0)
-            m.loop.end_slice()
-
-    def trace_gated(self, peripheral: Peripheral, offset: int, is_write: bool, value: int = 0) -> None:
-        if self.m.trace.mmio_out:
-            self.m.trace.mmio_out.write(f"{self.now_cycles():>12} {'W' if is_write else 'R'} {peripheral.name}+0x{offset:03X} "
-                                        f"ignored: peripheral clock off or held in reset\n")
-
-    def event(self, kind: str, text: str, **data) -> None:
-        self.m.event(kind, text)

@@ -24,7 +24,7 @@ class SystemBusPort:
         self.m = machine
 
     def read(self, address: int, size: int) -> Optional[int]:
-        memory, native = self.m._memory_at(address)
+        memory, native = self.m.memory_at(address)
         if memory is not None:
             if not memory.contains(native, size):
                 return None
@@ -34,7 +34,7 @@ class SystemBusPort:
 
     def write(self, address: int, size: int, value: int) -> bool:
         m = self.m
-        memory, native = m._memory_at(address)
+        memory, native = m.memory_at(address)
         if memory is m.sram and memory.contains(native, size):
             memory.store(m.cpu.uc, native, value.to_bytes(size, "little"))
             return True

@@ -13,7 +13,7 @@ import pytest
 from emulator.core import native
 from emulator.core.runloop import EndReason
 from emulator.host.usb_host import UsbHost
-from emulator.machine import Machine, MachineConfig
+from emulator.machine import Machine
 from tests.test_fast_paths import fingerprint, machine
 
 pytestmark = pytest.mark.skipif(native.load_fastbus()[0] is None, reason="no C compiler: native path absent")

@@ -206,7 +206,7 @@ def test_code_hook_added_after_translation_needs_a_cache_flush(cpu):
 
 
 def test_store_to_pointer_mapped_read_only_memory_lands_when_the_protection_hook_returns_true():
-    """Why the machine saves and restores the bytes under a store to flash (machine._on_write_to_read_only).
+    """Why the machine saves and restores the bytes under a store to flash (FlashView.on_write_to_read_only, emulator/flash_view.py).
 
     Set up as the machine maps flash: a host buffer mapped read+exec with mem_map_ptr at
     0x0800_0000, code placed by the host.  The hook sees the store first; once it returns

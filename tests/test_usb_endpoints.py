@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from emulator.host.usb_host import ACK, NAK, UsbHost
+from emulator.host.usb_host import ACK, UsbHost
 from tests.conftest import boot
 
 

@@ -90,7 +90,7 @@ def _restore_vtor(m: Machine, ref: JumpSnapshot) -> None:
 
 def _restore_mem_mode(m: Machine, ref: JumpSnapshot) -> None:
     _set_registers(m, ref, ["SYSCFG.CFGR1"])
-    m._map_alias(m.syscfg.mem_mode())
+    m.map_alias(m.syscfg.mem_mode())
 
 
 def _restore_primask(m: Machine, ref: JumpSnapshot) -> None:

@@ -18,7 +18,6 @@ from rich.table import Table
 
 from .diagnose import Diagnosis
 from .flows import OPERATION_STEP, FlowOutcome
-from .items import hex_word
 
 SCHEMA = "c071emu.diagnosis/1"
 

@@ -230,7 +230,7 @@ def restore_snapshot(m: Machine, snap: JumpSnapshot) -> None:
     book.enabled, book.pending, book.active_stack = ex["enabled"], ex["pending"], list(ex["active"])
     book.irq_priority = list(ex["irq_priority"])
     book.system_priority = {int(k): v for k, v in ex["system_priority"].items()}
-    m._map_alias(m.syscfg.mem_mode())
+    m.map_alias(m.syscfg.mem_mode())
     m.clock.restore(snap.cycle, round(snap.seconds * 1e12), m.rcc.hclk_hz())     # the time, not just the count
     core = dict(snap.core)
     m.cpu.set_ipsr(core["xpsr"] & 0x3F)

@@ -6,8 +6,8 @@ and closing them on every end of the run (exit, lockup, time limit, Ctrl-C, an e
 - ``--trace exc``: exception entry/return/fault lines (``exception_log.py``); to the
   trace file, or stderr without one;
 - ``--trace mmio``: one line per peripheral register access with the register's name
-  and decoded fields, written by the bus (``_MachineServices._log_mmio`` in
-  emulator/machine.py); needs a trace file;
+  and decoded fields, written by the bus (``MachineServices._log_mmio`` in
+  emulator/services.py); needs a trace file;
 - ``--trace insn``: one line per executed instruction (``instructions.py``); needs a
   trace file;
 - ``--vcd OUT.vcd [--vcd-signals SPEC]``: a waveform (``waveform.py``).

@@ -4,7 +4,7 @@
  * fb_read / fb_write are registered as a peripheral's uc_mmio_map callbacks; user_data is
  * the peripheral's fb_block.  A 32-bit access to a register the Python model declared
  * plain is served here, with the same observable result as the Python fast path
- * (peripherals/regs.py Peripheral.read/write and emulator/machine.py _MachineServices):
+ * (peripherals/regs.py Peripheral.read/write and emulator/services.py MachineServices):
  * the stored word, read-only and reserved bits kept on a write, last_written, the
  * writer (pc, cycle) and per-bit blame that Python turns into field_writers when asked,
  * and the poll detector (emulator/core/polling.py), ported here step for step: the trail of
