@@ -230,6 +230,21 @@ def test_wfi_sleep_fast_forwards_to_the_systick_wake_up():
     assert m.loop.instructions < 10_000
 
 
+def test_a_time_limit_in_a_sleep_that_systick_ends_names_no_missing_wake_up_source():
+    m = boot("trigger_never")                  # WFI in its main loop, SysTick at 1 kHz
+    end = m.run(max_seconds=0.0105)            # half way between two ticks
+    assert end.reason is EndReason.TIME_LIMIT and m.loop.sleeping
+    assert "asleep" in end.detail and "no wake-up source" not in end.detail
+
+
+def test_a_sleep_with_nothing_scheduled_says_nothing_can_wake_it():
+    m = boot("trigger_never")
+    m.run(max_seconds=0.0105)
+    m.bus_write(0xE000_E010, 0)                # SYST_CSR: SysTick off, the only wake-up source
+    end = m.run(max_seconds=0.01)
+    assert end.reason is EndReason.TIME_LIMIT and "asleep (WFI/WFE) with no wake-up source" in end.detail
+
+
 def test_busy_poll_on_countflag_is_fast_forwarded():
     m, end = run_to_exit("bench_poll")
     assert_exit(end)

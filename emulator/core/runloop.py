@@ -508,7 +508,7 @@ class RunLoop:
                 self.sleeping = False
                 self.engine.event_register = False      # a WFE woken by an event consumes it (B1.5.18)
             else:
-                self._advance_to_next_event(deadline, "core asleep (WFI/WFE) with no wake-up source")
+                self._advance_to_next_event(deadline, "core asleep (WFI/WFE)")
                 return
         if self._step_until is not None and self.instructions >= self._step_until:
             self.end = RunEnd(EndReason.STEP, "single step", pc=self.cpu.pc())
@@ -606,6 +606,8 @@ class RunLoop:
 
     def _advance_to_next_event(self, deadline: Optional[int], why: str) -> None:
         nxt = self.scheduler.next_cycle()
+        if nxt is None:
+            why += " with no wake-up source"    # nothing scheduled: only a debugger or host can wake it
         target = nxt if deadline is None else (deadline if nxt is None else min(nxt, deadline))
         if target is None:
             self.end = RunEnd(EndReason.TIME_LIMIT, f"{why}; no time limit set", pc=self.cpu.pc())
