@@ -179,7 +179,7 @@ class Machine:
         self.usb = UsbDevice(c071.USB, services, pma=PacketMemory(c071.USB_PMA, services),
                              kernel_clock_hz=self.rcc.usb_kernel_clock_hz)
         self.crs = ClockRecoverySystem(c071.CRS, services)
-        self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self._usart1_kernel_hz)
+        self.usart1 = Usart(c071.USART1, services, "USART1", c071.IRQ_USART1, kernel_clock_hz=self.rcc.usart1_kernel_clock_hz)
         self.usart2 = Usart(c071.USART2, services, "USART2", c071.IRQ_USART2, kernel_clock_hz=self.rcc.pclk_hz)
         self.crc = Crc(c071.CRC, services)
         self.dmamux = DmaRequestMux(c071.DMAMUX1, services)
@@ -324,18 +324,6 @@ class Machine:
             if p.base < c071.PPB_SCS:
                 self._mmio(p)
         self.flash_view.install_hooks()
-
-    def _usart1_kernel_hz(self) -> int:
-        """RCC_CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (HSI48 / HSIKERDIV), 11 LSE (RM0490 §6.4.20)."""
-        rcc = self.rcc
-        sel = rcc.reg["CCIPR"].get("USART1SEL")
-        if sel == 1:
-            return rcc.sysclk_hz()
-        if sel == 2:
-            return c071.HSI48_HZ // (rcc.reg["CR"].get("HSIKERDIV") + 1)
-        if sel == 3:
-            return 0                     # LSE is not modelled: no kernel clock
-        return rcc.pclk_hz()
 
     @staticmethod
     def _mapped_size(p: Peripheral) -> int:

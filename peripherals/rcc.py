@@ -308,12 +308,30 @@ class ResetClockControl(Peripheral):
             return 0
         sel = csr1.get("RTCSEL")
         if sel == 1:
-            return (self.lse_hz or c071.LSE_HZ) if csr1.get("LSERDY") else 0
+            return self._lse_hz()
         if sel == 2:
             return c071.LSI_HZ if self.reg["CSR2"].get("LSIRDY") else 0
         if sel == 3:
             return (self.hse_hz or 0) // 32 if self.reg["CR"].get("HSERDY") else 0
         return 0
+
+    def _hsiker_hz(self) -> int:
+        """HSIKER: HSI48 divided by CR.HSIKERDIV + 1 (RM0490 §6.4.1)."""
+        return c071.HSI48_HZ // (self.reg["CR"].get("HSIKERDIV") + 1)
+
+    def _lse_hz(self) -> int:
+        return (self.lse_hz or c071.LSE_HZ) if self.reg["CSR1"].get("LSERDY") else 0
+
+    def usart1_kernel_clock_hz(self) -> int:
+        """CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER, 11 LSE (0 Hz until LSERDY) (RM0490 §6.4.20)."""
+        sel = self.reg["CCIPR"].get("USART1SEL")
+        if sel == 1:
+            return self.sysclk_hz()
+        if sel == 2:
+            return self._hsiker_hz()
+        if sel == 3:
+            return self._lse_hz()
+        return self.pclk_hz()
 
     def i2c1_kernel_clock_hz(self) -> int:
         """CCIPR.I2C1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (RM0490 §6.4.20)."""
@@ -321,13 +339,13 @@ class ResetClockControl(Peripheral):
         if sel == 1:
             return self.sysclk_hz()
         if sel == 2:
-            return c071.HSI48_HZ // (self.reg["CR"].get("HSIKERDIV") + 1)
+            return self._hsiker_hz()
         return self.pclk_hz()
 
     def adc_kernel_clock_hz(self) -> int:
         """CCIPR.ADCSEL: 00 SYSCLK, 10 HSIKER (RM0490 §6.4.20)."""
         if self.reg["CCIPR"].get("ADCSEL") == 2:
-            return c071.HSI48_HZ // (self.reg["CR"].get("HSIKERDIV") + 1)
+            return self._hsiker_hz()
         return self.sysclk_hz()
 
     # -- ready interrupts (RCC_CRS IRQ 4) -------------------------------------

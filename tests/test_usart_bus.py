@@ -225,6 +225,16 @@ def test_usart2_runs_on_pclk_and_usart1_follows_usart1sel():
     assert m.usart1.kernel_clock_hz() == 16_000_000
 
 
+def test_usart1_on_lse_has_no_kernel_clock_until_lse_is_ready():
+    m = machine()
+    m.bus_write(0x4002_1054, 3)                       # CCIPR.USART1SEL = LSE
+    assert m.usart1.kernel_clock_hz() == 0
+    m.bus_write(0x4002_105C, 1)                       # RCC_CSR1.LSEON
+    _advance(m, 2.1)                                  # past the LSE start-up time
+    assert m.bus_read(0x4002_105C) & 2                # LSERDY
+    assert m.usart1.kernel_clock_hz() == 32_768
+
+
 def test_receive_as_rules():
     f8e1 = Framing(115200, 8, "E", 1)
     assert receive_as(f8e1, f8e1, 0x7F) == (0x7F, "")
