@@ -227,14 +227,14 @@ def run_with_ptys(machine: Machine, args: argparse.Namespace) -> RunEnd:
     bridges: list = [PtyBridge(SerialPort(machine, name)) for name, wanted in
                      (("USART1", args.usart1_pty), ("USART2", args.usart2_pty)) if wanted]
     try:
-        for name, tcp_port, bind in (("USART1", args.usart1_rfc2217, args.usart1_rfc2217_bind),
+        for name, listen_port, bind in (("USART1", args.usart1_rfc2217, args.usart1_rfc2217_bind),
                                      ("USART2", args.usart2_rfc2217, args.usart2_rfc2217_bind)):
-            if tcp_port is None:
+            if listen_port is None:
                 continue
             try:
-                bridges.append(Rfc2217Bridge(SerialPort(machine, name), bind, tcp_port, wiring))
+                bridges.append(Rfc2217Bridge(SerialPort(machine, name), bind, listen_port, wiring))
             except OSError as exc:
-                raise BadInput(f"--{name.lower()}-rfc2217: cannot listen on {bind}:{tcp_port} "
+                raise BadInput(f"--{name.lower()}-rfc2217: cannot listen on {bind}:{listen_port} "
                                f"({exc.strerror or exc}); choose another port, or 0 for a free one") from None
         for b in bridges:
             where = b.url if isinstance(b, Rfc2217Bridge) else b.path
