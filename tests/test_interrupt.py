@@ -1,18 +1,31 @@
-"""Ctrl-C during a run: whatever slice it lands in, the run ends "interrupted".
+"""Ctrl-C: whatever it lands in, it ends the work with one line and status 130.
 
-A served run (USB/IP, the USART bridge) or a debugger calls ``run`` again after every pause
-(a time limit, a stop); an interrupt that arrived in the slice that also reached the pause
-must still end the run, or the caller goes on serving and Ctrl-C is lost.
+- A run: a served run (USB/IP, the USART bridge) or a debugger calls ``run`` again after
+  every pause (a time limit, a stop); an interrupt that arrived in the slice that also
+  reached the pause must still end the run, or the caller goes on serving and Ctrl-C is lost.
+- Forked replays: a terminal's Ctrl-C reaches the whole process group; only the parent acts
+  on it, and no replay may outlive it or come back into the parent's code.
+- Start-up: importing Unicorn, numpy and the models takes a few tenths of a second.
 """
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
 
 import pytest
 
+from emulator.__main__ import run as entry_point
+from emulator.analysis.replay import _run_child, run_forked
 from emulator.core.runloop import EndReason
 from tests.conftest import boot
+
+REPO = Path(__file__).resolve().parents[1]
+ELF = REPO / "images" / "elf"
 
 
 def ctrl_c() -> None:
@@ -53,3 +66,87 @@ def test_the_handler_in_place_before_the_run_is_back_after_it():
     before = signal.getsignal(signal.SIGINT)
     m.run(max_seconds=1e-4)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_through_a_run():
+    # forked replays and sweep workers leave Ctrl-C to their parent
+    m = boot(RUNS_FOREVER)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        m.scheduler.at_cycle(m.clock.cycles + 1000, ctrl_c, "Ctrl-C")
+        assert m.run(max_seconds=1e-3).reason is EndReason.TIME_LIMIT
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- forked replays --------------------------------------------------------------------------------
+def test_a_failed_replay_ends_the_replays_still_running(tmp_path):
+    marker = tmp_path / "pid"
+
+    def fail_once_the_other_runs():
+        while not marker.exists():
+            time.sleep(0.01)
+        raise ValueError("boom")
+
+    def run_long():
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run_forked([fail_once_the_other_runs, run_long], parallel=2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)         # killed and reaped, not left running
+
+
+def test_a_replay_that_cannot_leave_its_result_ends_in_its_own_code():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _run_child(lambda: 1, "/nonexistent/c071emu/result.pickle", None)
+        finally:
+            os._exit(99)                             # reached only if the child came back
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1
+
+
+# -- the command line ------------------------------------------------------------------------------
+def _group_alive(pgid: int) -> list[str]:
+    """Processes of the group still running (zombies waiting for init do not count)."""
+    out = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.split()[1][0] != "Z"]
+
+
+def test_ctrl_c_while_a_diagnosis_runs_replays_ends_it_with_one_line_and_no_replay_left():
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", "diagnose", str(ELF / "jump_forum_v1.elf"),
+                             "--trigger", "usb-control:0x40,0x42"], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(3000):                         # until the first replays are forked
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout
+            if children.split() or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert children.split(), "the diagnosis forked no replay"
+        os.killpg(proc.pid, signal.SIGINT)           # what a terminal's Ctrl-C does
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130
+    assert "Traceback" not in out and out.strip() == "c071emu: interrupted", out
+    for _ in range(100):
+        if not _group_alive(proc.pid):
+            break
+        time.sleep(0.05)
+    assert _group_alive(proc.pid) == []
+
+
+def test_ctrl_c_while_the_command_line_starts_is_one_line_and_status_130(monkeypatch, capsys):
+    class Interrupted(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+    monkeypatch.setitem(sys.modules, "emulator.cli", Interrupted("emulator.cli"))
+    assert entry_point() == 130
+    assert capsys.readouterr().err.strip() == "c071emu: interrupted"

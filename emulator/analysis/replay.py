@@ -13,6 +13,7 @@ first takes a token and gives it back when it ends.
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import mmap
 import os
@@ -119,12 +120,55 @@ def _take_token(read_end: int) -> None:
 def _fork() -> int:
     """os.fork, with everything the parent holds frozen for the child's garbage collector: a
     child that collects would otherwise walk (and so copy) the whole inherited heap - the
-    machine, its images, snapshots - to find none of it garbage (Python's gc.freeze)."""
+    machine, its images, snapshots - to find none of it garbage (Python's gc.freeze).  The
+    child leaves Ctrl-C to its parent and ends with it (``_bind_to_parent``)."""
     gc.freeze()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         gc.unfreeze()                  # the parent's own garbage stays collectable
+    else:
+        _bind_to_parent(parent)
     return pid
+
+
+PR_SET_PDEATHSIG = 1                   # prctl(2), Linux
+
+
+def _bind_to_parent(parent: int) -> None:
+    """Ctrl-C reaches the whole process group: only the parent acts on it, and its children
+    end when it does (Linux's parent-death signal), so an interrupted diagnosis leaves no
+    replay running behind it, writing into a directory already gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):       # not Linux: the parent's own clean-up has to do
+        pass
+    if os.getppid() != parent:              # the parent ended before the signal was asked for
+        os._exit(1)
+
+
+def _run_child(job: Callable[[], Any], path: str, token_fd: Optional[int]) -> None:
+    """The forked child's whole life: run ``job``, leave its outcome at ``path``, give back
+    the core token it ran on (``shared_cores``), and end here whatever happens - an
+    exception must never carry the child back into the parent's code."""
+    status = 0
+    try:
+        try:
+            payload = ("ok", job())
+        except BaseException as exc:               # noqa: BLE001 - reported to the parent
+            payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        with open(path, "wb") as fh:
+            pickle.dump(payload, fh)
+    except BaseException:                          # noqa: BLE001 - the parent is gone or its directory is
+        status = 1
+    finally:
+        try:
+            if token_fd is not None:
+                os.write(token_fd, b"t")
+        finally:
+            os._exit(status)
 
 
 def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> list[R]:
@@ -134,42 +178,51 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
     results: list = [None] * len(jobs)
     running: dict[int, tuple[int, str]] = {}
     todo = list(enumerate(jobs))
+    tokens = _tokens
     with tempfile.TemporaryDirectory(prefix="c071emu-replay-") as tmp:
-        while todo or running:
-            while todo and len(running) < parallel:
-                index, job = todo.pop(0)
-                path = os.path.join(tmp, f"{index}.pickle")
-                tokens = _tokens
-                if tokens and _held:
-                    _held = False                              # the replay runs on the token held so far
-                elif tokens:
-                    _take_token(tokens[0])
-                pid = _fork()
-                if pid == 0:                                   # the replay
-                    _tokens = None                             # its own replays (if any) run on its token
-                    try:
-                        payload = ("ok", job())
-                    except BaseException as exc:               # noqa: BLE001 - reported to the parent
-                        payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-                    with open(path, "wb") as fh:
-                        pickle.dump(payload, fh)
-                    if tokens:
-                        os.write(tokens[1], b"t")
-                    os._exit(0)
-                running[pid] = (index, path)
-            pid, status = os.wait()
-            index, path = running.pop(pid)
-            if status and tokens:
-                os.write(tokens[1], b"t")                      # a replay that died could not give it back
-            try:
-                with open(path, "rb") as fh:
-                    kind, value = pickle.load(fh)
-            except (OSError, EOFError, pickle.UnpicklingError):
-                kind, value = "error", f"replay process ended with status {status} and no result"
-            if kind == "error":
-                raise RuntimeError(f"replay {index} failed: {value}")
-            results[index] = value
+        try:
+            while todo or running:
+                while todo and len(running) < parallel:
+                    index, job = todo.pop(0)
+                    path = os.path.join(tmp, f"{index}.pickle")
+                    if tokens and _held:
+                        _held = False                          # the replay runs on the token held so far
+                    elif tokens:
+                        _take_token(tokens[0])
+                    pid = _fork()
+                    if pid == 0:                               # the replay
+                        _tokens = None                         # its own replays (if any) run on its token
+                        _run_child(job, path, tokens[1] if tokens else None)
+                    running[pid] = (index, path)
+                pid, status = os.wait()
+                index, path = running.pop(pid)
+                if os.WIFSIGNALED(status) and tokens:
+                    os.write(tokens[1], b"t")                  # a replay that was killed could not give it back
+                try:
+                    with open(path, "rb") as fh:
+                        kind, value = pickle.load(fh)
+                except (OSError, EOFError, pickle.UnpicklingError):
+                    kind, value = "error", f"replay process ended with status {status} and no result"
+                if kind == "error":
+                    raise RuntimeError(f"replay {index} failed: {value}")
+                results[index] = value
+        except BaseException:
+            # Ctrl-C, or a replay that failed: the others' results are of no use now
+            _end_children(running, tokens)
+            raise
     return results
+
+
+def _end_children(running: dict, tokens: Optional[tuple[int, int]]) -> None:
+    for pid in list(running):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            continue
+        if os.WIFSIGNALED(status) and tokens:
+            os.write(tokens[1], b"t")
+    running.clear()
 
 
 def restore_items(m: Machine, ref: JumpSnapshot, items: Sequence[Item]) -> None:
@@ -217,15 +270,17 @@ def start_worker(body: Callable[[Connection], None], siblings: Sequence[Worker] 
         parent_end.close()
         for other in siblings:
             other.connection.close()
-        status = 0
-        try:
-            body(child_end)
-        except BaseException as exc:                           # noqa: BLE001 - reported to the parent
-            status = 1
+        status = 1
+        try:                                                   # as _run_child: the worker ends here
             try:
-                child_end.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-            except OSError:
-                pass
-        os._exit(status)
+                body(child_end)
+                status = 0
+            except BaseException as exc:                       # noqa: BLE001 - reported to the parent
+                try:
+                    child_end.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+                except OSError:
+                    pass
+        finally:
+            os._exit(status)
     child_end.close()
     return Worker(pid, parent_end)

@@ -462,12 +462,15 @@ class RunLoop:
         self._step_until = None if max_instructions is None else self.instructions + max_instructions
         interrupted = []
         previous = signal.getsignal(signal.SIGINT)
-        try:
-            # Ending the slice matters when Python runs inside it (tracing hooks): the
-            # handler runs there, and the slice would otherwise finish its whole budget.
-            signal.signal(signal.SIGINT, lambda *a: (interrupted.append(1), self.end_slice()))
-        except ValueError:          # not the main thread
-            previous = None
+        if previous is signal.SIG_IGN:
+            previous = None         # a process that leaves Ctrl-C to its parent (a replay, a sweep worker)
+        else:
+            try:
+                # Ending the slice matters when Python runs inside it (tracing hooks): the
+                # handler runs there, and the slice would otherwise finish its whole budget.
+                signal.signal(signal.SIGINT, lambda *a: (interrupted.append(1), self.end_slice()))
+            except ValueError:      # not the main thread
+                previous = None
         try:
             while self.end is None:
                 if interrupted:
