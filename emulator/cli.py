@@ -105,6 +105,7 @@ def run_command(args: argparse.Namespace) -> int:
     except BadInput as exc:
         print(f"c071emu: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    machine.loop.interrupts_end_runs = True         # Ctrl-C ends the run with its report
     try:
         traces = TraceSession.open(machine, args.trace, args.trace_file, args.vcd, args.vcd_signals)
     except TraceSetupError as exc:

@@ -32,12 +32,18 @@ def ctrl_c() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
+def reporting(m):
+    """A machine whose runs end INTERRUPTED on Ctrl-C, as `c071emu run` sets it up."""
+    m.loop.interrupts_end_runs = True
+    return m
+
+
 RUNS_FOREVER = "trigger_never"          # a HAL app on a TIM timebase that never jumps
 
 
 @pytest.mark.parametrize("ps_before_the_limit", [0, 1, 50_000_000])
 def test_ctrl_c_in_the_last_slice_before_the_time_limit_ends_the_run_interrupted(ps_before_the_limit):
-    m = boot(RUNS_FOREVER)
+    m = reporting(boot(RUNS_FOREVER))
     limit_s = 1e-3
     limit_ps = m.clock.time_ps() + int(limit_s * 1e12)
     m.scheduler.at_time_ps(limit_ps - ps_before_the_limit, ctrl_c, "Ctrl-C")
@@ -47,7 +53,7 @@ def test_ctrl_c_in_the_last_slice_before_the_time_limit_ends_the_run_interrupted
 
 
 def test_ctrl_c_on_a_stop_ends_the_run_interrupted():
-    m = boot(RUNS_FOREVER)
+    m = reporting(boot(RUNS_FOREVER))
     m.run(max_seconds=2e-3)
     here = m.cpu.pc()
     m.scheduler.at_cycle(m.clock.cycles, ctrl_c, "Ctrl-C")
@@ -55,10 +61,22 @@ def test_ctrl_c_on_a_stop_ends_the_run_interrupted():
 
 
 def test_an_interrupt_is_spent_by_the_run_it_ended():
-    m = boot(RUNS_FOREVER)
+    m = reporting(boot(RUNS_FOREVER))
     m.scheduler.at_cycle(m.clock.cycles + 1000, ctrl_c, "Ctrl-C")
     assert m.run(max_seconds=1e-3).reason is EndReason.INTERRUPTED
     assert m.run(max_seconds=1e-3).reason is EndReason.TIME_LIMIT
+
+
+@pytest.mark.parametrize("ps_before_the_limit", [0, 50_000_000])
+def test_without_a_report_ctrl_c_in_a_run_raises_keyboard_interrupt_at_the_slice_end(ps_before_the_limit):
+    # a host flow, a diagnosis or the bench must not take an interrupted run for a device gone quiet
+    m = boot(RUNS_FOREVER)
+    limit_ps = m.clock.time_ps() + 10**9
+    m.scheduler.at_time_ps(limit_ps - ps_before_the_limit, ctrl_c, "Ctrl-C")
+    with pytest.raises(KeyboardInterrupt):
+        m.run(max_seconds=1e-3)
+    assert m.clock.time_ps() >= limit_ps - ps_before_the_limit
+    assert m.run(max_seconds=1e-3).reason is EndReason.TIME_LIMIT      # the machine runs on
 
 
 def test_the_handler_in_place_before_the_run_is_back_after_it():
@@ -150,3 +168,44 @@ def test_ctrl_c_while_the_command_line_starts_is_one_line_and_status_130(monkeyp
     monkeypatch.setitem(sys.modules, "emulator.cli", Interrupted("emulator.cli"))
     assert entry_point() == 130
     assert capsys.readouterr().err.strip() == "c071emu: interrupted"
+
+
+def _interrupt_when_running(args: list[str], ready) -> tuple[int, str]:
+    """Start ``c071emu ARGS`` in its own process group, send Ctrl-C once ``ready(proc)``."""
+    proc = subprocess.Popen([sys.executable, "-m", "emulator", *args], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(3000):
+            if ready(proc) or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "it ended before it was interrupted"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return proc.returncode, out
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_ctrl_c_during_a_scenario_check_ends_it_instead_of_failing_the_scenario():
+    # the USART flow of a BOOT0 scenario: an interrupted run must not read as "no answer"
+    status, out = _interrupt_when_running(["check", str(REPO / "scenarios" / "boot0_usart.toml")],
+                                          lambda proc: _cpu_seconds(proc.pid) > 0.6)
+    assert status == 130 and out.strip() == "c071emu: interrupted", out
+
+
+def test_ctrl_c_while_a_pyusb_tool_runs_in_process_is_one_line_and_130(monkeypatch, capsys):
+    from emulator.host import pyusb_run
+
+    def tool_interrupted(argv=None):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pyusb_run, "main", tool_interrupted)
+    assert pyusb_run._main_interruptible() == 130
+    assert capsys.readouterr().err.strip() == "pyusb_run: interrupted"

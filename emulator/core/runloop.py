@@ -161,6 +161,10 @@ class RunLoop:
         # debugger support (emulator/gdb): all idle unless a debugger attaches
         self.debugger_attached = False          # a BKPT halts instead of faulting
         self.halt_requested: Optional[Callable[[], bool]] = None    # polled between slices
+        # Ctrl-C ends a run with INTERRUPTED for a caller that reports it (`c071emu run`, its
+        # servers and debugger); for any other (a host flow, a diagnosis, the bench) it raises
+        # KeyboardInterrupt once the slice has ended, rather than look like a device gone quiet.
+        self.interrupts_end_runs = False
         self.watch_hit: Optional[WatchHit] = None
         self._watch_hooks: dict[tuple[int, int, str], int] = {}
         book.on_change = self._exception_state_changed
@@ -483,10 +487,13 @@ class RunLoop:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-        if interrupted and self.end.reason in PAUSES:
-            # Ctrl-C came in the slice that also reached a pause: a caller that goes on after
-            # a pause (a served run, a debugger) would otherwise never hear of it.
-            self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
+        if interrupted:
+            if not self.interrupts_end_runs:
+                raise KeyboardInterrupt
+            if self.end.reason in PAUSES:
+                # Ctrl-C came in the slice that also reached a pause: a caller that goes on
+                # after a pause (a served run, a debugger) would otherwise never hear of it.
+                self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
         return self.end
 
     def _deadline_cycle(self, deadline_ps: Optional[int]) -> Optional[int]:

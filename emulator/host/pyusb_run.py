@@ -87,5 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+def _main_interruptible() -> int:
+    try:
+        return main()
+    except KeyboardInterrupt:       # Ctrl-C while the tool talks to the device: one line, 130
+        print("\npyusb_run: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_interruptible())
