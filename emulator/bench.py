@@ -31,6 +31,7 @@ import struct
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from unicorn import UC_PROT_ALL, UcError
 
@@ -264,29 +265,39 @@ def _verdict(name: str, what: str, result: dict, key: str, target: float, sense:
             "comparison": ">=" if sense == "min" else "<=", "unit": unit, "pass": passed}
 
 
-def run_benchmarks(repeat: int = 1) -> dict:
+def run_benchmarks(repeat: int = 1, progress: Callable[[str], None] = lambda what: None) -> dict:
+    """Every measurement; ``progress(what)`` is told each one before it starts (never inside
+    a timed section)."""
     targets, details = [], {}
     for name, what, measure, key, target, sense, unit in TARGETS:
+        progress(what)
         details[name] = _median_run(measure, key, repeat)
         targets.append(_verdict(name, what, details[name], key, target, sense, unit))
+    progress("full diagnosis / one scenario run")
     diagnosis = _median_run(_diagnosis_timing, "diagnosis_over_one_run", repeat)
     targets.append(_verdict("diagnosis", "full diagnosis / one scenario run", diagnosis,
                             "diagnosis_over_one_run", 6.0, "max", "x"))
+    progress("compute image, full machine and bare Unicorn")
     machine, wall = _machine_run("bench_compute")
     machine_rate = machine.loop.instructions / wall
     bare_executed, bare_wall = _bare_unicorn_rate("bench_compute")
     bare_rate = bare_executed / bare_wall
+    progress("polling, flash erase and TIM timebase images")
     poll, poll_wall = _machine_run("bench_poll")
     erase, erase_wall = _machine_run("flash_erase_all")
     timebase, timebase_wall = _machine_run("tim3_timebase")
+    progress("diagnosis under all bootloader designs")
+    variants = _variants_timing()
+    progress("what ends the DfuSe session's slices")
+    slice_budget = _dfuse_slice_budget()
     return {
         "schema": "c071emu.bench/2",
         "repeat": repeat,
         "targets": targets,
         **details,
         "diagnosis": diagnosis,
-        "variants": _variants_timing(),
-        "dfuse_slice_budget": _dfuse_slice_budget(),
+        "variants": variants,
+        "dfuse_slice_budget": slice_budget,
         "compute": {
             "image": "bench_compute",
             "instructions": machine.loop.instructions,

@@ -145,6 +145,29 @@ def run_command(args: argparse.Namespace) -> int:
     return status
 
 
+class StatusLine:
+    """One line on a terminal's stderr saying what a long command does now; it appears only
+    once the command has taken a second (short ones stay quiet) and is erased before the
+    report is printed."""
+    SHOW_AFTER_S = 1.0
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self.started, self.shown = enabled, time.perf_counter(), False
+
+    def show(self, text: str) -> None:
+        wall = time.perf_counter() - self.started
+        if self.enabled and wall >= self.SHOW_AFTER_S:
+            sys.stderr.write(f"\r\x1b[K  {text} ({wall:.1f} s)")
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
 def _show_progress(machine: Machine, max_time: float, started: float) -> None:
     wall = time.perf_counter() - started
     if wall > 1.0:
@@ -356,8 +379,13 @@ def diagnose_command(args: argparse.Namespace) -> int:
     flow.max_time = args.max_time
     if args.bootloader_variants:
         return _diagnose_variants(args, app, flow, option_bytes, trigger)
-    result = diagnose(app, bootloader, flow, operation=args.operation, option_bytes=option_bytes, trigger=trigger,
-                      jump_within=args.jump_within, hse_hz=args.hse, snapshot=snapshot)
+    status = StatusLine(enabled=not args.json and sys.stderr.isatty())
+    try:
+        result = diagnose(app, bootloader, flow, operation=args.operation, option_bytes=option_bytes,
+                          trigger=trigger, jump_within=args.jump_within, hse_hz=args.hse, snapshot=snapshot,
+                          progress=status.show)
+    finally:
+        status.clear()
     if args.json:
         print(json.dumps(to_json(result), indent=2))
     else:
@@ -381,8 +409,13 @@ def _diagnose_variants(args: argparse.Namespace, app, flow, option_bytes, trigge
     try:
         variants = select_variants(args.bootloader_variants)
         symptom = parse_symptom(args.symptom) if args.symptom else None
-        matrix = diagnose_variants(app, variants, flow, operation=args.operation, option_bytes=option_bytes,
-                                   trigger=trigger, jump_within=args.jump_within, hse_hz=args.hse, symptom=symptom)
+        status = StatusLine(enabled=not args.json and sys.stderr.isatty())
+        try:
+            matrix = diagnose_variants(app, variants, flow, operation=args.operation, option_bytes=option_bytes,
+                                       trigger=trigger, jump_within=args.jump_within, hse_hz=args.hse,
+                                       symptom=symptom, progress=status.show)
+        finally:
+            status.clear()
     except VariantError as exc:
         return _refuse(args, str(exc))
     if args.json:
@@ -489,7 +522,11 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 def bench_command(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
-    result = run_benchmarks(repeat=args.repeat)
+    status = StatusLine(enabled=not args.json and sys.stderr.isatty())
+    try:
+        result = run_benchmarks(repeat=args.repeat, progress=lambda what: status.show(f"measuring: {what}"))
+    finally:
+        status.clear()
     if args.json:
         print(json.dumps(result, indent=2))
     else:

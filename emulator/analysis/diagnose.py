@@ -185,7 +185,8 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
              snapshot: Optional[JumpSnapshot] = None,
              priors: "Optional[list[list[str]] | Callable[[], list[list[str]]]]" = None,
              afterwards: "Optional[Callable[[Diagnosis, WholeFlowReplays], None]]" = None,
-             speculate: bool = True, on_jump_outcome: Optional[Callable[[bool], None]] = None) -> Diagnosis:
+             speculate: bool = True, on_jump_outcome: Optional[Callable[[bool], None]] = None,
+             progress: Callable[[str], None] = lambda phase: None) -> Diagnosis:
     """The whole diagnosis; ``trigger`` is a spec (``triggers.py``), default ``none``.  A
     malformed spec or a ``call:`` symbol the application lacks raises ``TriggerError``.
     ``priors`` are item-key sets that blocked the operation elsewhere (another bootloader
@@ -206,19 +207,23 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
     the cores (variants.py) turn it off and lose none on designs whose operation works;
     the jump's own replay then runs first, and ``on_jump_outcome(failed)`` is told at once
     whether it shows the operation failing (a search may follow: variants.py gives such a
-    diagnosis precedence, and the others' remaining replays the least)."""
+    diagnosis precedence, and the others' remaining replays the least).  ``progress(phase)``
+    is told what the diagnosis does next (the CLI's status line on a terminal)."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
+    progress("BOOT0 entry: starting the bootloader")
     try:
         ref_m = reference_run(app, bootloader, option_bytes, hse_hz)
     except BootloaderNotStarted as exc:
         return Diagnosis(str(app.path), str(bootloader.path), operation, None, None, [], None, None,
                          note=str(exc), status="bootloader-not-started", trigger=trig.spec)
     reference = take_snapshot(ref_m, "BOOT0 entry")
+    progress("the application: running to its jump")
     run = jump_run(app, bootloader, option_bytes, trig, jump_within, hse_hz, snapshot)
     m = run.m
     if run.status != "jumped":
+        progress("the host flow after a BOOT0 entry")
         reference_outcome = run_forked([lambda: flow.run(ref_m)])[0]
         d = Diagnosis(str(app.path), str(bootloader.path), operation, reference, None, [], reference_outcome,
                       None, note=run.detail, status=run.status, trigger=trig.spec, injection=trig.injection,
@@ -267,6 +272,8 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         # (ddmin returns as soon as one does), so its replay runs every step: it is then the
         # fix replay too.  One that fails stops at the failing step either way.
         missing = [c for c in dict.fromkeys(map(key, candidates)) if c not in outcomes]
+        if missing:
+            progress(f"searching for the blocking state: replays {len(outcomes) + 1}-{len(outcomes) + len(missing)}")
         by_key = {key(c): c for c in candidates}
         for k, o in zip(missing, run_forked([replay(by_key[k], full=len(k) == 1) for k in missing])):
             outcomes[k] = o
@@ -283,6 +290,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         outcome.events = _mechanism_events(ref_m, ref_start)
         return outcome
 
+    progress("the host flow after the jump and after a BOOT0 entry")
     if speculate:
         first = run_forked([reference_job, replay([], full=True)] + ([replay(items)] if items else []))
         reference_outcome, jump_outcome = first[0], first[1]
@@ -338,6 +346,7 @@ def diagnose(app: Image, bootloader: Image, flow: HostFlow, operation: str = "er
         diagnosis.fix_outcome = outcomes[key(blamed)]
     if afterwards is None:
         if diagnosis.fix_outcome is None:
+            progress("verifying the fix by replay")
             diagnosis.fix_outcome = run_forked([fix])[0]
         return diagnosis
 

@@ -31,7 +31,7 @@ import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from peripherals import c071
 
@@ -216,8 +216,10 @@ def _summary(name: str, path: Path, d) -> VariantOutcome:
 def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operation: str = "erase",
                       option_bytes: Optional[dict[str, int]] = None, trigger=None,
                       jump_within: float = 5.0, hse_hz: Optional[int] = None,
-                      symptom: Optional[dict[str, str]] = None, parallel: Optional[int] = None) -> VariantMatrix:
-    """The diagnosis of one application's jump under each named bootloader variant."""
+                      symptom: Optional[dict[str, str]] = None, parallel: Optional[int] = None,
+                      progress: Callable[[str], None] = lambda phase: None) -> VariantMatrix:
+    """The diagnosis of one application's jump under each named bootloader variant;
+    ``progress(phase)`` is told what it does next (the CLI's status line on a terminal)."""
     option_bytes = option_bytes or {}
     trig = as_trigger(trigger)
     trig.validate(app)
@@ -228,6 +230,7 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
         except ImageError as exc:
             raise VariantError(str(exc)) from None
     first = images[0][2]
+    progress("the application: running to its jump")
     run = jump_run(app, first, option_bytes, trig, jump_within, hse_hz)
     matrix = VariantMatrix(str(app.path), operation, trig.spec, list(run.bench.actions), run.status, run.detail,
                            [], symptom=dict(symptom or {}))
@@ -294,14 +297,23 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
         try:
             for index, (name, path, bl) in enumerate(images):
                 workers.append(start_worker(design(index, name, path, bl), workers))
-            outcomes: list[VariantOutcome] = [w.receive() for w in workers[:FIRST_WAVE]]
+            diagnosed = 0
+
+            def received(w: Worker) -> VariantOutcome:
+                nonlocal diagnosed
+                outcome = w.receive()
+                diagnosed += 1
+                progress(f"bootloader designs: {diagnosed} of {len(workers)} diagnosed")
+                return outcome
+            progress(f"bootloader designs: 0 of {len(workers)} diagnosed")
+            outcomes: list[VariantOutcome] = [received(w) for w in workers[:FIRST_WAVE]]
             found = sorted({tuple(o.blocking) for o in outcomes if o.blocking}, key=lambda k: (len(k), k))
             priors = [list(k) for k in found] + \
                 ([sorted({k for o in outcomes for k in o.blocking})] if len(found) > 1 else [])
             end_background()
             for w in workers[FIRST_WAVE:]:
                 w.send(priors)
-            outcomes += [w.receive() for w in workers[FIRST_WAVE:]]
+            outcomes += [received(w) for w in workers[FIRST_WAVE:]]
             for (_, _, bl), o in zip(images, outcomes):
                 o.design = design_of(bl)
             matrix.variants = outcomes
@@ -318,6 +330,7 @@ def diagnose_variants(app: Image, variants: list[tuple[str, Path]], flow, operat
             # union under each of them when it is smaller), each design replaying from its
             # own jump point together with its own fix replay; a variant whose own fix is
             # the same set needs no new replay (a blocking set always has a fix replay).
+            progress("verifying the combined fix under every design")
             asked: list[list[tuple[str, Optional[int]]]] = []
             for w, o in zip(workers, outcomes):
                 key_sets, where = [], []
