@@ -108,7 +108,9 @@ def test_a_failed_replay_ends_the_replays_still_running(tmp_path):
         raise ValueError("boom")
 
     def run_long():
-        marker.write_text(str(os.getpid()))
+        written = tmp_path / "pid.tmp"
+        written.write_text(str(os.getpid()))
+        written.rename(marker)                      # whole, or not there: the other may be killed at once
         time.sleep(60)
 
     with pytest.raises(RuntimeError, match="boom"):

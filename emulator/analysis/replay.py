@@ -117,11 +117,29 @@ def _take_token(read_end: int) -> None:
     os.read(read_end, 1)
 
 
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold off SIGINT while a child is forked and its parent records it: a Ctrl-C that came
+    in between would find the child still with Python's handler (and raise in the parent's
+    code there), or the parent not yet knowing the child it must end.  A forked child ignores
+    it before letting it through (``_bind_to_parent``)."""
+    try:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, OSError):
+        held = None
+    try:
+        yield
+    finally:
+        if held is not None and signal.SIGINT not in held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _fork() -> int:
     """os.fork, with everything the parent holds frozen for the child's garbage collector: a
     child that collects would otherwise walk (and so copy) the whole inherited heap - the
     machine, its images, snapshots - to find none of it garbage (Python's gc.freeze).  The
-    child leaves Ctrl-C to its parent and ends with it (``_bind_to_parent``)."""
+    child leaves Ctrl-C to its parent and ends with it (``_bind_to_parent``); call it with
+    Ctrl-C held (``_ctrl_c_held``)."""
     gc.freeze()
     parent = os.getpid()
     pid = os.fork()
@@ -139,7 +157,11 @@ def _bind_to_parent(parent: int) -> None:
     """Ctrl-C reaches the whole process group: only the parent acts on it, and its children
     end when it does (Linux's parent-death signal), so an interrupted diagnosis leaves no
     replay running behind it, writing into a directory already gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})     # held by the parent over the fork
+    except (ValueError, AttributeError, OSError):   # the parent-death signal still ends it
+        pass
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -189,11 +211,12 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
                         _held = False                          # the replay runs on the token held so far
                     elif tokens:
                         _take_token(tokens[0])
-                    pid = _fork()
-                    if pid == 0:                               # the replay
-                        _tokens = None                         # its own replays (if any) run on its token
-                        _run_child(job, path, tokens[1] if tokens else None)
-                    running[pid] = (index, path)
+                    with _ctrl_c_held():
+                        pid = _fork()
+                        if pid == 0:                           # the replay
+                            _tokens = None                     # its own replays (if any) run on its token
+                            _run_child(job, path, tokens[1] if tokens else None)
+                        running[pid] = (index, path)
                 pid, status = os.wait()
                 index, path = running.pop(pid)
                 if os.WIFSIGNALED(status) and tokens:
@@ -265,7 +288,8 @@ def start_worker(body: Callable[[Connection], None], siblings: Sequence[Worker] 
     child closes its copies of the ``siblings``' connections, so that each of them sees the
     end of its own pipe when the parent goes."""
     parent_end, child_end = Pipe()
-    pid = _fork()
+    with _ctrl_c_held():
+        pid = _fork()
     if pid == 0:
         parent_end.close()
         for other in siblings:
