@@ -24,6 +24,7 @@ class MachineServices:
         self._polls = machine.loop.polls
         self._pc = machine.cpu.pc_cell          # ctypes view of the PC in the register file
         self._counter = machine.cpu.counter_cell
+        self._slice_start = machine.loop.slice_start_cell
         self._trace = machine.trace
 
     def now_cycles(self) -> int:
@@ -71,7 +72,7 @@ class MachineServices:
         if not loop.in_slice:
             return None
         executed = self._counter.value          # loop.instruction_cycle(), inlined: one load each
-        return (self._pc.value, loop._slice_start + (executed - 1 if executed else 0))
+        return (self._pc.value, self._slice_start.value + (executed - 1 if executed else 0))
 
     def hardware_provenance(self):
         """Who a model's own change of a field is attributed to: the instruction whose

@@ -322,31 +322,21 @@ class ResetClockControl(Peripheral):
     def _lse_hz(self) -> int:
         return (self.lse_hz or c071.LSE_HZ) if self.reg["CSR1"].get("LSERDY") else 0
 
+    def _selected_hz(self, field: str, sources: tuple) -> int:
+        """The kernel clock a two-bit CCIPR selector picks from ``sources`` (one per value)."""
+        return sources[self.reg["CCIPR"].get(field)]()
+
     def usart1_kernel_clock_hz(self) -> int:
         """CCIPR.USART1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER, 11 LSE (0 Hz until LSERDY) (RM0490 §6.4.20)."""
-        sel = self.reg["CCIPR"].get("USART1SEL")
-        if sel == 1:
-            return self.sysclk_hz()
-        if sel == 2:
-            return self._hsiker_hz()
-        if sel == 3:
-            return self._lse_hz()
-        return self.pclk_hz()
+        return self._selected_hz("USART1SEL", (self.pclk_hz, self.sysclk_hz, self._hsiker_hz, self._lse_hz))
 
     def i2c1_kernel_clock_hz(self) -> int:
-        """CCIPR.I2C1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER (RM0490 §6.4.20)."""
-        sel = self.reg["CCIPR"].get("I2C1SEL")
-        if sel == 1:
-            return self.sysclk_hz()
-        if sel == 2:
-            return self._hsiker_hz()
-        return self.pclk_hz()
+        """CCIPR.I2C1SEL: 00 PCLK, 01 SYSCLK, 10 HSIKER; 11 reserved, taken as 00 (RM0490 §6.4.20)."""
+        return self._selected_hz("I2C1SEL", (self.pclk_hz, self.sysclk_hz, self._hsiker_hz, self.pclk_hz))
 
     def adc_kernel_clock_hz(self) -> int:
-        """CCIPR.ADCSEL: 00 SYSCLK, 10 HSIKER (RM0490 §6.4.20)."""
-        if self.reg["CCIPR"].get("ADCSEL") == 2:
-            return self._hsiker_hz()
-        return self.sysclk_hz()
+        """CCIPR.ADCSEL: 00 SYSCLK, 10 HSIKER; 01 and 11 reserved, taken as 00 (RM0490 §6.4.20)."""
+        return self._selected_hz("ADCSEL", (self.sysclk_hz, self.sysclk_hz, self._hsiker_hz, self.sysclk_hz))
 
     # -- ready interrupts (RCC_CRS IRQ 4) -------------------------------------
     _READY_FLAG = {"LSIRDY": 0, "LSERDY": 1, "HSIUSB48RDY": 2, "HSIRDY": 3, "HSERDY": 4}

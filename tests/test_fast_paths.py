@@ -161,7 +161,7 @@ def test_option_register_write_while_optlock_is_set_is_ignored_on_the_fast_path(
 def test_an_event_scheduled_inside_a_slice_lowers_its_limit_to_the_event(power_on_machine):
     m = power_on_machine
     _inside_a_slice(m)
-    m.loop._slice_start = m.clock.cycles
+    m.loop.slice_start_cell.value = m.clock.cycles
     m.services.after_cycles(100, lambda: None, "test event")      # due 100 cycles after instruction 5
     assert m.cpu.slice_limit() == 4 + 100                          # the slice ends exactly where it falls
     m.services.after_cycles(500, lambda: None, "later event")      # beyond that: nothing changes
@@ -172,7 +172,7 @@ def test_the_reference_path_ends_the_slice_at_an_event_scheduled_inside_it():
     m = Machine(MachineConfig(fast_paths=False))
     m.reset("power")
     _inside_a_slice(m)
-    m.loop._slice_start = m.clock.cycles
+    m.loop.slice_start_cell.value = m.clock.cycles
     m.services.after_cycles(100, lambda: None, "test event")
     assert m.cpu.slice_limit() == 5
 

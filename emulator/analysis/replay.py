@@ -219,8 +219,7 @@ def run_forked(jobs: Sequence[Callable[[], R]], parallel: int | None = None) -> 
                         running[pid] = (index, path)
                 pid, status = os.wait()
                 index, path = running.pop(pid)
-                if os.WIFSIGNALED(status) and tokens:
-                    os.write(tokens[1], b"t")                  # a replay that was killed could not give it back
+                _token_of_killed(status, tokens)
                 try:
                     with open(path, "rb") as fh:
                         kind, value = pickle.load(fh)
@@ -243,9 +242,14 @@ def _end_children(running: dict, tokens: Optional[tuple[int, int]]) -> None:
             _, status = os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             continue
-        if os.WIFSIGNALED(status) and tokens:
-            os.write(tokens[1], b"t")
+        _token_of_killed(status, tokens)
     running.clear()
+
+
+def _token_of_killed(status: int, tokens: Optional[tuple[int, int]]) -> None:
+    """A replay that was killed could not give back its core token: give it back for it."""
+    if os.WIFSIGNALED(status) and tokens:
+        os.write(tokens[1], b"t")
 
 
 def restore_items(m: Machine, ref: JumpSnapshot, items: Sequence[Item]) -> None:

@@ -34,10 +34,12 @@ def seconds_in(epoch: tuple[int, int, int], cycle: int) -> float:
 class SimClock:
     def __init__(self, hz: int) -> None:
         self.cycles = 0
-        self.hz = hz
-        self._base_cycles = 0
-        self._base_ps = 0
-        self.epoch = (0, 0, hz)     # (base time, base cycle, hz): a time can be derived later from it
+        self._rebase(0, 0, hz)
+
+    def _rebase(self, time_ps: int, cycles: int, hz: int) -> None:
+        """From ``cycles`` on, time counts from ``time_ps`` at ``hz``."""
+        self._base_ps, self._base_cycles, self.hz = time_ps, cycles, hz
+        self.epoch = (time_ps, cycles, hz)      # the same, kept whole: a time can be derived later from it
 
     def time_ps(self, cycles: Optional[int] = None) -> int:
         c = self.cycles if cycles is None else cycles
@@ -58,22 +60,17 @@ class SimClock:
         the cycle axis (``Scheduler.frequency_changed``)."""
         now = self.time_ps()
         if time_ps > now:
-            self._base_ps, self._base_cycles = time_ps, self.cycles
-            self.epoch = (self._base_ps, self._base_cycles, self.hz)
+            self._rebase(time_ps, self.cycles, self.hz)
 
     def restore(self, cycles: int, time_ps: int, hz: int) -> None:
         """Continue a saved state: at ``cycles`` the time is ``time_ps``, counting at ``hz``."""
-        self.cycles, self.hz = cycles, hz
-        self._base_cycles, self._base_ps = cycles, time_ps
-        self.epoch = (time_ps, cycles, hz)
+        self.cycles = cycles
+        self._rebase(time_ps, cycles, hz)
 
     def set_frequency(self, hz: int, at_cycle: int) -> None:
         if hz == self.hz:
             return
-        self._base_ps = self.time_ps(at_cycle)
-        self._base_cycles = at_cycle
-        self.hz = hz
-        self.epoch = (self._base_ps, at_cycle, hz)
+        self._rebase(self.time_ps(at_cycle), at_cycle, hz)
 
 
 class Event:

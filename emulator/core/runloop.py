@@ -187,18 +187,10 @@ class RunLoop:
         uc.hook_add(UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
 
     # -- time as seen from inside a slice --------------------------------------
-    @property
-    def _slice_start(self) -> int:
-        return self.slice_start_cell.value
-
-    @_slice_start.setter
-    def _slice_start(self, cycle: int) -> None:
-        self.slice_start_cell.value = cycle
-
     def instruction_cycle(self) -> int:
         """Cycle of the instruction executing now (or the next one, between slices)."""
         if self.in_slice:
-            return self._slice_start + max(self.cpu.counter() - 1, 0)
+            return self.slice_start_cell.value + max(self.cpu.counter() - 1, 0)
         return self.clock.cycles
 
     def bus_error(self, reason: str) -> None:
@@ -225,7 +217,7 @@ class RunLoop:
         # ending it now and starting a slice sized to the event at the boundary: the same
         # instructions run before the event, with one slice less.
         cpu = self.cpu
-        limit = max(cycle - self._slice_start, cpu.counter())
+        limit = max(cycle - self.slice_start_cell.value, cpu.counter())
         if limit < cpu.slice_limit():
             cpu.set_slice_limit(limit)
 
@@ -476,10 +468,7 @@ class RunLoop:
             except ValueError:      # not the main thread
                 previous = None
         try:
-            while self.end is None:
-                if interrupted:
-                    self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
-                    break
+            while self.end is None and not interrupted:
                 if self.halt_requested is not None and self.halt_requested():
                     self.end = RunEnd(EndReason.HALTED, "halted by the debugger", pc=self.cpu.pc())
                     break
@@ -490,9 +479,9 @@ class RunLoop:
         if interrupted:
             if not self.interrupts_end_runs:
                 raise KeyboardInterrupt
-            if self.end.reason in PAUSES:
-                # Ctrl-C came in the slice that also reached a pause: a caller that goes on
-                # after a pause (a served run, a debugger) would otherwise never hear of it.
+            if self.end is None or self.end.reason in PAUSES:
+                # also when it came in the slice that reached a pause: a caller that goes on
+                # after a pause (a served run, a debugger) would otherwise never hear of it
                 self.end = RunEnd(EndReason.INTERRUPTED, "interrupted (Ctrl-C)", pc=self.cpu.pc())
         return self.end
 
